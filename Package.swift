@@ -1,0 +1,116 @@
+// swift-tools-version: 6.1
+// Medrex — a permissioned ledger for healthcare networks (see README.md and docs/ARCHITECTURE.md).
+import PackageDescription
+
+let package = Package(
+    name: "Medrex",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "medrex", targets: ["medrex"]),
+        // The chaincode SDK is a dynamic library: the node and every chaincode plugin must share one
+        // copy of its type metadata, or `as? Contract` fails across the plugin boundary.
+        .library(name: "Chaincode", type: .dynamic, targets: ["Chaincode"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Generated protobuf and gRPC code only (scripts/gen-proto.sh); nothing hand-written.
+        .target(
+            name: "LedgerWire",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            exclude: ["README.md"]
+        ),
+        // Block and transaction helpers, hashing, txids, validation codes, limits.
+        .target(
+            name: "LedgerCore",
+            dependencies: [
+                "LedgerWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        // X.509 MSPs, NodeOUs, healthcare attributes, signing and verifying, endorsement policies.
+        .target(
+            name: "Identity",
+            dependencies: [
+                "LedgerCore",
+                "LedgerWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        // network-config/*.yaml: the network description, and the key material generated from it.
+        .target(
+            name: "NetworkConfig",
+            dependencies: [
+                "Identity",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The chaincode SDK. Depends on nothing of ours (see DESIGN §6).
+        .target(name: "Chaincode"),
+        .target(
+            name: "Endorser",
+            dependencies: ["LedgerCore", "LedgerWire", "Identity"]
+        ),
+        .target(
+            name: "Orderer",
+            dependencies: ["LedgerCore", "LedgerWire", "Identity"]
+        ),
+        .target(
+            name: "OffChainStore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "LedgerNode",
+            dependencies: ["LedgerCore", "LedgerWire", "Identity", "Endorser", "Orderer", "OffChainStore"]
+        ),
+        .executableTarget(
+            name: "medrex",
+            dependencies: [
+                "LedgerNode",
+                "NetworkConfig",
+                "Identity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Fixtures shared by the test targets: Fabric's recorded vectors and a throwaway PKI.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Identity", "LedgerCore", "LedgerWire", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerWire", "TestSupport"]),
+        .testTarget(
+            name: "IdentityTests",
+            dependencies: ["Identity", "LedgerCore", "LedgerWire", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+        ),
+        .testTarget(
+            name: "NetworkConfigTests",
+            dependencies: ["NetworkConfig", "Identity", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+        ),
+        .testTarget(name: "ChaincodeTests", dependencies: ["Chaincode"]),
+        .testTarget(name: "EndorserTests", dependencies: ["Endorser", "Identity", "LedgerCore", "LedgerWire"]),
+        .testTarget(name: "OrdererTests", dependencies: ["Orderer", "LedgerCore", "LedgerWire"]),
+        .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
+        .testTarget(name: "LedgerNodeTests", dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

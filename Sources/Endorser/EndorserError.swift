@@ -1,0 +1,35 @@
+/// Why the endorser refused a proposal. Reasons name fields, never argument values: proposal
+/// arguments may carry PHI.
+package struct EndorserError: Error, Hashable, CustomStringConvertible {
+    package enum Code: String, Sendable, Hashable {
+        /// The bytes are not a well-formed proposal (status 400).
+        case malformedProposal
+        /// The creator is not a valid member or the signature does not verify (status 403).
+        case accessDenied
+        /// The txid is not SHA-256 of nonce and creator (status 400).
+        case badTransactionID
+        /// The channel is not one this peer has joined (status 404).
+        case unknownChannel
+        /// The proposal's timestamp is too far from the peer's clock (status 400).
+        case timestampOutOfRange
+    }
+
+    package let code: Code
+    package let reason: String
+
+    package init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    /// The gRPC/Fabric response status for this refusal.
+    package var status: Int32 {
+        switch code {
+        case .malformedProposal, .badTransactionID, .timestampOutOfRange: 400
+        case .accessDenied: 403
+        case .unknownChannel: 404
+        }
+    }
+
+    package var description: String { "\(code.rawValue): \(reason)" }
+}

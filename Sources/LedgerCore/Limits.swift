@@ -1,0 +1,19 @@
+/// Every size and count bound of the ledger, in one place. Units or qualifiers come last in names.
+package enum Limits {
+    /// Largest envelope the orderer accepts (Fabric's default `AbsoluteMaxBytes`).
+    package static let envelopeBytesMax = 10 * 1024 * 1024
+    /// Largest gRPC message a node sends or receives (a block of `envelopeBytesMax` plus framing).
+    package static let grpcMessageBytesMax = 100 * 1024 * 1024
+    /// Most transactions one block may carry.
+    package static let blockTransactionCountMax = 10_000
+    /// Most certificates between an identity and its root CA, both included.
+    package static let certificateChainLengthMax = 5
+    /// Largest PEM certificate accepted inside a serialized identity.
+    package static let identityCertificateBytesMax = 64 * 1024
+    /// Largest endorsement-policy expression accepted by the parser.
+    package static let policyTextBytesMax = 16 * 1024
+    /// Deepest nesting of AND / OR / OutOf accepted by the parser.
+    package static let policyNestingDepthMax = 32
+    /// Most endorsements one transaction may carry.
+    package static let endorsementCountMax = 64
+}

@@ -1,0 +1,216 @@
+import Crypto
+import Foundation
+import Identity
+import X509
+
+/// Generates every key and certificate of a network, like Fabric's cryptogen: per organization a CA
+/// and a TLS CA; for each orderer and peer a signing certificate (NodeOU `orderer` / `peer`) and a
+/// TLS certificate for server and client use; admins (NodeOU `admin`) and users (NodeOU `client`,
+/// with their healthcare attributes), each with a TLS client certificate.
+///
+/// Layout of the output, per organization `ORG` (see `CryptoMaterialLayout`):
+/// `ORG/ca`, `ORG/tlsca`, `ORG/msp/{cacerts,tlscacerts,crls,config.yaml}`, and
+/// `ORG/{orderers,peers,users}/NAME/{msp/{signcerts,keystore,cacerts,tlscacerts,config.yaml},tls}`.
+/// Private keys are PKCS#8 PEM files with mode 0600.
+package struct CryptoMaterialGenerator {
+    package let network: NetworkDescription
+    /// Start of every certificate's validity; certificates last `network.certificateValidityDays`.
+    package let notValidBefore: Date
+
+    package init(network: NetworkDescription, notValidBefore: Date) {
+        self.network = network
+        self.notValidBefore = notValidBefore
+    }
+
+    package struct Summary: Sendable, Equatable {
+        package var organizations: [(name: String, mspID: String, orderers: Int, peers: Int, admins: Int, users: Int)]
+        package var certificateCount: Int
+        package var privateKeyCount: Int
+
+        package static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.certificateCount == rhs.certificateCount && lhs.privateKeyCount == rhs.privateKeyCount
+                && lhs.organizations.map(\.name) == rhs.organizations.map(\.name)
+        }
+    }
+
+    /// Writes the material into `output`. An existing `output` is refused unless `force` is set, and
+    /// even then only when it holds material written by this command (its marker file); the new
+    /// material is written beside it first and swapped in at the end, so a failure leaves the old
+    /// material as it was.
+    package func write(to output: URL, force: Bool) throws(ConfigError) -> Summary {
+        let files = FileManager.default
+        let outputPath = output.path
+        let exists = files.fileExists(atPath: outputPath)
+        if exists {
+            guard force else {
+                throw ConfigError(.outputExists, file: outputPath, line: nil, field: "", reason: "output already exists; pass --force to replace it")
+            }
+            guard files.fileExists(atPath: output.appendingPathComponent(CryptoMaterialLayout.markerFileName).path) else {
+                throw ConfigError(.outputExists, file: outputPath, line: nil, field: "", reason: "output exists and was not written by 'medrex crypto generate'; refusing to replace it")
+            }
+        }
+        let staging = output.deletingLastPathComponent()
+            .appendingPathComponent(".\(output.lastPathComponent).staging-\(UUID().uuidString.prefix(8))")
+        var writer = MaterialWriter(root: staging)
+        do {
+            try writer.makeDirectory(staging)
+            for organization in network.organizations {
+                try writeOrganization(organization, writer: &writer)
+            }
+            try writer.write(Data("medrex crypto material for network '\(network.name)'\n".utf8),
+                             to: staging.appendingPathComponent(CryptoMaterialLayout.markerFileName), secret: false)
+            if exists {
+                let retired = staging.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).retired-\(UUID().uuidString.prefix(8))")
+                try files.moveItem(at: output, to: retired)
+                try files.moveItem(at: staging, to: output)
+                try? files.removeItem(at: retired)
+            } else {
+                try files.moveItem(at: staging, to: output)
+            }
+        } catch let error as ConfigError {
+            try? files.removeItem(at: staging)
+            throw error
+        } catch {
+            try? files.removeItem(at: staging)
+            throw ConfigError(.writeFailed, file: outputPath, line: nil, field: "", reason: "writing crypto material failed: \(error)")
+        }
+        return Summary(
+            organizations: network.organizations.map {
+                ($0.name, $0.mspID, $0.orderers.count, $0.peers.count, $0.admins.count, $0.users.count)
+            },
+            certificateCount: writer.certificateCount,
+            privateKeyCount: writer.privateKeyCount)
+    }
+
+    private var notValidAfter: Date { notValidBefore.addingTimeInterval(Double(network.certificateValidityDays) * 86_400) }
+
+    private func writeOrganization(_ organization: NetworkDescription.Organization, writer: inout MaterialWriter) throws {
+        let layout = CryptoMaterialLayout(root: writer.root, organization: organization.name)
+        let ca = try CertificateAuthority.makeRoot(
+            commonName: "ca.\(organization.domain)", organization: organization.domain,
+            notValidBefore: notValidBefore, notValidAfter: notValidAfter)
+        let tlsCA = try CertificateAuthority.makeRoot(
+            commonName: "tlsca.\(organization.domain)", organization: organization.domain,
+            notValidBefore: notValidBefore, notValidAfter: notValidAfter)
+        try writer.writeCertificate(ca.certificate, to: layout.caCertificate)
+        try writer.writePrivateKey(ca.privateKey, to: layout.caPrivateKey)
+        try writer.writeCertificate(tlsCA.certificate, to: layout.tlsCACertificate)
+        try writer.writePrivateKey(tlsCA.privateKey, to: layout.tlsCAPrivateKey)
+        try writeMSPFolder(layout.organizationMSP, ca: ca, tlsCA: tlsCA, writer: &writer)
+
+        for node in organization.orderers {
+            try writeMember(
+                layout.member(kind: .orderer, name: node.name), commonName: node.qualifiedName(in: organization),
+                role: .orderer, attributes: [:], tlsNames: tlsNames(node, organization), ca: ca, tlsCA: tlsCA, writer: &writer)
+        }
+        for node in organization.peers {
+            try writeMember(
+                layout.member(kind: .peer, name: node.name), commonName: node.qualifiedName(in: organization),
+                role: .peer, attributes: [:], tlsNames: tlsNames(node, organization), ca: ca, tlsCA: tlsCA, writer: &writer)
+        }
+        for admin in organization.admins {
+            try writeMember(
+                layout.member(kind: .user, name: admin.name), commonName: admin.qualifiedName(in: organization),
+                role: .admin, attributes: [:], tlsNames: [], ca: ca, tlsCA: tlsCA, writer: &writer)
+        }
+        for user in organization.users {
+            try writeMember(
+                layout.member(kind: .user, name: user.name), commonName: user.qualifiedName(in: organization),
+                role: .client, attributes: user.attributes, tlsNames: [], ca: ca, tlsCA: tlsCA, writer: &writer)
+        }
+    }
+
+    private func tlsNames(_ node: NetworkDescription.Node, _ organization: NetworkDescription.Organization) -> [String] {
+        var names = ["localhost", "127.0.0.1", node.qualifiedName(in: organization)]
+        for host in [node.host] + node.extraHosts where !names.contains(host) { names.append(host) }
+        return names
+    }
+
+    private func writeMSPFolder(
+        _ msp: CryptoMaterialLayout.MSPFolder, ca: CertificateAuthority, tlsCA: CertificateAuthority, writer: inout MaterialWriter
+    ) throws {
+        try writer.writeCertificate(ca.certificate, to: msp.caCertificate)
+        try writer.writeCertificate(tlsCA.certificate, to: msp.tlsCACertificate)
+        try writer.makeDirectory(msp.revocationLists)
+        try writer.write(Data(NodeOUConfiguration.yaml.utf8), to: msp.nodeOUConfiguration, secret: false)
+    }
+
+    private func writeMember(
+        _ member: CryptoMaterialLayout.Member,
+        commonName: String,
+        role: IdentityRole,
+        attributes: [String: String],
+        tlsNames: [String],
+        ca: CertificateAuthority,
+        tlsCA: CertificateAuthority,
+        writer: inout MaterialWriter
+    ) throws {
+        let signingKey = P256.Signing.PrivateKey()
+        let signingCertificate = try ca.issue(CertificateRequest(
+            commonName: commonName, organizationalUnits: [role.rawValue], publicKey: signingKey.publicKey,
+            usage: .signing, attributes: attributes, notValidBefore: notValidBefore, notValidAfter: notValidAfter))
+        try writeMSPFolder(member.msp, ca: ca, tlsCA: tlsCA, writer: &writer)
+        try writer.writeCertificate(signingCertificate, to: member.msp.signingCertificate)
+        try writer.writePrivateKey(signingKey, to: member.msp.privateKey)
+
+        let tlsKey = P256.Signing.PrivateKey()
+        let tlsCertificate = try tlsCA.issue(CertificateRequest(
+            commonName: commonName, publicKey: tlsKey.publicKey, usage: .tls, subjectAlternativeNames: tlsNames,
+            notValidBefore: notValidBefore, notValidAfter: notValidAfter))
+        try writer.writeCertificate(tlsCA.certificate, to: member.tlsCACertificate)
+        try writer.writeCertificate(tlsCertificate, to: member.tlsCertificate)
+        try writer.writePrivateKey(tlsKey, to: member.tlsPrivateKey)
+    }
+}
+
+/// Fabric's NodeOUs `config.yaml`, as cryptogen writes it, pointing at the MSP's CA certificate.
+enum NodeOUConfiguration {
+    static let yaml = """
+        NodeOUs:
+          Enable: true
+          ClientOUIdentifier:
+            Certificate: cacerts/ca-cert.pem
+            OrganizationalUnitIdentifier: client
+          PeerOUIdentifier:
+            Certificate: cacerts/ca-cert.pem
+            OrganizationalUnitIdentifier: peer
+          AdminOUIdentifier:
+            Certificate: cacerts/ca-cert.pem
+            OrganizationalUnitIdentifier: admin
+          OrdererOUIdentifier:
+            Certificate: cacerts/ca-cert.pem
+            OrganizationalUnitIdentifier: orderer
+
+        """
+}
+
+/// Writes files of the material: directories as needed, private keys with mode 0600.
+struct MaterialWriter {
+    let root: URL
+    private(set) var certificateCount = 0
+    private(set) var privateKeyCount = 0
+    private var writtenCertificates: Set<String> = []
+
+    init(root: URL) { self.root = root }
+
+    func makeDirectory(_ url: URL) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    }
+
+    func write(_ data: Data, to url: URL, secret: Bool) throws {
+        try makeDirectory(url.deletingLastPathComponent())
+        guard FileManager.default.createFile(atPath: url.path, contents: data, attributes: [.posixPermissions: secret ? 0o600 : 0o644]) else {
+            throw ConfigError(.writeFailed, file: url.path, line: nil, field: "", reason: "cannot create the file")
+        }
+    }
+
+    mutating func writeCertificate(_ certificate: Certificate, to url: URL) throws {
+        try write(Data((try certificate.serializeAsPEM().pemString + "\n").utf8), to: url, secret: false)
+        if writtenCertificates.insert(certificate.serialNumber.description).inserted { certificateCount += 1 }
+    }
+
+    mutating func writePrivateKey(_ key: P256.Signing.PrivateKey, to url: URL) throws {
+        try write(Data((key.pemRepresentation + "\n").utf8), to: url, secret: true)
+        privateKeyCount += 1
+    }
+}

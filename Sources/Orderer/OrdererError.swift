@@ -1,0 +1,24 @@
+/// An error from the ordering service: a code, a reason for the operator or client, and where it
+/// was raised.
+package struct OrdererError: Error, Hashable, CustomStringConvertible {
+    package enum Code: String, Sendable, Hashable {
+        case envelopeTooLarge
+        case badRequest
+        case forbidden
+        case serviceUnavailable
+    }
+
+    package let code: Code
+    package let reason: String
+    package let file: String
+    package let line: UInt
+
+    package init(_ code: Code, _ reason: String, file: String = #fileID, line: UInt = #line) {
+        self.code = code
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
+
+    package var description: String { "\(code.rawValue): \(reason)" }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Medrex: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "medrex",
+        abstract: "Medrex: a permissioned ledger for healthcare networks.",
+        subcommands: [CryptoCommand.self, PolicyCommand.self]
+    )
+}

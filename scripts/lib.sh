@@ -1,0 +1,19 @@
+# Shared helpers for Medrex scripts (sourced, not run).
+
+# Installs the Debian packages named, if any is missing. Runs apt-get as root, or through sudo.
+medrex_require_packages() {
+    local missing=()
+    local package
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    ((${#missing[@]})) || return 0
+    echo "Installing Debian packages: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+}
+
+# The Debian packages Medrex builds and tests with.
+MEDREX_PACKAGES=(openssl ca-certificates)
