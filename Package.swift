@@ -63,6 +63,13 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Debian's librocksdb-dev through its C API.
+        .systemLibrary(name: "CRocksDB"),
+        // World state, block store, history index and recovery (RocksDB + in-memory).
+        .target(
+            name: "WorldState",
+            dependencies: ["CRocksDB", "LedgerCore", "LedgerWire", "Chaincode", .product(name: "Logging", package: "swift-log")]
+        ),
         // The chaincode SDK. Depends on nothing of ours (see DESIGN §6).
         .target(name: "Chaincode"),
         .target(
@@ -79,12 +86,13 @@ let package = Package(
         ),
         .target(
             name: "LedgerNode",
-            dependencies: ["LedgerCore", "LedgerWire", "Identity", "Endorser", "Orderer", "OffChainStore"]
+            dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore"]
         ),
         .executableTarget(
             name: "medrex",
             dependencies: [
                 "LedgerNode",
+                "WorldState",
                 "NetworkConfig",
                 "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -107,6 +115,7 @@ let package = Package(
             dependencies: ["NetworkConfig", "Identity", "TestSupport", .product(name: "X509", package: "swift-certificates")]
         ),
         .testTarget(name: "ChaincodeTests", dependencies: ["Chaincode"]),
+        .testTarget(name: "WorldStateTests", dependencies: ["WorldState", "LedgerCore", "LedgerWire", "TestSupport"]),
         .testTarget(name: "EndorserTests", dependencies: ["Endorser", "Identity", "LedgerCore", "LedgerWire"]),
         .testTarget(name: "OrdererTests", dependencies: ["Orderer", "LedgerCore", "LedgerWire"]),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),

@@ -55,19 +55,12 @@ public nonisolated struct Gateway_EndorseRequest: Sendable {
   fileprivate var _proposedTransaction: Protos_SignedProposal? = nil
 }
 
+/// Fabric's first gateway drafts had a `result` field here (1) and the envelope at 2; the released
+/// API carries only the envelope, at 1. The chaincode's response is inside the envelope.
 public nonisolated struct Gateway_EndorseResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
-
-  public var result: Protos_Response {
-    get {_result ?? Protos_Response()}
-    set {_result = newValue}
-  }
-  /// Returns true if `result` has been explicitly set.
-  public var hasResult: Bool {self._result != nil}
-  /// Clears the value of `result`. Subsequent reads from it will return its default value.
-  public mutating func clearResult() {self._result = nil}
 
   public var preparedTransaction: Common_Envelope {
     get {_preparedTransaction ?? Common_Envelope()}
@@ -82,7 +75,6 @@ public nonisolated struct Gateway_EndorseResponse: Sendable {
 
   public init() {}
 
-  fileprivate var _result: Protos_Response? = nil
   fileprivate var _preparedTransaction: Common_Envelope? = nil
 }
 
@@ -330,21 +322,11 @@ public nonisolated struct Gateway_PreparedTransaction: Sendable {
   /// Clears the value of `envelope`. Subsequent reads from it will return its default value.
   public mutating func clearEnvelope() {self._envelope = nil}
 
-  public var result: Protos_Response {
-    get {_result ?? Protos_Response()}
-    set {_result = newValue}
-  }
-  /// Returns true if `result` has been explicitly set.
-  public var hasResult: Bool {self._result != nil}
-  /// Clears the value of `result`. Subsequent reads from it will return its default value.
-  public mutating func clearResult() {self._result = nil}
-
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _envelope: Common_Envelope? = nil
-  fileprivate var _result: Protos_Response? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -402,7 +384,7 @@ nonisolated extension Gateway_EndorseRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Gateway_EndorseResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EndorseResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}result\0\u{3}prepared_transaction\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}prepared_transaction\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -410,8 +392,7 @@ nonisolated extension Gateway_EndorseResponse: SwiftProtobuf.Message, SwiftProto
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._result) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._preparedTransaction) }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._preparedTransaction) }()
       default: break
       }
     }
@@ -422,17 +403,13 @@ nonisolated extension Gateway_EndorseResponse: SwiftProtobuf.Message, SwiftProto
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._result {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
     try { if let v = self._preparedTransaction {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Gateway_EndorseResponse, rhs: Gateway_EndorseResponse) -> Bool {
-    if lhs._result != rhs._result {return false}
     if lhs._preparedTransaction != rhs._preparedTransaction {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -905,7 +882,7 @@ nonisolated extension Gateway_ProposedTransaction: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Gateway_PreparedTransaction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PreparedTransaction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transaction_id\0\u{1}envelope\0\u{1}result\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transaction_id\0\u{1}envelope\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -915,7 +892,6 @@ nonisolated extension Gateway_PreparedTransaction: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.transactionID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._envelope) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._result) }()
       default: break
       }
     }
@@ -932,16 +908,12 @@ nonisolated extension Gateway_PreparedTransaction: SwiftProtobuf.Message, SwiftP
     try { if let v = self._envelope {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
-    try { if let v = self._result {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Gateway_PreparedTransaction, rhs: Gateway_PreparedTransaction) -> Bool {
     if lhs.transactionID != rhs.transactionID {return false}
     if lhs._envelope != rhs._envelope {return false}
-    if lhs._result != rhs._result {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

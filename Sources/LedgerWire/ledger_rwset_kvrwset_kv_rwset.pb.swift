@@ -46,6 +46,24 @@ public nonisolated struct Kvrwset_KVRWSet: Sendable {
   public init() {}
 }
 
+/// The hashed form of a private collection's read/write set, as it appears in a block
+/// (rwset.CollectionHashedReadWriteSet.hashed_rwset).
+public nonisolated struct Kvrwset_HashedRWSet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var hashedReads: [Kvrwset_KVReadHash] = []
+
+  public var hashedWrites: [Kvrwset_KVWriteHash] = []
+
+  public var metadataWrites: [Kvrwset_KVMetadataWriteHash] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// A key read during simulation with its committed version; no version means read as absent.
 public nonisolated struct Kvrwset_KVRead: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -93,6 +111,62 @@ public nonisolated struct Kvrwset_KVMetadataWrite: Sendable {
   // methods supported on all messages.
 
   public var key: String = String()
+
+  public var entries: [Kvrwset_KVMetadataEntry] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Hashed counterparts of KVRead, KVWrite and KVMetadataWrite for private collections.
+public nonisolated struct Kvrwset_KVReadHash: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keyHash: Data = Data()
+
+  public var version: Kvrwset_Version {
+    get {_version ?? Kvrwset_Version()}
+    set {_version = newValue}
+  }
+  /// Returns true if `version` has been explicitly set.
+  public var hasVersion: Bool {self._version != nil}
+  /// Clears the value of `version`. Subsequent reads from it will return its default value.
+  public mutating func clearVersion() {self._version = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _version: Kvrwset_Version? = nil
+}
+
+public nonisolated struct Kvrwset_KVWriteHash: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keyHash: Data = Data()
+
+  public var isDelete: Bool = false
+
+  public var valueHash: Data = Data()
+
+  public var isPurge: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Kvrwset_KVMetadataWriteHash: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keyHash: Data = Data()
 
   public var entries: [Kvrwset_KVMetadataEntry] = []
 
@@ -248,6 +322,46 @@ nonisolated extension Kvrwset_KVRWSet: SwiftProtobuf.Message, SwiftProtobuf._Mes
   }
 }
 
+nonisolated extension Kvrwset_HashedRWSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".HashedRWSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}hashed_reads\0\u{3}hashed_writes\0\u{3}metadata_writes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.hashedReads) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.hashedWrites) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.metadataWrites) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.hashedReads.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.hashedReads, fieldNumber: 1)
+    }
+    if !self.hashedWrites.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.hashedWrites, fieldNumber: 2)
+    }
+    if !self.metadataWrites.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.metadataWrites, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Kvrwset_HashedRWSet, rhs: Kvrwset_HashedRWSet) -> Bool {
+    if lhs.hashedReads != rhs.hashedReads {return false}
+    if lhs.hashedWrites != rhs.hashedWrites {return false}
+    if lhs.metadataWrites != rhs.metadataWrites {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Kvrwset_KVRead: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KVRead"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}version\0")
@@ -356,6 +470,125 @@ nonisolated extension Kvrwset_KVMetadataWrite: SwiftProtobuf.Message, SwiftProto
 
   public static func ==(lhs: Kvrwset_KVMetadataWrite, rhs: Kvrwset_KVMetadataWrite) -> Bool {
     if lhs.key != rhs.key {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Kvrwset_KVReadHash: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KVReadHash"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_hash\0\u{1}version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.keyHash) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._version) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.keyHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.keyHash, fieldNumber: 1)
+    }
+    try { if let v = self._version {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Kvrwset_KVReadHash, rhs: Kvrwset_KVReadHash) -> Bool {
+    if lhs.keyHash != rhs.keyHash {return false}
+    if lhs._version != rhs._version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Kvrwset_KVWriteHash: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KVWriteHash"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_hash\0\u{3}is_delete\0\u{3}value_hash\0\u{3}is_purge\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.keyHash) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.isDelete) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.valueHash) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.isPurge) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.keyHash, fieldNumber: 1)
+    }
+    if self.isDelete != false {
+      try visitor.visitSingularBoolField(value: self.isDelete, fieldNumber: 2)
+    }
+    if !self.valueHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.valueHash, fieldNumber: 3)
+    }
+    if self.isPurge != false {
+      try visitor.visitSingularBoolField(value: self.isPurge, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Kvrwset_KVWriteHash, rhs: Kvrwset_KVWriteHash) -> Bool {
+    if lhs.keyHash != rhs.keyHash {return false}
+    if lhs.isDelete != rhs.isDelete {return false}
+    if lhs.valueHash != rhs.valueHash {return false}
+    if lhs.isPurge != rhs.isPurge {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Kvrwset_KVMetadataWriteHash: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KVMetadataWriteHash"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}key_hash\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.keyHash) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keyHash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.keyHash, fieldNumber: 1)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Kvrwset_KVMetadataWriteHash, rhs: Kvrwset_KVMetadataWriteHash) -> Bool {
+    if lhs.keyHash != rhs.keyHash {return false}
     if lhs.entries != rhs.entries {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -104,6 +104,51 @@ public nonisolated struct Rwset_CollectionHashedReadWriteSet: Sendable {
   public init() {}
 }
 
+/// Private data of a transaction: the plaintext counterpart of the hashed collection sets above.
+/// It never enters a block; peers of member orgs exchange and store it beside the ledger.
+public nonisolated struct Rwset_TxPvtReadWriteSet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dataModel: Rwset_TxReadWriteSet.DataModel = .kv
+
+  public var nsPvtRwset: [Rwset_NsPvtReadWriteSet] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Rwset_NsPvtReadWriteSet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var namespace: String = String()
+
+  public var collectionPvtRwset: [Rwset_CollectionPvtReadWriteSet] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// rwset: a serialized kvrwset.KVRWSet of the collection's plaintext keys and values.
+public nonisolated struct Rwset_CollectionPvtReadWriteSet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var collectionName: String = String()
+
+  public var rwset: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "rwset"
@@ -222,6 +267,111 @@ nonisolated extension Rwset_CollectionHashedReadWriteSet: SwiftProtobuf.Message,
     if lhs.collectionName != rhs.collectionName {return false}
     if lhs.hashedRwset != rhs.hashedRwset {return false}
     if lhs.pvtRwsetHash != rhs.pvtRwsetHash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rwset_TxPvtReadWriteSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TxPvtReadWriteSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_model\0\u{3}ns_pvt_rwset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.dataModel) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.nsPvtRwset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dataModel != .kv {
+      try visitor.visitSingularEnumField(value: self.dataModel, fieldNumber: 1)
+    }
+    if !self.nsPvtRwset.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.nsPvtRwset, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rwset_TxPvtReadWriteSet, rhs: Rwset_TxPvtReadWriteSet) -> Bool {
+    if lhs.dataModel != rhs.dataModel {return false}
+    if lhs.nsPvtRwset != rhs.nsPvtRwset {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rwset_NsPvtReadWriteSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NsPvtReadWriteSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}namespace\0\u{3}collection_pvt_rwset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.namespace) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.collectionPvtRwset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.namespace.isEmpty {
+      try visitor.visitSingularStringField(value: self.namespace, fieldNumber: 1)
+    }
+    if !self.collectionPvtRwset.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.collectionPvtRwset, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rwset_NsPvtReadWriteSet, rhs: Rwset_NsPvtReadWriteSet) -> Bool {
+    if lhs.namespace != rhs.namespace {return false}
+    if lhs.collectionPvtRwset != rhs.collectionPvtRwset {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rwset_CollectionPvtReadWriteSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CollectionPvtReadWriteSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}collection_name\0\u{1}rwset\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.collectionName) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.rwset) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.collectionName.isEmpty {
+      try visitor.visitSingularStringField(value: self.collectionName, fieldNumber: 1)
+    }
+    if !self.rwset.isEmpty {
+      try visitor.visitSingularBytesField(value: self.rwset, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rwset_CollectionPvtReadWriteSet, rhs: Rwset_CollectionPvtReadWriteSet) -> Bool {
+    if lhs.collectionName != rhs.collectionName {return false}
+    if lhs.rwset != rhs.rwset {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,2 @@
+// RocksDB's C API from Debian's librocksdb-dev (linked as the shared librocksdb).
+#include <rocksdb/c.h>

@@ -1,0 +1,60 @@
+import Foundation
+import LedgerCore
+import LedgerWire
+import Logging
+
+/// One channel's ledger on disk: the block store and the world state in one RocksDB database
+/// (column families for the block index, state, history and savepoint) plus the block files.
+///
+/// Commit order: the block is appended and fsynced, then its state changes and the new savepoint
+/// are written in one batch. Opening replays every stored block past the savepoint, so a crash
+/// between the two loses nothing. A state write that fails after its block was appended stops
+/// the process: the ledger would otherwise run ahead of its state.
+package final class Ledger: Sendable {
+    package let blockStore: BlockStore
+    package let state: any StateDatabase
+    private let database: RocksDatabase
+    private let logger: Logger
+
+    /// Opens (or creates) the ledger in `directory`, repairing a torn block file and replaying
+    /// blocks the state has not seen.
+    package init(directory: URL, blockFileBytesMax: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "medrex.ledger")) throws(StorageError) {
+        database = try RocksDatabase(
+            path: directory.appendingPathComponent("index").path,
+            columnFamilies: BlockStore.columnFamilies + RocksStateDatabase.columnFamilies)
+        blockStore = try BlockStore(
+            directory: directory.appendingPathComponent("blocks"), database: database, fileBytesMax: blockFileBytesMax, logger: logger)
+        state = RocksStateDatabase(database: database)
+        self.logger = logger
+        try replayMissingBlocks()
+    }
+
+    /// Number of blocks in the ledger.
+    package var height: UInt64 { blockStore.height }
+
+    /// Appends a validated block (with its TRANSACTIONS_FILTER) and applies its state changes.
+    package func commit(_ block: Common_Block) throws(StorageError) {
+        let updates = try BlockStateUpdates.derive(from: block)
+        try blockStore.append(block)
+        do {
+            try state.apply(updates, blockNumber: block.header.number)
+        } catch {
+            preconditionFailure("state write of block \(block.header.number) failed after the block was stored: \(error)")
+        }
+    }
+
+    private func replayMissingBlocks() throws(StorageError) {
+        let next = try state.savepoint().map { $0 + 1 } ?? 0
+        guard next < blockStore.height else { return }
+        logger.notice("replaying blocks past the state savepoint", metadata: ["from": "\(next)", "to": "\(blockStore.height - 1)"])
+        for number in next..<blockStore.height {
+            guard let block = try blockStore.block(number: number) else {
+                throw StorageError(.corruption, "block \(number) is missing from the block store")
+            }
+            try state.apply(try BlockStateUpdates.derive(from: block), blockNumber: number)
+        }
+    }
+
+    /// Closes the database; the ledger must not be used afterwards.
+    package func close() throws(StorageError) { try database.close() }
+}

@@ -1,0 +1,74 @@
+/// The state changes of one block, merged per key in transaction order, as `apply` writes them.
+/// Merging follows Fabric: a later write of the same key wins; writing a value keeps the key's
+/// metadata; writing metadata keeps its value; a delete removes both.
+package struct StateUpdateBatch: Sendable {
+    package enum ValueChange: Hashable, Sendable {
+        case unchanged
+        case set([UInt8])
+        case deleted
+    }
+
+    package struct KeyChange: Hashable, Sendable {
+        package var value: ValueChange = .unchanged
+        /// nil: keep the key's metadata.
+        package var metadata: [String: [UInt8]]?
+        package var version: StateVersion
+    }
+
+    package struct Key: Hashable, Sendable, Comparable {
+        package let namespace: String
+        package let key: String
+
+        package static func < (lhs: Self, rhs: Self) -> Bool { (lhs.namespace, lhs.key) < (rhs.namespace, rhs.key) }
+    }
+
+    package private(set) var changes: [Key: KeyChange] = [:]
+    /// Every write and delete in order, for the history index (one entry per transaction and key).
+    package private(set) var historyEntries: [(key: Key, version: StateVersion)] = []
+
+    package init() {}
+
+    package var isEmpty: Bool { changes.isEmpty }
+
+    package mutating func put(namespace: String, key: String, value: [UInt8], version: StateVersion) {
+        let id = Key(namespace: namespace, key: key)
+        var change = changes[id] ?? KeyChange(version: version)
+        change.value = .set(value)
+        change.version = version
+        changes[id] = change
+        recordHistory(id, version)
+    }
+
+    package mutating func delete(namespace: String, key: String, version: StateVersion) {
+        let id = Key(namespace: namespace, key: key)
+        changes[id] = KeyChange(value: .deleted, metadata: [:], version: version)
+        recordHistory(id, version)
+    }
+
+    package mutating func putMetadata(namespace: String, key: String, metadata: [String: [UInt8]], version: StateVersion) {
+        let id = Key(namespace: namespace, key: key)
+        var change = changes[id] ?? KeyChange(version: version)
+        change.metadata = metadata
+        change.version = version
+        changes[id] = change
+    }
+
+    private mutating func recordHistory(_ key: Key, _ version: StateVersion) {
+        if let last = historyEntries.last, last.key == key, last.version == version { return }
+        historyEntries.append((key, version))
+    }
+
+    /// The value a key has after this change, given its committed value before; nil when absent.
+    static func resolve(_ change: KeyChange, over existing: VersionedValue?) -> VersionedValue? {
+        switch change.value {
+        case .deleted:
+            return nil
+        case .set(let value):
+            return VersionedValue(value: value, version: change.version, metadata: change.metadata ?? existing?.metadata ?? [:])
+        case .unchanged:
+            // Metadata written for a key that does not exist has nothing to attach to.
+            guard let existing else { return nil }
+            return VersionedValue(value: existing.value, version: change.version, metadata: change.metadata ?? existing.metadata)
+        }
+    }
+}
