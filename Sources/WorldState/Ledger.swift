@@ -19,6 +19,11 @@ package final class Ledger: Sendable {
     /// Opens (or creates) the ledger in `directory`, repairing a torn block file and replaying
     /// blocks the state has not seen.
     package init(directory: URL, blockFileBytesMax: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "medrex.ledger")) throws(StorageError) {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError(.io, "cannot create ledger directory \(directory.path): \(error.localizedDescription)")
+        }
         database = try RocksDatabase(
             path: directory.appendingPathComponent("index").path,
             columnFamilies: BlockStore.columnFamilies + RocksStateDatabase.columnFamilies)

@@ -21,6 +21,10 @@ package enum LedgerVerifier {
 
     package static func verify(directory: URL, logger: Logger = Logger(label: "medrex.ledger.verify")) -> Report {
         var report = Report()
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("index").path) else {
+            report.problem = "no ledger at \(directory.path)"
+            return report
+        }
         let ledger: Ledger
         do {
             ledger = try Ledger(directory: directory, logger: logger)
