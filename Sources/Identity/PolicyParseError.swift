@@ -1,5 +1,7 @@
-/// Why a policy text did not parse: a code, the 1-based character position where the problem was
-/// found, and what was expected there.
+/// Why a policy text did not parse: a code to branch on, the 1-based position in the text where the
+/// problem was found, a reason naming what was expected there, and where in our source it was raised.
+/// Policy texts name MSPs, roles and attribute conditions, never patient data, so the reason may
+/// quote the offending text.
 package struct PolicyParseError: Error, Hashable, CustomStringConvertible {
     package enum Code: String, Sendable, Hashable {
         case empty
@@ -16,9 +18,20 @@ package struct PolicyParseError: Error, Hashable, CustomStringConvertible {
     }
 
     package let code: Code
-    /// 1-based position in characters (Unicode scalars) of the text.
+    /// 1-based position in Unicode scalars (characters, for the ASCII that policies are written in).
     package let position: Int
     package let reason: String
+    package let file: String
+    package let line: UInt
 
+    package init(code: Code, position: Int, reason: String, file: String = #fileID, line: UInt = #line) {
+        self.code = code
+        self.position = position
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
+
+    /// `policy error at position 14: expected ',' or ')' but found 'x'`
     package var description: String { "policy error at position \(position): \(reason)" }
 }

@@ -21,13 +21,21 @@ package struct PolicyPrincipal: Sendable, Hashable, CustomStringConvertible {
         self.attributes = attributes
     }
 
+    /// True when `signer` belongs to `mspID`, has the role `kind` names (any role for `member`), and
+    /// holds every attribute condition with exactly that value. MSP ids and values are compared as
+    /// UTF-8 bytes, like Fabric, not by Swift's Unicode canonical equivalence, so the answer cannot
+    /// depend on a Swift version's Unicode tables. A signer's other attributes do not matter.
     package func isSatisfied(by signer: PolicySigner) -> Bool {
-        guard signer.mspID == mspID else { return false }
+        guard signer.mspID.utf8.elementsEqual(mspID.utf8) else { return false }
         if kind != .member, signer.role.rawValue != kind.rawValue { return false }
-        return attributes.allSatisfy { signer.attributes[$0.key] == $0.value }
+        return attributes.allSatisfy { name, value in
+            signer.attributes[name].map { $0.utf8.elementsEqual(value.utf8) } ?? false
+        }
     }
 
-    /// Canonical text, quoted: `'HospitalAMSP.client[is_supervisor=true,specialty=cardiology]'`.
+    /// Canonical text, quoted, attribute conditions sorted by name:
+    /// `'HospitalAMSP.client[is_supervisor=true,specialty=cardiology]'`. It parses back to an equal
+    /// principal when the fields follow the parser's grammar, as parsed principals always do.
     package var description: String {
         guard !attributes.isEmpty else { return "'\(mspID).\(kind.rawValue)'" }
         let conditions = attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

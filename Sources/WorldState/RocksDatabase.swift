@@ -129,6 +129,45 @@ package final class RocksDatabase: @unchecked Sendable {
         return Array(UnsafeRawBufferPointer(start: value, count: length))
     }
 
+    /// The values of `keys` (nil where absent) in one RocksDB MultiGet, read from `snapshot` when
+    /// given.
+    package func get(many keys: [[UInt8]], in family: ColumnFamily, snapshot: RocksSnapshot? = nil) throws(StorageError) -> [[UInt8]?] {
+        try checkOpen()
+        guard !keys.isEmpty else { return [] }
+        let count = keys.count
+        // One contiguous buffer holds every key; RocksDB reads them through pointers into it.
+        let joined = keys.flatMap { $0 }
+        var offsets: [Int] = []
+        offsets.reserveCapacity(count)
+        var position = 0
+        for key in keys {
+            offsets.append(position)
+            position += key.count
+        }
+        let sizes = keys.map(\.count)
+        let families = [OpaquePointer?](repeating: columnFamilyHandles[family.index], count: count)
+        var values = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+        var valueSizes = [Int](repeating: 0, count: count)
+        var errors = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+        joined.withUnsafeBufferPointer { keyBytes in
+            let base = UnsafeRawPointer(keyBytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { base.advanced(by: $0).assumingMemoryBound(to: CChar.self) }
+            rocksdb_multi_get_cf(
+                handle, snapshot?.readOptions ?? readOptions, families, count, pointers, sizes, &values, &valueSizes, &errors)
+        }
+        defer {
+            for value in values { if let value { rocksdb_free(value) } }
+        }
+        var firstError: String?
+        for error in errors {
+            if let message = Self.takeError(error), firstError == nil { firstError = message }
+        }
+        if let firstError { throw StorageError(.database, "multi-get failed: \(firstError)") }
+        return zip(values, valueSizes).map { value, size in
+            value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
+        }
+    }
+
     /// Applies `batch` atomically. With `sync`, returns only after the WAL is fsynced.
     package func write(_ batch: RocksWriteBatch, sync: Bool = false) throws(StorageError) {
         try checkOpen()

@@ -37,21 +37,28 @@ package final class RocksStateDatabase: StateDatabase {
     package func apply(_ batch: StateUpdateBatch, blockNumber: UInt64) throws(StorageError) {
         try checkNext(blockNumber)
         let writes = database.makeWriteBatch()
-        for (id, change) in batch.changes {
-            try StateEncoding.checkNamespace(id.namespace)
-            let key = StateEncoding.stateKey(namespace: id.namespace, key: id.key)
-            var existing: VersionedValue?
-            if case .set = change.value, change.metadata != nil {
-                existing = nil  // fully specified; no need to read
-            } else if case .deleted = change.value {
-                existing = nil
-            } else if let bytes = try database.get(key, in: state) {
-                existing = try StateEncoding.decode(bytes)
+        let changes = Array(batch.changes)
+        for (id, _) in changes { try StateEncoding.checkNamespace(id.namespace) }
+        let keys = changes.map { StateEncoding.stateKey(namespace: $0.key.namespace, key: $0.key.key) }
+        // Only changes that keep part of the old entry (value or metadata) need it read first.
+        let needsExisting = changes.map { _, change -> Bool in
+            switch change.value {
+            case .deleted: false
+            case .set: change.metadata == nil
+            case .unchanged: true
             }
-            if let resolved = StateUpdateBatch.resolve(change, over: existing) {
-                writes.put(key, StateEncoding.encode(resolved), in: state)
+        }
+        let readIndices = needsExisting.indices.filter { needsExisting[$0] }
+        let existingBytes = try database.get(many: readIndices.map { keys[$0] }, in: state)
+        var existing = [VersionedValue?](repeating: nil, count: changes.count)
+        for (position, bytes) in zip(readIndices, existingBytes) {
+            existing[position] = try bytes.map { bytes throws(StorageError) in try StateEncoding.decode(bytes) }
+        }
+        for (position, (_, change)) in changes.enumerated() {
+            if let resolved = StateUpdateBatch.resolve(change, over: existing[position]) {
+                writes.put(keys[position], StateEncoding.encode(resolved), in: state)
             } else {
-                writes.delete(key, in: state)
+                writes.delete(keys[position], in: state)
             }
         }
         for entry in batch.historyEntries {
@@ -86,6 +93,15 @@ struct RocksStateReader: StateReader {
     func get(namespace: String, key: String) throws(StorageError) -> VersionedValue? {
         guard let bytes = try database.get(StateEncoding.stateKey(namespace: namespace, key: key), in: family, snapshot: snapshot) else { return nil }
         return try StateEncoding.decode(bytes)
+    }
+
+    /// One MultiGet for all keys.
+    func getMany(namespace: String, keys: [String]) throws(StorageError) -> [VersionedValue?] {
+        let values = try database.get(many: keys.map { StateEncoding.stateKey(namespace: namespace, key: $0) }, in: family, snapshot: snapshot)
+        var result: [VersionedValue?] = []
+        result.reserveCapacity(values.count)
+        for bytes in values { result.append(try bytes.map { bytes throws(StorageError) in try StateEncoding.decode(bytes) }) }
+        return result
     }
 
     func range(namespace: String, startKey: String, endKey: String, pageSize: Int) throws(StorageError) -> StatePage {

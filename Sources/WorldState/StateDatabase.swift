@@ -6,12 +6,16 @@ package protocol StateReader: Sendable {
 
     func get(namespace: String, key: String) throws(StorageError) -> VersionedValue?
 
+    /// Values of several keys at once (nil where absent), in the order asked.
+    func getMany(namespace: String, keys: [String]) throws(StorageError) -> [VersionedValue?]
+
     /// Keys in [startKey, endKey) of a namespace in key order (UTF-8 byte order); an empty
     /// `endKey` leaves the range open. At most `pageSize` entries; continue from `bookmark`.
     func range(namespace: String, startKey: String, endKey: String, pageSize: Int) throws(StorageError) -> StatePage
 }
 
 extension StateReader {
+    /// One `get` per key; backends with a batched read override it.
     package func getMany(namespace: String, keys: [String]) throws(StorageError) -> [VersionedValue?] {
         var values: [VersionedValue?] = []
         values.reserveCapacity(keys.count)
