@@ -3,9 +3,6 @@
 package struct OrdererError: Error, Hashable, CustomStringConvertible {
     package enum Code: String, Sendable, Hashable {
         case envelopeTooLarge
-        case badRequest
-        case forbidden
-        case serviceUnavailable
     }
 
     package let code: Code
