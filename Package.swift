@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "Chaincode"),
         .target(
             name: "Endorser",
-            dependencies: ["LedgerCore", "LedgerWire", "Identity"]
+            dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", "Chaincode"]
         ),
         .target(
             name: "Orderer",
@@ -116,7 +116,10 @@ let package = Package(
         ),
         .testTarget(name: "ChaincodeTests", dependencies: ["Chaincode"]),
         .testTarget(name: "WorldStateTests", dependencies: ["WorldState", "LedgerCore", "LedgerWire", "TestSupport"]),
-        .testTarget(name: "EndorserTests", dependencies: ["Endorser", "Identity", "LedgerCore", "LedgerWire"]),
+        .testTarget(
+            name: "EndorserTests",
+            dependencies: ["Endorser", "Identity", "LedgerCore", "LedgerWire", "WorldState", "Chaincode", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+        ),
         .testTarget(name: "OrdererTests", dependencies: ["Orderer", "LedgerCore", "LedgerWire"]),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
         .testTarget(name: "LedgerNodeTests", dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity"]),

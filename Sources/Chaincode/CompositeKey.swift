@@ -43,6 +43,19 @@ public enum CompositeKey {
         }
     }
 
+    /// Checks a key a contract writes: non-empty; a composite key must split cleanly.
+    public static func checkKey(_ key: String) throws(ChaincodeError) {
+        guard !key.isEmpty else { throw ChaincodeError(.invalidKey, "key is empty") }
+        if isComposite(key) {
+            let (objectType, attributes) = try split(key)
+            _ = try make(objectType: objectType, attributes: attributes)
+        } else {
+            for scalar in key.unicodeScalars where scalar.value == 0x10FFFF {
+                throw ChaincodeError(.invalidKey, "key contains U+10FFFF, which is reserved")
+            }
+        }
+    }
+
     private static func checkPart(_ part: String, name: String) throws(ChaincodeError) {
         for scalar in part.unicodeScalars where scalar.value == 0 || scalar.value == 0x10FFFF {
             throw ChaincodeError(.invalidKey, "\(name) of a composite key contains U+\(String(scalar.value, radix: 16, uppercase: true)), which is reserved")

@@ -12,6 +12,12 @@ package struct EndorserError: Error, Hashable, CustomStringConvertible {
         case unknownChannel
         /// The proposal's timestamp is too far from the peer's clock (status 400).
         case timestampOutOfRange
+        /// The chaincode is not defined on the channel (status 404).
+        case unknownChaincode
+        /// A transaction with this txid is already committed (status 409).
+        case duplicateTransaction
+        /// Simulation failed outside the chaincode's own answer: storage, limits (status 500).
+        case simulationFailed
     }
 
     package let code: Code
@@ -27,7 +33,9 @@ package struct EndorserError: Error, Hashable, CustomStringConvertible {
         switch code {
         case .malformedProposal, .badTransactionID, .timestampOutOfRange: 400
         case .accessDenied: 403
-        case .unknownChannel: 404
+        case .unknownChannel, .unknownChaincode: 404
+        case .duplicateTransaction: 409
+        case .simulationFailed: 500
         }
     }
 

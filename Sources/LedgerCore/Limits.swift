@@ -14,6 +14,12 @@ package enum Limits {
     package static let policyTextBytesMax = 16 * 1024
     /// Deepest nesting of AND / OR / OutOf accepted by the parser.
     package static let policyNestingDepthMax = 32
+    /// Most keys one range query returns (unpaginated queries fail beyond it; pages are at most it).
+    package static let rangeQueryPageSizeMax = 10_000
+    /// Largest response payload a chaincode may return.
+    package static let chaincodeResponseBytesMax = 4 * 1024 * 1024
+    /// Longest a chaincode may run for one proposal.
+    package static let chaincodeExecutionTimeMax: Duration = .seconds(5)
     /// Most endorsements one transaction may carry.
     package static let endorsementCountMax = 64
 }

@@ -1,0 +1,177 @@
+import Chaincode
+import Crypto
+import Foundation
+import Identity
+import LedgerCore
+import LedgerWire
+import SwiftProtobuf
+import WorldState
+
+/// What the endorser needs of one channel it has joined.
+package struct ChannelEndorsementResources: Sendable {
+    package let state: any StateDatabase
+    /// Committed history of a key (namespace, key), newest first.
+    package let history: @Sendable (String, String) throws -> [KeyModification]
+    /// Whether a txid is already committed on the channel.
+    package let isCommitted: @Sendable (String) throws -> Bool
+    /// The chaincodes defined on the channel, by name, with their version.
+    package let chaincodes: [String: (version: String, contract: any Contract)]
+
+    package init(
+        state: any StateDatabase,
+        history: @escaping @Sendable (String, String) throws -> [KeyModification],
+        isCommitted: @escaping @Sendable (String) throws -> Bool,
+        chaincodes: [String: (version: String, contract: any Contract)]
+    ) {
+        self.state = state
+        self.history = history
+        self.isCommitted = isCommitted
+        self.chaincodes = chaincodes
+    }
+}
+
+/// The endorser: checks a signed proposal, simulates its chaincode against a state snapshot, and
+/// signs the result (Fabric's `Endorser.ProcessProposal`). A chaincode that answers with status
+/// 400 or more gets that status and message back and no endorsement; so does every refusal.
+package struct EndorsementService: Sendable {
+    package let signer: SigningIdentity
+    package let membership: MembershipRegistry
+    package let channels: [String: ChannelEndorsementResources]
+    package let timestampSkew: TimeInterval
+    package let executionTimeMax: Duration
+    package let clock: @Sendable () -> Date
+
+    package init(
+        signer: SigningIdentity,
+        membership: MembershipRegistry,
+        channels: [String: ChannelEndorsementResources],
+        timestampSkew: TimeInterval = 15 * 60,
+        executionTimeMax: Duration = Limits.chaincodeExecutionTimeMax,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.signer = signer
+        self.membership = membership
+        self.channels = channels
+        self.timestampSkew = timestampSkew
+        self.executionTimeMax = executionTimeMax
+        self.clock = clock
+    }
+
+    package func processProposal(_ signed: Protos_SignedProposal) -> Protos_ProposalResponse {
+        do {
+            return try endorse(signed)
+        } catch {
+            return Self.refusal(status: error.status, message: error.reason)
+        }
+    }
+
+    private func endorse(_ signed: Protos_SignedProposal) throws(EndorserError) -> Protos_ProposalResponse {
+        let checker = ProposalChecker(membership: membership, channels: Set(channels.keys), timestampSkew: timestampSkew)
+        let proposal = try checker.check(signed, now: clock())
+        let channel = channels[proposal.channelHeader.channelID]!
+        guard let chaincode = channel.chaincodes[proposal.chaincodeName] else {
+            throw EndorserError(.unknownChaincode, "chaincode '\(proposal.chaincodeName)' is not defined on channel '\(proposal.channelHeader.channelID)'")
+        }
+        do {
+            if try channel.isCommitted(proposal.transactionID) {
+                throw EndorserError(.duplicateTransaction, "transaction \(proposal.transactionID) is already committed")
+            }
+        } catch let error as EndorserError {
+            throw error
+        } catch {
+            throw EndorserError(.simulationFailed, "cannot check the txid against the ledger: \(error)")
+        }
+        let simulator: TransactionSimulator
+        let response: ChaincodeResponse
+        do {
+            simulator = TransactionSimulator(.init(
+                transactionID: proposal.transactionID,
+                channelID: proposal.channelHeader.channelID,
+                timestamp: proposal.channelHeader.timestamp.date,
+                clientIdentity: Self.clientIdentity(proposal.creator),
+                transient: proposal.transientMap.mapValues { Array($0) },
+                reader: try channel.state.makeReader(),
+                history: channel.history,
+                contracts: { name in channel.chaincodes[name]?.contract.router },
+                deadline: .now + executionTimeMax))
+            response = simulator.run(chaincode.contract.router, namespace: proposal.chaincodeName, arguments: proposal.arguments.map { Array($0) })
+        } catch {
+            throw EndorserError(.simulationFailed, "cannot read the state: \(error)")
+        }
+        guard response.isSuccess else { return Self.refusal(status: response.status, message: response.message) }
+        guard ContinuousClock.now <= simulator.context.deadline else {
+            throw EndorserError(.simulationFailed, "chaincode '\(proposal.chaincodeName)' exceeded its execution time limit")
+        }
+        guard response.payload.count <= Limits.chaincodeResponseBytesMax else {
+            throw EndorserError(.simulationFailed, "chaincode response of \(response.payload.count) bytes exceeds \(Limits.chaincodeResponseBytesMax)")
+        }
+        if simulator.usedPaginatedQuery, simulator.hasWrites {
+            throw EndorserError(.simulationFailed, "paginated queries are allowed only in read-only transactions")
+        }
+        do {
+            return try signedResponse(proposal, chaincodeVersion: chaincode.version, simulator: simulator, response: response)
+        } catch let error as EndorserError {
+            throw error
+        } catch {
+            throw EndorserError(.simulationFailed, "cannot build the proposal response: \(error)")
+        }
+    }
+
+    private func signedResponse(
+        _ proposal: CheckedProposal, chaincodeVersion: String, simulator: TransactionSimulator, response: ChaincodeResponse
+    ) throws -> Protos_ProposalResponse {
+        var action = Protos_ChaincodeAction()
+        action.results = try simulator.readWriteSet().serializedData()
+        if let event = simulator.event { action.events = try event.serializedData() }
+        action.response.status = response.status
+        action.response.message = response.message
+        action.response.payload = Data(response.payload)
+        action.chaincodeID.name = proposal.chaincodeName
+        action.chaincodeID.version = chaincodeVersion
+        var payload = Protos_ProposalResponsePayload()
+        payload.proposalHash = try Self.proposalHash(proposal)
+        payload.extension = try action.serializedData()
+        let payloadBytes = try payload.serializedData()
+
+        var result = Protos_ProposalResponse()
+        result.version = 1
+        result.response.status = response.status
+        result.response.message = response.message
+        result.response.payload = Data(response.payload)
+        result.payload = payloadBytes
+        result.endorsement.endorser = Data(signer.serialized)
+        do {
+            result.endorsement.signature = Data(try signer.sign(payloadBytes + signer.serialized))
+        } catch {
+            throw EndorserError(.simulationFailed, "signing the endorsement failed: \(error.reason)")
+        }
+        return result
+    }
+
+    /// Fabric's proposal hash: SHA-256 of the channel header, the signature header and the
+    /// chaincode proposal payload without its transient map (which never reaches the ledger).
+    static func proposalHash(_ proposal: CheckedProposal) throws -> Data {
+        let header = try Common_Header(serializedBytes: proposal.proposal.header)
+        var visiblePayload = try Protos_ChaincodeProposalPayload(serializedBytes: proposal.proposal.payload)
+        visiblePayload.transientMap = [:]
+        var hasher = SHA256()
+        hasher.update(data: header.channelHeader)
+        hasher.update(data: header.signatureHeader)
+        hasher.update(data: try visiblePayload.serializedData())
+        return Data(hasher.finalize())
+    }
+
+    static func clientIdentity(_ identity: ValidatedIdentity) -> ClientIdentity {
+        ClientIdentity(
+            id: "x509::\(identity.certificate.subject)::\(identity.certificate.issuer)",
+            mspID: identity.mspID, role: identity.role.rawValue, attributes: identity.attributes)
+    }
+
+    static func refusal(status: Int32, message: String) -> Protos_ProposalResponse {
+        var response = Protos_ProposalResponse()
+        response.version = 1
+        response.response.status = status
+        response.response.message = message
+        return response
+    }
+}
