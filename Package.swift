@@ -7,11 +7,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "medrex", targets: ["medrex"]),
-        // The chaincode SDK is a dynamic library: the node and every chaincode plugin must share one
-        // copy of its type metadata, or `as? Contract` fails across the plugin boundary.
-        .library(name: "Chaincode", type: .dynamic, targets: ["Chaincode"]),
     ],
     dependencies: [
+        // The chaincode SDK (Sources/Chaincode) is a package of its own with a dynamic library
+        // product, so that the node links libChaincode.so and chaincode plugins share it (DESIGN §6).
+        .package(path: "Sources/Chaincode"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
@@ -68,13 +68,11 @@ let package = Package(
         // World state, block store, history index and recovery (RocksDB + in-memory).
         .target(
             name: "WorldState",
-            dependencies: ["CRocksDB", "LedgerCore", "LedgerWire", "Chaincode", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CRocksDB", "LedgerCore", "LedgerWire", .product(name: "Chaincode", package: "Chaincode"), .product(name: "Logging", package: "swift-log")]
         ),
-        // The chaincode SDK. Depends on nothing of ours (see DESIGN §6).
-        .target(name: "Chaincode"),
         .target(
             name: "Endorser",
-            dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", "Chaincode"]
+            dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", .product(name: "Chaincode", package: "Chaincode")]
         ),
         .target(
             name: "Orderer",
@@ -114,11 +112,11 @@ let package = Package(
             name: "NetworkConfigTests",
             dependencies: ["NetworkConfig", "Identity", "TestSupport", .product(name: "X509", package: "swift-certificates")]
         ),
-        .testTarget(name: "ChaincodeTests", dependencies: ["Chaincode"]),
+        .testTarget(name: "ChaincodeTests", dependencies: [.product(name: "Chaincode", package: "Chaincode")]),
         .testTarget(name: "WorldStateTests", dependencies: ["WorldState", "LedgerCore", "LedgerWire", "TestSupport"]),
         .testTarget(
             name: "EndorserTests",
-            dependencies: ["Endorser", "Identity", "LedgerCore", "LedgerWire", "WorldState", "Chaincode", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+            dependencies: ["Endorser", "Identity", "LedgerCore", "LedgerWire", "WorldState", .product(name: "Chaincode", package: "Chaincode"), "TestSupport", .product(name: "X509", package: "swift-certificates")]
         ),
         .testTarget(name: "OrdererTests", dependencies: ["Orderer", "LedgerCore", "LedgerWire"]),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),

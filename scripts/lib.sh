@@ -16,4 +16,4 @@ medrex_require_packages() {
 }
 
 # The Debian packages Medrex builds and tests with.
-MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev)
+MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev gcc)
