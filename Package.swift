@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
@@ -84,12 +85,19 @@ let package = Package(
         ),
         .target(
             name: "LedgerNode",
-            dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore"]
+            dependencies: [
+                "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore", "NetworkConfig",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .executableTarget(
             name: "medrex",
             dependencies: [
                 "LedgerNode",
+                "Endorser",
                 "WorldState",
                 "NetworkConfig",
                 "Identity",
@@ -120,7 +128,10 @@ let package = Package(
         ),
         .testTarget(name: "OrdererTests", dependencies: ["Orderer", "LedgerCore", "LedgerWire"]),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
-        .testTarget(name: "LedgerNodeTests", dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity"]),
+        .testTarget(
+            name: "LedgerNodeTests",
+            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,6 +30,7 @@ package struct CryptoMaterialLayout: Sendable {
     /// A Fabric-style MSP folder.
     package struct MSPFolder: Sendable {
         package let directory: URL
+        package init(directory: URL) { self.directory = directory }
         package var caCertificate: URL { directory.appendingPathComponent("cacerts/ca-cert.pem") }
         package var caCertificates: URL { directory.appendingPathComponent("cacerts") }
         package var intermediateCertificates: URL { directory.appendingPathComponent("intermediatecerts") }

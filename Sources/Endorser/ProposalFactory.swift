@@ -5,7 +5,8 @@ import LedgerCore
 import LedgerWire
 import SwiftProtobuf
 
-/// Builds signed chaincode proposals the way Fabric's client SDKs do.
+/// Builds signed chaincode proposals the way Fabric's client SDKs do: the counterpart of
+/// `ProposalChecker`, used by clients (the CLI, benchmarks) and tests.
 package enum ProposalFactory {
     package static func make(
         channel: String,

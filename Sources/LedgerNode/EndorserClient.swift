@@ -1,0 +1,13 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import LedgerWire
+
+/// Sends proposals to one peer's endorser over mutual TLS.
+package enum EndorserClient {
+    package static func processProposal(_ proposal: Protos_SignedProposal, host: String, port: Int, tls: MutualTLS) async throws -> Protos_ProposalResponse {
+        try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: tls.clientSecurity)) { client in
+            try await Protos_Endorser.Client(wrapping: client).processProposal(proposal)
+        }
+    }
+}

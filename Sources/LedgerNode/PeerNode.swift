@@ -1,0 +1,104 @@
+import Chaincode
+import Endorser
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Identity
+import LedgerWire
+import Logging
+import NetworkConfig
+import Synchronization
+import WorldState
+
+/// A peer process: its ledgers, its chaincodes and its gRPC services over mutual TLS. This
+/// version serves the endorser role (`protos.Endorser`); committing blocks delivered by the
+/// ordering service comes with the ordering milestone.
+package final class PeerNode: Sendable {
+    package let configuration: PeerConfiguration
+    private let ledgers: [String: Ledger]
+    private let endorser: EndorsementService
+    private let logger: Logger
+
+    package init(configuration: PeerConfiguration, logger: Logger = Logger(label: "medrex.peer")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
+        var providers: [String: MembershipServiceProvider] = [:]
+        var ledgers: [String: Ledger] = [:]
+        var resources: [String: ChannelEndorsementResources] = [:]
+        for channel in configuration.channels {
+            for organization in channel.organizations where providers[organization.mspID] == nil {
+                let folder = CryptoMaterialLayout.MSPFolder(directory: organization.msp)
+                providers[organization.mspID] = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(folder, mspID: organization.mspID))
+            }
+            let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: channel.name), logger: logger)
+            ledgers[channel.name] = ledger
+            var chaincodes: [String: (version: String, contract: any Contract)] = [:]
+            for chaincode in channel.chaincodes {
+                let path = configuration.chaincodeDirectory.appendingPathComponent("\(chaincode.name).so").path
+                chaincodes[chaincode.name] = (chaincode.version, try ChaincodePluginLoader.load(path: path))
+                logger.info("chaincode loaded", metadata: ["channel": "\(channel.name)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
+            }
+            resources[channel.name] = ChannelEndorsementResources(
+                state: ledger.state,
+                history: { namespace, key in
+                    try ledger.history(namespace: namespace, key: key).map {
+                        KeyModification(transactionID: $0.transactionID, blockNumber: $0.version.blockNumber, transactionNumber: $0.version.transactionNumber, value: $0.value)
+                    }
+                },
+                isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
+                chaincodes: chaincodes)
+        }
+        self.ledgers = ledgers
+        endorser = EndorsementService(signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: resources)
+    }
+
+    /// The TLS settings of the peer's server.
+    package var tls: MutualTLS {
+        MutualTLS(certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs)
+    }
+
+    /// Serves until `beginShutdown()`; `onListening` gets the bound port (useful with port 0).
+    /// Open RPCs finish before it returns; then the ledgers are closed.
+    package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
+            transportSecurity: tls.serverSecurity)
+        let server = GRPCServer(transport: transport, services: [EndorserRPCService(endorser: endorser)])
+        let stopEarly = shutdownState.withLock { state -> Bool in
+            state.server = server
+            return state.requested
+        }
+        if stopEarly { server.beginGracefulShutdown() }
+        let configuration = self.configuration
+        let logger = self.logger
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                let address = try await transport.listeningAddress
+                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
+                logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
+                onListening(port)
+            }
+            try await server.serve()
+        }
+        for ledger in ledgers.values { try? ledger.close() }
+        logger.notice("peer stopped")
+    }
+
+    /// Stops accepting RPCs and lets `run` return once open ones finish (SIGTERM does this).
+    package func beginShutdown() {
+        let server = shutdownState.withLock { state -> GRPCServer<HTTP2ServerTransport.Posix>? in
+            state.requested = true
+            return state.server
+        }
+        server?.beginGracefulShutdown()
+    }
+
+    private struct ShutdownState {
+        var requested = false
+        var server: GRPCServer<HTTP2ServerTransport.Posix>?
+    }
+
+    private let shutdownState = Mutex(ShutdownState())
+}
+

@@ -1,0 +1,126 @@
+import Foundation
+
+/// `peer.yaml`: one peer's identity, TLS, data directory and channels. Relative paths are taken
+/// from the configuration file's directory.
+///
+///     mspID: HospitalAMSP
+///     msp: crypto/HospitalA/peers/peer0/msp
+///     listen: 127.0.0.1:7051
+///     tls:
+///       certificate: crypto/HospitalA/peers/peer0/tls/cert.crt
+///       privateKey: crypto/HospitalA/peers/peer0/tls/key.pem
+///       clientRootCAs: [crypto/HospitalA/msp/tlscacerts/tlsca-cert.pem]
+///     data: peer0.hospital-a
+///     roles: [endorser]
+///     channels:
+///       - name: healthchannel
+///         organizations:
+///           - { mspID: HospitalAMSP, msp: crypto/HospitalA/msp }
+///         chaincodes:
+///           - { name: asset-transfer, version: "1.0" }
+package struct PeerConfiguration: Sendable, Equatable {
+    package enum Role: String, Sendable, Equatable, CaseIterable {
+        case endorser
+        case committer
+    }
+
+    package struct Channel: Sendable, Equatable {
+        package var name: String
+        package var organizations: [(mspID: String, msp: URL)]
+        package var chaincodes: [(name: String, version: String)]
+
+        package static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.name == rhs.name && lhs.organizations.map(\.mspID) == rhs.organizations.map(\.mspID)
+                && lhs.organizations.map(\.msp) == rhs.organizations.map(\.msp)
+                && lhs.chaincodes.map(\.name) == rhs.chaincodes.map(\.name) && lhs.chaincodes.map(\.version) == rhs.chaincodes.map(\.version)
+        }
+    }
+
+    package var mspID: String
+    /// The peer's own MSP folder (signcerts, keystore).
+    package var msp: URL
+    package var listenHost: String
+    package var listenPort: Int
+    package var tlsCertificate: URL
+    package var tlsPrivateKey: URL
+    /// CAs whose TLS client certificates the peer accepts (mutual TLS).
+    package var tlsClientRootCAs: [URL]
+    package var data: URL
+    package var roles: [Role]
+    package var channels: [Channel]
+
+    /// Installed chaincode plugins live here, as `NAME.so`.
+    package var chaincodeDirectory: URL { data.appendingPathComponent("chaincodes") }
+    package func ledgerDirectory(channel: String) -> URL { data.appendingPathComponent("ledgers").appendingPathComponent(channel) }
+
+    package static func load(file path: String) throws(ConfigError) -> PeerConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(.unreadable, file: path, line: nil, field: "", reason: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, file: path, baseDirectory: URL(fileURLWithPath: path).deletingLastPathComponent())
+    }
+
+    package static func parse(yaml text: String, file: String, baseDirectory: URL) throws(ConfigError) -> PeerConfiguration {
+        func path(_ reader: YAMLNodeReader) throws(ConfigError) -> URL {
+            let value = try reader.nonEmptyString()
+            return value.hasPrefix("/") ? URL(fileURLWithPath: value) : baseDirectory.appendingPathComponent(value)
+        }
+        var root = try YAMLNodeReader.root(yaml: text, file: file)
+        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels"])
+        let mspID = try root.field("mspID").nonEmptyString()
+        let msp = try path(try root.field("msp"))
+        let listenReader = try root.field("listen")
+        let (host, port) = try hostAndPort(listenReader)
+        var tls = try root.field("tls")
+        try tls.allowOnly(["certificate", "privateKey", "clientRootCAs"])
+        let certificate = try path(try tls.field("certificate"))
+        let privateKey = try path(try tls.field("privateKey"))
+        let clientRootCAs = try tls.field("clientRootCAs").list().map { item throws(ConfigError) in try path(item) }
+        try tls.finish()
+        let data = try path(try root.field("data"))
+        var roles: [Role] = []
+        for item in try root.optionalField("roles")?.list() ?? [] {
+            let text = try item.string()
+            guard let role = Role(rawValue: text) else { throw item.error(.invalidValue, "unknown role '\(text)' (expected endorser or committer)") }
+            roles.append(role)
+        }
+        var channels: [Channel] = []
+        for item in try root.optionalField("channels")?.list() ?? [] {
+            var channel = item
+            try channel.allowOnly(["name", "organizations", "chaincodes"])
+            let name = try channel.field("name").nonEmptyString()
+            var organizations: [(String, URL)] = []
+            for organization in try channel.field("organizations").list() {
+                var reader = organization
+                try reader.allowOnly(["mspID", "msp"])
+                organizations.append((try reader.field("mspID").nonEmptyString(), try path(try reader.field("msp"))))
+                try reader.finish()
+            }
+            var chaincodes: [(String, String)] = []
+            for chaincode in try channel.optionalField("chaincodes")?.list() ?? [] {
+                var reader = chaincode
+                try reader.allowOnly(["name", "version"])
+                chaincodes.append((try reader.field("name").nonEmptyString(), try reader.optionalField("version")?.string() ?? "1.0"))
+                try reader.finish()
+            }
+            try channel.finish()
+            channels.append(Channel(name: name, organizations: organizations, chaincodes: chaincodes))
+        }
+        try root.finish()
+        return PeerConfiguration(
+            mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
+            tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? Role.allCases : roles, channels: channels)
+    }
+
+    /// `host:port`, the port 1...65535.
+    static func hostAndPort(_ reader: YAMLNodeReader) throws(ConfigError) -> (String, Int) {
+        let text = try reader.nonEmptyString()
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+            throw reader.error(.invalidValue, "expected host:port, e.g. 127.0.0.1:7051")
+        }
+        return (String(text[..<colon]), port)
+    }
+}
