@@ -16,10 +16,14 @@ import WorldState
 package final class PeerNode: Sendable {
     package let configuration: PeerConfiguration
     private let ledgers: [String: Ledger]
-    private let endorser: EndorsementService
+    package let endorser: EndorsementService
     private let logger: Logger
 
-    package init(configuration: PeerConfiguration, logger: Logger = Logger(label: "medrex.peer")) throws {
+    /// `builtInChaincodes` ship with the node and are registered without dlopen; a channel's
+    /// other chaincodes are plugins installed in the data directory.
+    package init(
+        configuration: PeerConfiguration, builtInChaincodes: [String: any Contract] = [:], logger: Logger = Logger(label: "medrex.peer")
+    ) throws {
         self.configuration = configuration
         self.logger = logger
         let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
@@ -35,8 +39,12 @@ package final class PeerNode: Sendable {
             ledgers[channel.name] = ledger
             var chaincodes: [String: (version: String, contract: any Contract)] = [:]
             for chaincode in channel.chaincodes {
-                let path = configuration.chaincodeDirectory.appendingPathComponent("\(chaincode.name).so").path
-                chaincodes[chaincode.name] = (chaincode.version, try ChaincodePluginLoader.load(path: path))
+                if let builtIn = builtInChaincodes[chaincode.name] {
+                    chaincodes[chaincode.name] = (chaincode.version, builtIn)
+                } else {
+                    let path = configuration.chaincodeDirectory.appendingPathComponent("\(chaincode.name).so").path
+                    chaincodes[chaincode.name] = (chaincode.version, try ChaincodePluginLoader.load(path: path))
+                }
                 logger.info("chaincode loaded", metadata: ["channel": "\(channel.name)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
             }
             resources[channel.name] = ChannelEndorsementResources(

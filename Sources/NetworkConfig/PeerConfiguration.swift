@@ -29,6 +29,12 @@ package struct PeerConfiguration: Sendable, Equatable {
         package var organizations: [(mspID: String, msp: URL)]
         package var chaincodes: [(name: String, version: String)]
 
+        package init(name: String, organizations: [(mspID: String, msp: URL)], chaincodes: [(name: String, version: String)]) {
+            self.name = name
+            self.organizations = organizations
+            self.chaincodes = chaincodes
+        }
+
         package static func == (lhs: Self, rhs: Self) -> Bool {
             lhs.name == rhs.name && lhs.organizations.map(\.mspID) == rhs.organizations.map(\.mspID)
                 && lhs.organizations.map(\.msp) == rhs.organizations.map(\.msp)
@@ -48,6 +54,22 @@ package struct PeerConfiguration: Sendable, Equatable {
     package var data: URL
     package var roles: [Role]
     package var channels: [Channel]
+
+    package init(
+        mspID: String, msp: URL, listenHost: String, listenPort: Int, tlsCertificate: URL, tlsPrivateKey: URL,
+        tlsClientRootCAs: [URL], data: URL, roles: [Role], channels: [Channel]
+    ) {
+        self.mspID = mspID
+        self.msp = msp
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.tlsCertificate = tlsCertificate
+        self.tlsPrivateKey = tlsPrivateKey
+        self.tlsClientRootCAs = tlsClientRootCAs
+        self.data = data
+        self.roles = roles
+        self.channels = channels
+    }
 
     /// Installed chaincode plugins live here, as `NAME.so`.
     package var chaincodeDirectory: URL { data.appendingPathComponent("chaincodes") }

@@ -1,9 +1,9 @@
 import ArgumentParser
 
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks.",
-        subcommands: [StateBenchCommand.self]
+        subcommands: [StateBenchCommand.self, EndorseBenchCommand.self]
     )
 }
