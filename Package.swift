@@ -77,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "Orderer",
-            dependencies: ["LedgerCore", "LedgerWire", "Identity"]
+            dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "OffChainStore",
@@ -126,7 +126,10 @@ let package = Package(
             name: "EndorserTests",
             dependencies: ["Endorser", "Identity", "LedgerCore", "LedgerWire", "WorldState", .product(name: "Chaincode", package: "Chaincode"), "TestSupport", .product(name: "X509", package: "swift-certificates")]
         ),
-        .testTarget(name: "OrdererTests", dependencies: ["Orderer", "LedgerCore", "LedgerWire"]),
+        .testTarget(
+            name: "OrdererTests",
+            dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "TestSupport"]
+        ),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
         .testTarget(
             name: "LedgerNodeTests",

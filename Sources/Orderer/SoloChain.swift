@@ -1,0 +1,117 @@
+import Foundation
+import Identity
+import LedgerCore
+import LedgerWire
+import Logging
+import SwiftProtobuf
+import WorldState
+
+/// The `solo` ordering service of one channel: one process orders every envelope it accepts,
+/// cuts blocks by count, size and timeout, signs them and appends them to its block store.
+///
+/// A broadcast answers SUCCESS only once the block holding its envelope is fsynced, so an
+/// acknowledged envelope survives a crash of the orderer. Envelopes are ordered in arrival order.
+package actor SoloChain {
+    package nonisolated let settings: ChannelOrderingSettings
+    private let validator: BroadcastValidator
+    private let blockStore: BlockStore
+    private let signer: SigningIdentity
+    private let clock: @Sendable () -> Date
+    private let logger: Logger
+    private var cutter: BlockCutter
+    /// Waiting broadcasters, in the order of their envelopes in the cutter.
+    private var acknowledgements: [CheckedContinuation<BroadcastOutcome, Never>] = []
+    private var timerGeneration = 0
+    private var heightWaiters: [(height: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+
+    package init(
+        settings: ChannelOrderingSettings, blockStore: BlockStore, signer: SigningIdentity,
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "medrex.orderer")
+    ) {
+        self.settings = settings
+        validator = BroadcastValidator(settings: settings)
+        self.blockStore = blockStore
+        self.signer = signer
+        self.clock = clock
+        self.logger = logger
+        cutter = BlockCutter(limits: settings.batchLimits)
+    }
+
+    package var height: UInt64 { blockStore.height }
+
+    /// Validates and orders one envelope; returns when its block is stored, or with the refusal.
+    package func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+        let bytes: Data
+        do {
+            bytes = try envelope.serializedData()
+        } catch {
+            return BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded")
+        }
+        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return refusal }
+        return await withCheckedContinuation { continuation in
+            enqueue(bytes, continuation)
+        }
+    }
+
+    private func enqueue(_ bytes: Data, _ continuation: CheckedContinuation<BroadcastOutcome, Never>) {
+        let startsBatch = !cutter.hasPending
+        let batches: [[Data]]
+        do {
+            batches = try cutter.append(bytes)
+        } catch {
+            continuation.resume(returning: BroadcastOutcome(status: .requestEntityTooLarge, info: error.reason))
+            return
+        }
+        acknowledgements.append(continuation)
+        for batch in batches { writeBlock(batch) }
+        if cutter.hasPending, startsBatch || !batches.isEmpty { armTimer() }
+    }
+
+    private func armTimer() {
+        timerGeneration += 1
+        let generation = timerGeneration
+        let timeout = settings.batchTimeout
+        Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.timerFired(generation)
+        }
+    }
+
+    private func timerFired(_ generation: Int) {
+        guard generation == timerGeneration, cutter.hasPending else { return }
+        writeBlock(cutter.cut())
+    }
+
+    /// Builds, signs and stores the next block; acknowledges its envelopes' broadcasters.
+    private func writeBlock(_ envelopes: [Data]) {
+        timerGeneration += 1
+        let waiting = Array(acknowledgements.prefix(envelopes.count))
+        acknowledgements.removeFirst(envelopes.count)
+        var block = Common_Block(number: blockStore.height, previousHash: blockStore.lastHeaderHash, envelopes: envelopes)
+        let outcome: BroadcastOutcome
+        do {
+            try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+            try blockStore.append(block)
+            outcome = .success
+        } catch {
+            logger.error("block could not be stored", metadata: ["block": "\(block.header.number)", "error": "\(error)"])
+            outcome = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer could not store the block")
+        }
+        for continuation in waiting { continuation.resume(returning: outcome) }
+        let height = blockStore.height
+        let ready = heightWaiters.filter { $0.height <= height }
+        heightWaiters.removeAll { $0.height <= height }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// Block `number`; with `wait`, waits until it exists, otherwise nil when it does not yet.
+    package func block(_ number: UInt64, wait: Bool) async throws -> Common_Block? {
+        if number >= blockStore.height {
+            guard wait else { return nil }
+            await withCheckedContinuation { continuation in
+                heightWaiters.append((number + 1, continuation))
+            }
+        }
+        return try blockStore.block(number: number)
+    }
+}
