@@ -75,9 +75,19 @@ let package = Package(
             name: "Endorser",
             dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", .product(name: "Chaincode", package: "Chaincode")]
         ),
+        // Mutual TLS settings for gRPC servers and clients, shared by the peer and the orderer.
+        .target(
+            name: "RPCTransport",
+            dependencies: [.product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")]
+        ),
         .target(
             name: "Orderer",
-            dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "OffChainStore",
@@ -86,7 +96,7 @@ let package = Package(
         .target(
             name: "LedgerNode",
             dependencies: [
-                "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore", "NetworkConfig",
+                "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore", "NetworkConfig", "RPCTransport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,6 +107,8 @@ let package = Package(
             name: "medrex",
             dependencies: [
                 "LedgerNode",
+                "Orderer",
+                "RPCTransport",
                 "Endorser",
                 "WorldState",
                 "NetworkConfig",
@@ -128,12 +140,12 @@ let package = Package(
         ),
         .testTarget(
             name: "OrdererTests",
-            dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "TestSupport"]
+            dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "TestSupport"]
         ),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
         .testTarget(
             name: "LedgerNodeTests",
-            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "TestSupport", .product(name: "X509", package: "swift-certificates")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -20,6 +20,8 @@ package enum Limits {
     package static let chaincodeResponseBytesMax = 4 * 1024 * 1024
     /// Longest a chaincode may run for one proposal.
     package static let chaincodeExecutionTimeMax: Duration = .seconds(5)
+    /// Most envelopes of one Broadcast stream waiting for their block at a time.
+    package static let broadcastInFlightMax = 10_000
     /// Most endorsements one transaction may carry.
     package static let endorsementCountMax = 64
 }

@@ -1,3 +1,4 @@
+import RPCTransport
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2

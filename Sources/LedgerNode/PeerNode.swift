@@ -1,3 +1,4 @@
+import RPCTransport
 import Chaincode
 import Endorser
 import Foundation

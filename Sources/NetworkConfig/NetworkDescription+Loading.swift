@@ -170,7 +170,7 @@ extension NetworkDescription {
         }
     }
 
-    private static func parseBatch(_ source: YAMLNodeReader?) throws(ConfigError) -> BatchSettings {
+    static func parseBatch(_ source: YAMLNodeReader?) throws(ConfigError) -> BatchSettings {
         var settings = BatchSettings(
             maxMessageCount: 500, absoluteMaxBytes: 10 * 1024 * 1024, preferredMaxBytes: 2 * 1024 * 1024, timeoutMilliseconds: 250)
         guard var reader = source else { return settings }

@@ -1,3 +1,4 @@
+import RPCTransport
 import ArgumentParser
 import Chaincode
 import Endorser

@@ -1,3 +1,4 @@
+import RPCTransport
 import Foundation
 import Identity
 import LedgerWire

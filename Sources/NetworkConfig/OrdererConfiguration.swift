@@ -1,0 +1,82 @@
+import Foundation
+
+/// `orderer.yaml`: one orderer's identity, TLS, data directory and the channels it orders.
+/// Relative paths are taken from the file's directory. Until channels are created from genesis
+/// blocks, each channel lists its member organizations and policies here.
+///
+///     mspID: OrdererMSP
+///     msp: crypto/OrdererOrg/orderers/orderer0/msp
+///     listen: 127.0.0.1:7050
+///     tls: { certificate: ..., privateKey: ..., clientRootCAs: [...] }
+///     data: orderer0
+///     channels:
+///       - name: healthchannel
+///         organizations: [{ mspID: HospitalAMSP, msp: crypto/HospitalA/msp }]
+///         writers: "'HospitalAMSP.member'"
+///         readers: "'HospitalAMSP.member'"
+///         batch: { maxMessageCount: 500, timeout: 250ms }
+package struct OrdererConfiguration: Sendable {
+    package struct Channel: Sendable {
+        package var name: String
+        package var organizations: [(mspID: String, msp: URL)]
+        package var writers: String
+        package var readers: String
+        package var batch: NetworkDescription.BatchSettings
+    }
+
+    package var mspID: String
+    package var msp: URL
+    package var listenHost: String
+    package var listenPort: Int
+    package var tlsCertificate: URL
+    package var tlsPrivateKey: URL
+    package var tlsClientRootCAs: [URL]
+    package var data: URL
+    package var channels: [Channel]
+
+    package func ledgerDirectory(channel: String) -> URL { data.appendingPathComponent("ledgers").appendingPathComponent(channel) }
+
+    package static func load(file configFile: String) throws(ConfigError) -> OrdererConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: configFile, encoding: .utf8)
+        } catch {
+            throw ConfigError(.unreadable, file: configFile, line: nil, field: "", reason: "cannot read the file: \(error.localizedDescription)")
+        }
+        let base = URL(fileURLWithPath: configFile).deletingLastPathComponent()
+        func path(_ reader: YAMLNodeReader) throws(ConfigError) -> URL {
+            let value = try reader.nonEmptyString()
+            return value.hasPrefix("/") ? URL(fileURLWithPath: value) : base.appendingPathComponent(value)
+        }
+        var root = try YAMLNodeReader.root(yaml: text, file: configFile)
+        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "channels"])
+        let mspID = try root.field("mspID").nonEmptyString()
+        let msp = try path(try root.field("msp"))
+        let (host, port) = try PeerConfiguration.hostAndPort(try root.field("listen"))
+        var tls = try root.field("tls")
+        try tls.allowOnly(["certificate", "privateKey", "clientRootCAs"])
+        let certificate = try path(try tls.field("certificate"))
+        let privateKey = try path(try tls.field("privateKey"))
+        let roots = try tls.field("clientRootCAs").list().map { item throws(ConfigError) in try path(item) }
+        let data = try path(try root.field("data"))
+        var channels: [Channel] = []
+        for item in try root.field("channels").list() {
+            var reader = item
+            try reader.allowOnly(["name", "organizations", "writers", "readers", "batch"])
+            let name = try reader.field("name").nonEmptyString()
+            var organizations: [(String, URL)] = []
+            for organization in try reader.field("organizations").list() {
+                var member = organization
+                try member.allowOnly(["mspID", "msp"])
+                organizations.append((try member.field("mspID").nonEmptyString(), try path(try member.field("msp"))))
+            }
+            let writers = try reader.field("writers").nonEmptyString()
+            let readers = try reader.field("readers").nonEmptyString()
+            let batch = try NetworkDescription.parseBatch(try reader.optionalField("batch"))
+            channels.append(Channel(name: name, organizations: organizations, writers: writers, readers: readers, batch: batch))
+        }
+        return OrdererConfiguration(
+            mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
+            tlsClientRootCAs: roots, data: data, channels: channels)
+    }
+}

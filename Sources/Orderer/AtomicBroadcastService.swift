@@ -1,0 +1,130 @@
+import Foundation
+import GRPCCore
+import Identity
+import LedgerCore
+import LedgerWire
+import SwiftProtobuf
+
+/// Fabric's `orderer.AtomicBroadcast` over gRPC for the channels of one orderer.
+///
+/// Broadcast: envelopes on one stream are ordered concurrently (at most
+/// `Limits.broadcastInFlightMax` waiting per stream) and answered in the order they came, each
+/// once its block is stored or with its refusal. Deliver: one signed SeekInfo per request,
+/// checked against the channel's Readers policy; blocks are written as the client reads them
+/// (gRPC flow control bounds the stream).
+struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
+    let chains: [String: SoloChain]
+    let clock: @Sendable () -> Date
+
+    func broadcast(
+        request: RPCAsyncSequence<Common_Envelope, any Error>, response: RPCWriter<Orderer_BroadcastResponse>, context: ServerContext
+    ) async throws {
+        let (outcomes, sink) = AsyncStream<Task<BroadcastOutcome, Never>>.makeStream()
+        let slots = InFlightSlots(limit: Limits.broadcastInFlightMax)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await outcome in outcomes {
+                    let result = await outcome.value
+                    await slots.release()
+                    var message = Orderer_BroadcastResponse()
+                    message.status = result.status
+                    message.info = result.info
+                    try await response.write(message)
+                }
+            }
+            for try await envelope in request {
+                await slots.acquire()
+                sink.yield(Task { await route(envelope) })
+            }
+            sink.finish()
+            try await group.waitForAll()
+        }
+    }
+
+    private func route(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+        guard let transaction = try? TransactionEnvelope(envelope: envelope) else {
+            return BroadcastOutcome(status: .badRequest, info: "malformed envelope")
+        }
+        guard let chain = chains[transaction.channelHeader.channelID] else {
+            return BroadcastOutcome(status: .notFound, info: "channel '\(transaction.channelHeader.channelID)' is not served here")
+        }
+        return await chain.broadcast(envelope)
+    }
+
+    func deliver(
+        request: RPCAsyncSequence<Common_Envelope, any Error>, response: RPCWriter<Orderer_DeliverResponse>, context: ServerContext
+    ) async throws {
+        for try await envelope in request {
+            let status = try await serve(envelope, to: response)
+            var message = Orderer_DeliverResponse()
+            message.status = status
+            try await response.write(message)
+        }
+    }
+
+    /// Sends the blocks a SeekInfo asks for; returns the final status.
+    private func serve(_ envelope: Common_Envelope, to response: RPCWriter<Orderer_DeliverResponse>) async throws -> Common_Status {
+        guard let transaction = try? TransactionEnvelope(envelope: envelope), transaction.headerType == .deliverSeekInfo,
+            let seek = try? Orderer_SeekInfo(serializedBytes: transaction.payload.data)
+        else { return .badRequest }
+        guard let chain = chains[transaction.channelHeader.channelID] else { return .notFound }
+        let settings = chain.settings
+        guard let reader = try? settings.membership.verify(
+            signature: envelope.signature, over: envelope.payload, by: transaction.signatureHeader.creator, at: clock()),
+            settings.readers.isSatisfied(by: [reader.policySigner])
+        else { return .forbidden }
+        let height = await chain.height
+        let newest = height == 0 ? 0 : height - 1
+        let start: UInt64
+        switch seek.start.type {
+        case .oldest, .none: start = 0
+        case .newest: start = newest
+        case .specified(let position): start = position.number
+        case .nextCommit: start = height
+        }
+        let stop: UInt64
+        switch seek.stop.type {
+        case .specified(let position): stop = position.number
+        case .newest: stop = newest
+        case .oldest: stop = 0
+        case .nextCommit, .none: stop = UInt64.max
+        }
+        guard start <= stop else { return .badRequest }
+        var number = start
+        while number <= stop {
+            let wait = seek.behavior == .blockUntilReady
+            guard let block = try await chain.block(number, wait: wait) else { return .notFound }
+            var message = Orderer_DeliverResponse()
+            message.block = block
+            try await response.write(message)
+            if number == UInt64.max { break }
+            number += 1
+        }
+        return .success
+    }
+}
+
+/// A counting semaphore for the envelopes of one broadcast stream.
+actor InFlightSlots {
+    private let limit: Int
+    private var used = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() async {
+        if used < limit {
+            used += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty {
+            used -= 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+}

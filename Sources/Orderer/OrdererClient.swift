@@ -1,0 +1,83 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Identity
+import LedgerCore
+import LedgerWire
+import RPCTransport
+import SwiftProtobuf
+
+/// A client of an orderer's AtomicBroadcast service over mutual TLS.
+package struct OrdererClient: Sendable {
+    package let host: String
+    package let port: Int
+    package let tls: MutualTLS
+
+    package init(host: String, port: Int, tls: MutualTLS) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+
+    private func withService<Result: Sendable>(_ body: (Orderer_AtomicBroadcast.Client<HTTP2ClientTransport.Posix>) async throws -> Result) async throws -> Result {
+        try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: tls.clientSecurity)) { client in
+            try await body(Orderer_AtomicBroadcast.Client(wrapping: client))
+        }
+    }
+
+    /// Sends every envelope on one Broadcast stream; returns the answers in order.
+    package func broadcast(_ envelopes: [Common_Envelope]) async throws -> [Orderer_BroadcastResponse] {
+        try await withService { service in
+            try await service.broadcast { writer in
+                for envelope in envelopes { try await writer.write(envelope) }
+            } onResponse: { response in
+                var answers: [Orderer_BroadcastResponse] = []
+                for try await answer in response.messages { answers.append(answer) }
+                return answers
+            }
+        }
+    }
+
+    /// Blocks `start...stop` of `channel`, waiting for blocks not yet cut; the final status.
+    package func deliver(channel: String, start: UInt64, stop: UInt64, signer: SigningIdentity) async throws -> (blocks: [Common_Block], status: Common_Status) {
+        let request = try Self.seekEnvelope(channel: channel, start: start, stop: stop, signer: signer)
+        return try await withService { service in
+            try await service.deliver { writer in
+                try await writer.write(request)
+            } onResponse: { response in
+                var blocks: [Common_Block] = []
+                for try await answer in response.messages {
+                    switch answer.type {
+                    case .block(let block): blocks.append(block)
+                    case .status(let status): return (blocks, status)
+                    case .none: continue
+                    }
+                }
+                return (blocks, .unknown)
+            }
+        }
+    }
+
+    /// A signed DELIVER_SEEK_INFO envelope for blocks `start...stop`, waiting until ready.
+    package static func seekEnvelope(channel: String, start: UInt64, stop: UInt64, signer: SigningIdentity) throws -> Common_Envelope {
+        var seek = Orderer_SeekInfo()
+        seek.start.specified.number = start
+        seek.stop.specified.number = stop
+        seek.behavior = .blockUntilReady
+        var channelHeader = Common_ChannelHeader()
+        channelHeader.type = Int32(Common_HeaderType.deliverSeekInfo.rawValue)
+        channelHeader.channelID = channel
+        channelHeader.timestamp = Google_Protobuf_Timestamp(date: Date())
+        var signatureHeader = Common_SignatureHeader()
+        signatureHeader.creator = Data(signer.serialized)
+        signatureHeader.nonce = Data((0..<24).map { _ in UInt8.random(in: 0...255) })
+        var payload = Common_Payload()
+        payload.header.channelHeader = try channelHeader.serializedData()
+        payload.header.signatureHeader = try signatureHeader.serializedData()
+        payload.data = try seek.serializedData()
+        var envelope = Common_Envelope()
+        envelope.payload = try payload.serializedData()
+        envelope.signature = Data(try signer.sign(envelope.payload))
+        return envelope
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Identity
+import LedgerCore
+import LedgerNode
+import LedgerWire
+import NetworkConfig
+import RPCTransport
+import Testing
+import TestSupport
+
+@testable import Orderer
+
+/// `medrex orderer start` as a real process over mutual TLS: several clients broadcast, blocks
+/// come back through Deliver and verify as a chain; bad input is refused and the orderer keeps
+/// serving; SIGTERM stops it cleanly.
+@Suite(.serialized) struct SoloOrdererProcessTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func broadcastDeliverAndRefusals() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-orderer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let network = try NetworkDescription.load(file: Self.repository.appendingPathComponent("network-config/network.yaml").path)
+        let crypto = work.appendingPathComponent("crypto")
+        _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
+        let port = try ChildProcess.freePort()
+        let config = work.appendingPathComponent("orderer.yaml")
+        try """
+        mspID: OrdererMSP
+        msp: crypto/OrdererOrg/orderers/orderer0/msp
+        listen: 127.0.0.1:\(port)
+        tls:
+          certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
+          privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
+          clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
+        data: orderer0
+        channels:
+          - name: healthchannel
+            organizations:
+              - { mspID: HospitalAMSP, msp: crypto/HospitalA/msp }
+              - { mspID: HospitalBMSP, msp: crypto/HospitalB/msp }
+            writers: "OR('HospitalAMSP.member', 'HospitalBMSP.member')"
+            readers: "OR('HospitalAMSP.member', 'HospitalBMSP.member')"
+            batch: { maxMessageCount: 50, absoluteMaxBytes: 65536, preferredMaxBytes: 32768, timeout: 100ms }
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let orderer = Process()
+        orderer.executableURL = ChildProcess.medrex
+        orderer.arguments = ["orderer", "start", "--config", config.path]
+        let output = Pipe()
+        orderer.standardOutput = output
+        orderer.standardError = output
+        try orderer.run()
+        defer { if orderer.isRunning { kill(orderer.processIdentifier, SIGKILL); orderer.waitUntilExit() } }
+
+        func client(_ organization: String, _ user: String) throws -> (OrdererClient, SigningIdentity) {
+            let member = CryptoMaterialLayout(root: crypto, organization: organization).member(kind: .user, name: user)
+            let tls = MutualTLS(certificate: member.tlsCertificate, privateKey: member.tlsPrivateKey,
+                                trustedCAs: [CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").tlsCACertificate])
+            let signer = try CryptoMaterialLoader.loadSigningIdentity(member.msp, mspID: organization == "HospitalA" ? "HospitalAMSP" : "HospitalBMSP")
+            return (OrdererClient(host: "127.0.0.1", port: port, tls: tls), signer)
+        }
+        let clients = [try client("HospitalA", "dr-carter"), try client("HospitalA", "nurse-ng"), try client("HospitalB", "lab-tech-lee"), try client("HospitalB", "auditor-ames")]
+        func envelope(_ signer: SigningIdentity, _ index: Int, channel: String = "healthchannel", valueBytes: Int = 100) throws -> Common_Envelope {
+            var builder = EndorserTransactionBuilder(
+                channelID: channel, chaincodeName: "cc", creator: Data(signer.serialized),
+                nonce: Data((0..<24).map { _ in UInt8.random(in: 0...255) }), timestamp: Date())
+            var set = Kvrwset_KVRWSet()
+            var write = Kvrwset_KVWrite()
+            write.key = "k\(index)"
+            write.value = Data(repeating: 7, count: valueBytes)
+            set.writes = [write]
+            builder.readWriteSets = [("cc", set)]
+            return try builder.envelope { Data(try signer.sign($0)) }
+        }
+
+        // Wait until the orderer answers.
+        let deadline = ContinuousClock.now + .seconds(30)
+        var ready = false
+        while !ready, ContinuousClock.now < deadline, orderer.isRunning {
+            ready = (try? await clients[0].0.broadcast([try envelope(clients[0].1, -1)]))?.first?.status == .success
+            if !ready { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        try #require(ready, "orderer did not come up")
+
+        let perClient = 250
+        let batches = try clients.map { client, signer in try (0..<perClient).map { try envelope(signer, $0) } }
+        let start = ContinuousClock.now
+        let answers = try await withThrowingTaskGroup(of: [Orderer_BroadcastResponse].self) { group in
+            for (index, batch) in batches.enumerated() { group.addTask { try await clients[index].0.broadcast(batch) } }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(answers.count == clients.count * perClient)
+        #expect(answers.allSatisfy { $0.status == .success })
+        print("solo orderer: \(answers.count) envelopes from \(clients.count) clients acknowledged in \(elapsed)")
+
+        var height: UInt64 = 0
+        let (first, status) = try await clients[2].0.deliver(channel: "healthchannel", start: 0, stop: 0, signer: clients[2].1)
+        #expect(status == .success)
+        #expect(first.count == 1)
+        // Find the current height by asking for blocks until the chain covers every envelope.
+        let expected = Set(try batches.flatMap { try $0.map { try $0.serializedData() } })
+        var seen: [Data] = []
+        var blocks: [Common_Block] = []
+        while Set(seen).isSuperset(of: expected) == false {
+            let (next, nextStatus) = try await clients[1].0.deliver(channel: "healthchannel", start: height, stop: height, signer: clients[1].1)
+            #expect(nextStatus == .success)
+            guard let block = next.first else { break }
+            blocks.append(block)
+            seen += block.data.data
+            height += 1
+        }
+        let ordererMSP = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(
+            CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").organizationMSP, mspID: "OrdererMSP"))
+        let verifier = BlockVerifier(membership: MembershipRegistry([ordererMSP]), blockValidationPolicy: try EndorsementPolicy.parse("'OrdererMSP.orderer'"))
+        var previous: [UInt8] = []
+        for block in blocks {
+            _ = try verifier.verify(block, expectedNumber: block.header.number, previousHeaderHash: previous, at: Date())
+            previous = block.header.hash
+        }
+        #expect(Set(seen).isSuperset(of: expected))
+        #expect(seen.count == expected.count + 1, "every envelope exactly once (plus the readiness probe)")
+
+        // Bad input gets its status; the orderer keeps serving.
+        let (badClient, signer) = clients[0]
+        var unsigned = try envelope(signer, 1)
+        unsigned.signature = Data()
+        var garbage = Common_Envelope()
+        garbage.payload = Data([0xff, 0xfe])
+        let outsider = try TestPKI(mspID: "HospitalAMSP", domain: "outsider.test").identity("mallory")
+        let refusals = try await badClient.broadcast([
+            unsigned, garbage, try envelope(signer, 2, channel: "nochannel"), try envelope(signer, 3, valueBytes: 70_000), try envelope(outsider, 4),
+            try envelope(signer, 5),
+        ])
+        #expect(refusals.map(\.status) == [.forbidden, .badRequest, .notFound, .requestEntityTooLarge, .forbidden, .success])
+        let (_, forbiddenDeliver) = try await badClient.deliver(channel: "healthchannel", start: 0, stop: 0, signer: outsider)
+        #expect(forbiddenDeliver == .forbidden)
+
+        kill(orderer.processIdentifier, SIGTERM)
+        orderer.waitUntilExit()
+        #expect(orderer.terminationStatus == 0, "\(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+    }
+}
