@@ -65,6 +65,13 @@ package struct NetworkDescription: Sendable, Equatable {
         package var absoluteMaxBytes: Int
         package var preferredMaxBytes: Int
         package var timeoutMilliseconds: Int
+
+        package init(maxMessageCount: Int, absoluteMaxBytes: Int, preferredMaxBytes: Int, timeoutMilliseconds: Int) {
+            self.maxMessageCount = maxMessageCount
+            self.absoluteMaxBytes = absoluteMaxBytes
+            self.preferredMaxBytes = preferredMaxBytes
+            self.timeoutMilliseconds = timeoutMilliseconds
+        }
     }
 
     package func organization(named name: String) -> Organization? { organizations.first { $0.name == name } }

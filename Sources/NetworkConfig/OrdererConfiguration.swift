@@ -22,6 +22,14 @@ package struct OrdererConfiguration: Sendable {
         package var writers: String
         package var readers: String
         package var batch: NetworkDescription.BatchSettings
+
+        package init(name: String, organizations: [(mspID: String, msp: URL)], writers: String, readers: String, batch: NetworkDescription.BatchSettings) {
+            self.name = name
+            self.organizations = organizations
+            self.writers = writers
+            self.readers = readers
+            self.batch = batch
+        }
     }
 
     package var mspID: String
@@ -33,6 +41,21 @@ package struct OrdererConfiguration: Sendable {
     package var tlsClientRootCAs: [URL]
     package var data: URL
     package var channels: [Channel]
+
+    package init(
+        mspID: String, msp: URL, listenHost: String, listenPort: Int, tlsCertificate: URL, tlsPrivateKey: URL,
+        tlsClientRootCAs: [URL], data: URL, channels: [Channel]
+    ) {
+        self.mspID = mspID
+        self.msp = msp
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.tlsCertificate = tlsCertificate
+        self.tlsPrivateKey = tlsPrivateKey
+        self.tlsClientRootCAs = tlsClientRootCAs
+        self.data = data
+        self.channels = channels
+    }
 
     package func ledgerDirectory(channel: String) -> URL { data.appendingPathComponent("ledgers").appendingPathComponent(channel) }
 
