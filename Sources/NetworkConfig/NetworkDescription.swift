@@ -60,7 +60,7 @@ package struct NetworkDescription: Sendable, Equatable {
         case etcd
     }
 
-    package struct BatchSettings: Sendable, Equatable {
+    package struct BatchSettings: Sendable, Equatable, Hashable {
         package var maxMessageCount: Int
         package var absoluteMaxBytes: Int
         package var preferredMaxBytes: Int
