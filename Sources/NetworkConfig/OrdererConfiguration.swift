@@ -1,37 +1,16 @@
 import Foundation
 
-/// `orderer.yaml`: one orderer's identity, TLS, data directory and the channels it orders.
-/// Relative paths are taken from the file's directory. Until channels are created from genesis
-/// blocks, each channel lists its member organizations and policies here.
+/// `orderer.yaml`: one orderer's identity, TLS, data directory and the channels it orders, each
+/// joined from its genesis block (`medrex channel create`). Relative paths are taken from the
+/// file's directory.
 ///
 ///     mspID: OrdererMSP
 ///     msp: crypto/OrdererOrg/orderers/orderer0/msp
 ///     listen: 127.0.0.1:7050
 ///     tls: { certificate: ..., privateKey: ..., clientRootCAs: [...] }
 ///     data: orderer0
-///     channels:
-///       - name: healthchannel
-///         organizations: [{ mspID: HospitalAMSP, msp: crypto/HospitalA/msp }]
-///         writers: "'HospitalAMSP.member'"
-///         readers: "'HospitalAMSP.member'"
-///         batch: { maxMessageCount: 500, timeout: 250ms }
+///     channels: [healthchannel.block]
 package struct OrdererConfiguration: Sendable {
-    package struct Channel: Sendable {
-        package var name: String
-        package var organizations: [(mspID: String, msp: URL)]
-        package var writers: String
-        package var readers: String
-        package var batch: NetworkDescription.BatchSettings
-
-        package init(name: String, organizations: [(mspID: String, msp: URL)], writers: String, readers: String, batch: NetworkDescription.BatchSettings) {
-            self.name = name
-            self.organizations = organizations
-            self.writers = writers
-            self.readers = readers
-            self.batch = batch
-        }
-    }
-
     package var mspID: String
     package var msp: URL
     package var listenHost: String
@@ -40,11 +19,12 @@ package struct OrdererConfiguration: Sendable {
     package var tlsPrivateKey: URL
     package var tlsClientRootCAs: [URL]
     package var data: URL
-    package var channels: [Channel]
+    /// Genesis blocks of the channels to order.
+    package var channels: [URL]
 
     package init(
         mspID: String, msp: URL, listenHost: String, listenPort: Int, tlsCertificate: URL, tlsPrivateKey: URL,
-        tlsClientRootCAs: [URL], data: URL, channels: [Channel]
+        tlsClientRootCAs: [URL], data: URL, channels: [URL]
     ) {
         self.mspID = mspID
         self.msp = msp
@@ -82,22 +62,7 @@ package struct OrdererConfiguration: Sendable {
         let privateKey = try path(try tls.field("privateKey"))
         let roots = try tls.field("clientRootCAs").list().map { item throws(ConfigError) in try path(item) }
         let data = try path(try root.field("data"))
-        var channels: [Channel] = []
-        for item in try root.field("channels").list() {
-            var reader = item
-            try reader.allowOnly(["name", "organizations", "writers", "readers", "batch"])
-            let name = try reader.field("name").nonEmptyString()
-            var organizations: [(String, URL)] = []
-            for organization in try reader.field("organizations").list() {
-                var member = organization
-                try member.allowOnly(["mspID", "msp"])
-                organizations.append((try member.field("mspID").nonEmptyString(), try path(try member.field("msp"))))
-            }
-            let writers = try reader.field("writers").nonEmptyString()
-            let readers = try reader.field("readers").nonEmptyString()
-            let batch = try NetworkDescription.parseBatch(try reader.optionalField("batch"))
-            channels.append(Channel(name: name, organizations: organizations, writers: writers, readers: readers, batch: batch))
-        }
+        let channels = try root.field("channels").list().map { item throws(ConfigError) in try path(item) }
         return OrdererConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: roots, data: data, channels: channels)

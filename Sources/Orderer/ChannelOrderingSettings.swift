@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import NetworkConfig
 
 /// What an orderer needs to know of a channel: its members, who may write and read, and how
 /// blocks are cut.
@@ -23,5 +24,23 @@ package struct ChannelOrderingSettings: Sendable {
         self.readers = readers
         self.batchLimits = batchLimits
         self.batchTimeout = batchTimeout
+    }
+}
+
+extension ChannelOrderingSettings {
+    /// Settings from a channel's config block: its organizations (application and orderer), any
+    /// member of which may write and read (Fabric's default Writers and Readers), and its batch
+    /// settings.
+    package init(config: ChannelConfig) throws {
+        let organizations = config.applicationOrganizations + config.ordererOrganizations
+        let members = EndorsementPolicy.or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) })
+        self.init(
+            channelID: config.channelID,
+            membership: MembershipRegistry(try organizations.map { try MembershipServiceProvider($0.msp) }),
+            writers: members, readers: members,
+            batchLimits: BatchLimits(
+                maxMessageCount: config.batch.maxMessageCount, absoluteMaxBytes: config.batch.absoluteMaxBytes,
+                preferredMaxBytes: config.batch.preferredMaxBytes),
+            batchTimeout: .milliseconds(config.batch.timeoutMilliseconds))
     }
 }

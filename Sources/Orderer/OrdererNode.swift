@@ -2,6 +2,9 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Identity
+import LedgerCore
+import LedgerWire
+import SwiftProtobuf
 import Logging
 import NetworkConfig
 import RPCTransport
@@ -23,23 +26,34 @@ package final class OrdererNode: Sendable {
         let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
         var chains: [String: SoloChain] = [:]
         var ledgers: [Ledger] = []
-        for channel in configuration.channels {
-            let providers = try channel.organizations.map { organization in
-                try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(CryptoMaterialLayout.MSPFolder(directory: organization.msp), mspID: organization.mspID))
+        for genesisFile in configuration.channels {
+            let genesis: Common_Block
+            do {
+                genesis = try Common_Block(serializedBytes: try Data(contentsOf: genesisFile))
+            } catch {
+                throw ConfigError(.unreadable, file: genesisFile.path, line: nil, field: "", reason: "not a readable genesis block: \(error)")
             }
-            let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: channel.name), logger: logger)
+            let config = try ChannelConfig(block: genesis)
+            guard config.consensusType == "solo" else {
+                throw ConfigError(.invalidValue, file: genesisFile.path, line: nil, field: "ConsensusType",
+                                  reason: "consensus '\(config.consensusType)' is not available in this orderer yet; create the channel with consensus: solo")
+            }
+            let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: config.channelID), logger: logger)
+            try Self.join(ledger.blockStore, genesis: genesis, channel: config.channelID)
             ledgers.append(ledger)
-            let settings = ChannelOrderingSettings(
-                channelID: channel.name, membership: MembershipRegistry(providers),
-                writers: try EndorsementPolicy.parse(channel.writers), readers: try EndorsementPolicy.parse(channel.readers),
-                batchLimits: BatchLimits(
-                    maxMessageCount: channel.batch.maxMessageCount, absoluteMaxBytes: channel.batch.absoluteMaxBytes,
-                    preferredMaxBytes: channel.batch.preferredMaxBytes),
-                batchTimeout: .milliseconds(channel.batch.timeoutMilliseconds))
-            chains[channel.name] = SoloChain(settings: settings, blockStore: ledger.blockStore, signer: signer, logger: logger)
+            chains[config.channelID] = SoloChain(settings: try ChannelOrderingSettings(config: config), blockStore: ledger.blockStore, signer: signer, logger: logger)
         }
         self.chains = chains
         self.ledgers = ledgers
+    }
+
+    /// Stores the genesis block as block 0 of a new ledger; an existing ledger must start with it.
+    static func join(_ blockStore: BlockStore, genesis: Common_Block, channel: String) throws {
+        if blockStore.height == 0 {
+            try blockStore.append(genesis)
+        } else if try blockStore.block(number: 0)?.header.hash != genesis.header.hash {
+            throw ConfigError(.invalidValue, file: "channel \(channel)", line: nil, field: "", reason: "the ledger on disk was started from another genesis block")
+        }
     }
 
     /// Serves until `beginShutdown()`.

@@ -1,0 +1,63 @@
+import Foundation
+import LedgerCore
+import LedgerWire
+import NetworkConfig
+import SwiftProtobuf
+import Testing
+import TestSupport
+import WorldState
+
+@testable import Orderer
+
+/// Joining channels from genesis blocks.
+@Suite struct OrdererJoinTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func setUp(consensus: String) throws -> (work: URL, configuration: OrdererConfiguration, genesis: Common_Block) {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-join-\(UUID().uuidString)")
+        let text = try String(contentsOf: Self.repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "consensus: etcd", with: "consensus: \(consensus)")
+        let network = try NetworkDescription.parse(yaml: text, file: "network.yaml")
+        let crypto = work.appendingPathComponent("crypto")
+        _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
+        let genesis = try ChannelGenesis.makeBlock(network: network, channel: "healthchannel", crypto: crypto, timestamp: Date())
+        let genesisFile = work.appendingPathComponent("healthchannel.block")
+        try genesis.serializedData().write(to: genesisFile)
+        let orderer = CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").member(kind: .orderer, name: "orderer0")
+        let configuration = OrdererConfiguration(
+            mspID: "OrdererMSP", msp: orderer.msp.directory, listenHost: "127.0.0.1", listenPort: 0,
+            tlsCertificate: orderer.tlsCertificate, tlsPrivateKey: orderer.tlsPrivateKey, tlsClientRootCAs: [],
+            data: work.appendingPathComponent("data"), channels: [genesisFile])
+        return (work, configuration, genesis)
+    }
+
+    @Test func storesTheGenesisBlockAsBlockZero() throws {
+        let (work, configuration, genesis) = try setUp(consensus: "solo")
+        defer { try? FileManager.default.removeItem(at: work) }
+        do {
+            _ = try OrdererNode(configuration: configuration)
+        }
+        let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: "healthchannel"))
+        #expect(ledger.height == 1)
+        #expect(try ledger.blockStore.block(number: 0)?.header.hash == genesis.header.hash)
+        try ledger.close()
+        // Restarting with the same genesis block is fine; with another one it is refused.
+        _ = try OrdererNode(configuration: configuration)
+        let other = try setUp(consensus: "solo")
+        defer { try? FileManager.default.removeItem(at: other.work) }
+        var mixed = configuration
+        mixed.channels = other.configuration.channels
+        #expect(throws: ConfigError.self) { _ = try OrdererNode(configuration: mixed) }
+    }
+
+    @Test func refusesAConsensusItDoesNotImplement() throws {
+        let (work, configuration, _) = try setUp(consensus: "etcd")
+        defer { try? FileManager.default.removeItem(at: work) }
+        do {
+            _ = try OrdererNode(configuration: configuration)
+            Issue.record("started an etcd channel")
+        } catch let error as ConfigError {
+            #expect(error.reason.contains("consensus 'etcd'"))
+        }
+    }
+}
