@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Generated protobuf and gRPC code only (scripts/gen-proto.sh); nothing hand-written.
@@ -75,6 +77,16 @@ let package = Package(
             name: "Endorser",
             dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", .product(name: "Chaincode", package: "Chaincode")]
         ),
+        // Every daemon's operations endpoint: /healthz and Prometheus /metrics over HTTP.
+        .target(
+            name: "Operations",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Mutual TLS settings for gRPC servers and clients, shared by the peer and the orderer.
         .target(
             name: "RPCTransport",
@@ -83,7 +95,7 @@ let package = Package(
         .target(
             name: "Orderer",
             dependencies: [
-                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport",
+                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrdererTests",
-            dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "TestSupport"]
+            dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
         ),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
         .testTarget(

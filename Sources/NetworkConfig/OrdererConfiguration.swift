@@ -19,6 +19,8 @@ package struct OrdererConfiguration: Sendable {
     package var tlsPrivateKey: URL
     package var tlsClientRootCAs: [URL]
     package var data: URL
+    /// Where the operations endpoint (/healthz, /metrics) listens; none when nil.
+    package var operations: (host: String, port: Int)?
     /// Genesis blocks of the channels to order.
     package var channels: [URL]
 
@@ -52,7 +54,7 @@ package struct OrdererConfiguration: Sendable {
             return value.hasPrefix("/") ? URL(fileURLWithPath: value) : base.appendingPathComponent(value)
         }
         var root = try YAMLNodeReader.root(yaml: text, file: configFile)
-        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "channels"])
+        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "channels", "operations"])
         let mspID = try root.field("mspID").nonEmptyString()
         let msp = try path(try root.field("msp"))
         let (host, port) = try PeerConfiguration.hostAndPort(try root.field("listen"))
@@ -63,8 +65,11 @@ package struct OrdererConfiguration: Sendable {
         let roots = try tls.field("clientRootCAs").list().map { item throws(ConfigError) in try path(item) }
         let data = try path(try root.field("data"))
         let channels = try root.field("channels").list().map { item throws(ConfigError) in try path(item) }
-        return OrdererConfiguration(
+        let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try PeerConfiguration.hostAndPort(reader) }
+        var configuration = OrdererConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: roots, data: data, channels: channels)
+        configuration.operations = operations
+        return configuration
     }
 }

@@ -15,6 +15,7 @@ import SwiftProtobuf
 struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
     let chains: [String: SoloChain]
     let clock: @Sendable () -> Date
+    let metrics: OrdererMetrics
 
     func broadcast(
         request: RPCAsyncSequence<Common_Envelope, any Error>, response: RPCWriter<Orderer_BroadcastResponse>, context: ServerContext
@@ -34,7 +35,11 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
             }
             for try await envelope in request {
                 await slots.acquire()
-                sink.yield(Task { await route(envelope) })
+                sink.yield(Task {
+                    let outcome = await route(envelope)
+                    metrics.countBroadcast(outcome.status)
+                    return outcome
+                })
             }
             sink.finish()
             try await group.waitForAll()

@@ -7,6 +7,7 @@ import LedgerWire
 import SwiftProtobuf
 import Logging
 import NetworkConfig
+import Operations
 import RPCTransport
 import Synchronization
 import WorldState
@@ -18,6 +19,7 @@ package final class OrdererNode: Sendable {
     private let chains: [String: SoloChain]
     private let ledgers: [Ledger]
     private let logger: Logger
+    package let metrics = OrdererMetrics()
     private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<HTTP2ServerTransport.Posix>?)>((false, nil))
 
     package init(configuration: OrdererConfiguration, logger: Logger = Logger(label: "medrex.orderer")) throws {
@@ -41,7 +43,12 @@ package final class OrdererNode: Sendable {
             let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: config.channelID), logger: logger)
             try Self.join(ledger.blockStore, genesis: genesis, channel: config.channelID)
             ledgers.append(ledger)
-            chains[config.channelID] = SoloChain(settings: try ChannelOrderingSettings(config: config), blockStore: ledger.blockStore, signer: signer, logger: logger)
+            let metrics = self.metrics
+            let channelID = config.channelID
+            chains[config.channelID] = SoloChain(
+                settings: try ChannelOrderingSettings(config: config), blockStore: ledger.blockStore, signer: signer, logger: logger,
+                onBlockStored: { block in metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count) })
+            metrics.setHeight(channel: channelID, height: ledger.height)
         }
         self.chains = chains
         self.ledgers = ledgers
@@ -61,7 +68,15 @@ package final class OrdererNode: Sendable {
         let tls = MutualTLS(certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs)
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort), transportSecurity: tls.serverSecurity)
-        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() })])
+        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics)])
+        let chains = self.chains
+        var operations: OperationsServer?
+        if let endpoint = configuration.operations {
+            operations = try await OperationsServer(
+                host: endpoint.host, port: endpoint.port, registry: metrics.registry,
+                checks: ["ledgers": { chains.isEmpty ? "no channel joined" : nil }])
+        }
+        if let operations { logger.notice("operations endpoint serving", metadata: ["port": "\(operations.port)"]) }
         let stopEarly = shutdownState.withLock { state -> Bool in
             state.server = server
             return state.requested
@@ -78,6 +93,7 @@ package final class OrdererNode: Sendable {
             }
             try await server.serve()
         }
+        await operations?.close()
         for ledger in ledgers { try? ledger.close() }
         logger.notice("orderer stopped")
     }

@@ -23,11 +23,14 @@ package actor SoloChain {
     private var acknowledgements: [CheckedContinuation<BroadcastOutcome, Never>] = []
     private var timerGeneration = 0
     private var heightWaiters: [(height: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    private let onBlockStored: @Sendable (Common_Block) -> Void
 
     package init(
         settings: ChannelOrderingSettings, blockStore: BlockStore, signer: SigningIdentity,
-        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "medrex.orderer")
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "medrex.orderer"),
+        onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in }
     ) {
+        self.onBlockStored = onBlockStored
         self.settings = settings
         validator = BroadcastValidator(settings: settings)
         self.blockStore = blockStore
@@ -92,6 +95,7 @@ package actor SoloChain {
         do {
             try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
             try blockStore.append(block)
+            onBlockStored(block)
             outcome = .success
         } catch {
             logger.error("block could not be stored", metadata: ["block": "\(block.header.number)", "error": "\(error)"])

@@ -37,6 +37,7 @@ import TestSupport
         let create = try ChildProcess.run(ChildProcess.medrex, ["channel", "create", "--config", soloNetwork.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
         try #require(create.status == 0, "\(create.output)")
         let config = work.appendingPathComponent("orderer.yaml")
+        let operationsPort = try ChildProcess.freePort()
         try """
         mspID: OrdererMSP
         msp: crypto/OrdererOrg/orderers/orderer0/msp
@@ -47,6 +48,7 @@ import TestSupport
           clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
         data: orderer0
         channels: [healthchannel.block]
+        operations: 127.0.0.1:\(operationsPort)
         """.write(to: config, atomically: true, encoding: .utf8)
         let orderer = Process()
         orderer.executableURL = ChildProcess.medrex
@@ -140,6 +142,18 @@ import TestSupport
         #expect(refusals.map(\.status) == [.forbidden, .badRequest, .notFound, .requestEntityTooLarge, .forbidden, .success])
         let (_, forbiddenDeliver) = try await badClient.deliver(channel: "healthchannel", start: 0, stop: 0, signer: outsider)
         #expect(forbiddenDeliver == .forbidden)
+
+        // The operations endpoint reports health and the broadcast counts.
+        let health = try await HTTP.get("http://127.0.0.1:\(operationsPort)/healthz")
+        #expect(health.status == 200)
+        #expect(health.body.contains("\"status\":\"OK\""))
+        let metrics = try await HTTP.get("http://127.0.0.1:\(operationsPort)/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains("medrex_orderer_broadcast_envelopes_total{status=\"success\"} 1002"), "\(metrics.body)")
+        #expect(metrics.body.contains("medrex_orderer_broadcast_envelopes_total{status=\"forbidden\"} 2"))
+        #expect(metrics.body.contains("medrex_ledger_height_blocks{channel=\"healthchannel\"} \(blocks.count + 2).0"), "\(metrics.body)")
+        #expect(metrics.body.contains("medrex_orderer_blocks_total{channel=\"healthchannel\"} \(blocks.count + 1)"), "\(metrics.body)")
+        #expect(try await HTTP.get("http://127.0.0.1:\(operationsPort)/nothing").status == 404)
 
         kill(orderer.processIdentifier, SIGTERM)
         orderer.waitUntilExit()
