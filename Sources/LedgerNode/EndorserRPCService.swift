@@ -6,8 +6,11 @@ import LedgerWire
 /// status (as in Fabric), not gRPC errors.
 struct EndorserRPCService: Protos_Endorser.SimpleServiceProtocol {
     let endorser: EndorsementService
+    let metrics: PeerMetrics
 
     func processProposal(request: Protos_SignedProposal, context: ServerContext) async throws -> Protos_ProposalResponse {
-        endorser.processProposal(request)
+        let response = endorser.processProposal(request)
+        metrics.countProposal(status: response.response.status)
+        return response
     }
 }

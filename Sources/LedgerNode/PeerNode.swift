@@ -8,6 +8,8 @@ import Identity
 import LedgerWire
 import Logging
 import NetworkConfig
+import Operations
+import SwiftProtobuf
 import Synchronization
 import WorldState
 
@@ -19,6 +21,7 @@ package final class PeerNode: Sendable {
     private let ledgers: [String: Ledger]
     package let endorser: EndorsementService
     private let logger: Logger
+    package let metrics = PeerMetrics()
 
     /// `builtInChaincodes` ship with the node and are registered without dlopen; a channel's
     /// other chaincodes are plugins installed in the data directory.
@@ -32,12 +35,23 @@ package final class PeerNode: Sendable {
         var ledgers: [String: Ledger] = [:]
         var resources: [String: ChannelEndorsementResources] = [:]
         for channel in configuration.channels {
-            for organization in channel.organizations where providers[organization.mspID] == nil {
-                let folder = CryptoMaterialLayout.MSPFolder(directory: organization.msp)
-                providers[organization.mspID] = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(folder, mspID: organization.mspID))
+            let genesis: Common_Block
+            do {
+                genesis = try Common_Block(serializedBytes: try Data(contentsOf: channel.genesis))
+            } catch {
+                throw ConfigError(.unreadable, file: channel.genesis.path, line: nil, field: "", reason: "not a readable genesis block: \(error)")
             }
-            let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: channel.name), logger: logger)
-            ledgers[channel.name] = ledger
+            let config = try ChannelConfig(block: genesis)
+            for organization in config.applicationOrganizations + config.ordererOrganizations where providers[organization.mspID] == nil {
+                providers[organization.mspID] = try MembershipServiceProvider(organization.msp)
+            }
+            let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: config.channelID), logger: logger)
+            if ledger.height == 0 {
+                try ledger.commit(genesis)
+            } else if try ledger.blockStore.block(number: 0)?.header.hash != genesis.header.hash {
+                throw ConfigError(.invalidValue, file: channel.genesis.path, line: nil, field: "", reason: "the ledger on disk was started from another genesis block")
+            }
+            ledgers[config.channelID] = ledger
             var chaincodes: [String: (version: String, contract: any Contract)] = [:]
             for chaincode in channel.chaincodes {
                 if let builtIn = builtInChaincodes[chaincode.name] {
@@ -46,9 +60,9 @@ package final class PeerNode: Sendable {
                     let path = configuration.chaincodeDirectory.appendingPathComponent("\(chaincode.name).so").path
                     chaincodes[chaincode.name] = (chaincode.version, try ChaincodePluginLoader.load(path: path))
                 }
-                logger.info("chaincode loaded", metadata: ["channel": "\(channel.name)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
+                logger.info("chaincode ready", metadata: ["channel": "\(config.channelID)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
             }
-            resources[channel.name] = ChannelEndorsementResources(
+            resources[config.channelID] = ChannelEndorsementResources(
                 state: ledger.state,
                 history: { namespace, key in
                     try ledger.history(namespace: namespace, key: key).map {
@@ -57,6 +71,7 @@ package final class PeerNode: Sendable {
                 },
                 isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
                 chaincodes: chaincodes)
+            metrics.setHeight(channel: config.channelID, height: ledger.height)
         }
         self.ledgers = ledgers
         endorser = EndorsementService(signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: resources)
@@ -73,7 +88,15 @@ package final class PeerNode: Sendable {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
             transportSecurity: tls.serverSecurity)
-        let server = GRPCServer(transport: transport, services: [EndorserRPCService(endorser: endorser)])
+        let server = GRPCServer(transport: transport, services: [EndorserRPCService(endorser: endorser, metrics: metrics)])
+        var operations: OperationsServer?
+        if let endpoint = configuration.operations {
+            let ledgerCount = ledgers.count
+            operations = try await OperationsServer(
+                host: endpoint.host, port: endpoint.port, registry: metrics.registry,
+                checks: ["ledgers": { ledgerCount == 0 ? "no channel joined" : nil }])
+            logger.notice("operations endpoint serving", metadata: ["port": "\(operations!.port)"])
+        }
         let stopEarly = shutdownState.withLock { state -> Bool in
             state.server = server
             return state.requested
@@ -90,6 +113,7 @@ package final class PeerNode: Sendable {
             }
             try await server.serve()
         }
+        await operations?.close()
         for ledger in ledgers.values { try? ledger.close() }
         logger.notice("peer stopped")
     }

@@ -12,33 +12,30 @@ import Foundation
 ///       clientRootCAs: [crypto/HospitalA/msp/tlscacerts/tlsca-cert.pem]
 ///     data: peer0.hospital-a
 ///     roles: [endorser]
+///     operations: 127.0.0.1:9443
 ///     channels:
-///       - name: healthchannel
-///         organizations:
-///           - { mspID: HospitalAMSP, msp: crypto/HospitalA/msp }
+///       - genesis: healthchannel.block
 ///         chaincodes:
 ///           - { name: asset-transfer, version: "1.0" }
-package struct PeerConfiguration: Sendable, Equatable {
+package struct PeerConfiguration: Sendable {
     package enum Role: String, Sendable, Equatable, CaseIterable {
         case endorser
         case committer
     }
 
+    /// A channel the peer joins from its genesis block, and the chaincodes defined on it.
     package struct Channel: Sendable, Equatable {
-        package var name: String
-        package var organizations: [(mspID: String, msp: URL)]
+        package var genesis: URL
         package var chaincodes: [(name: String, version: String)]
 
-        package init(name: String, organizations: [(mspID: String, msp: URL)], chaincodes: [(name: String, version: String)]) {
-            self.name = name
-            self.organizations = organizations
+        package init(genesis: URL, chaincodes: [(name: String, version: String)]) {
+            self.genesis = genesis
             self.chaincodes = chaincodes
         }
 
         package static func == (lhs: Self, rhs: Self) -> Bool {
-            lhs.name == rhs.name && lhs.organizations.map(\.mspID) == rhs.organizations.map(\.mspID)
-                && lhs.organizations.map(\.msp) == rhs.organizations.map(\.msp)
-                && lhs.chaincodes.map(\.name) == rhs.chaincodes.map(\.name) && lhs.chaincodes.map(\.version) == rhs.chaincodes.map(\.version)
+            lhs.genesis == rhs.genesis && lhs.chaincodes.map(\.name) == rhs.chaincodes.map(\.name)
+                && lhs.chaincodes.map(\.version) == rhs.chaincodes.map(\.version)
         }
     }
 
@@ -54,6 +51,8 @@ package struct PeerConfiguration: Sendable, Equatable {
     package var data: URL
     package var roles: [Role]
     package var channels: [Channel]
+    /// Where the operations endpoint (/healthz, /metrics) listens; none when nil.
+    package var operations: (host: String, port: Int)?
 
     package init(
         mspID: String, msp: URL, listenHost: String, listenPort: Int, tlsCertificate: URL, tlsPrivateKey: URL,
@@ -91,7 +90,7 @@ package struct PeerConfiguration: Sendable, Equatable {
             return value.hasPrefix("/") ? URL(fileURLWithPath: value) : baseDirectory.appendingPathComponent(value)
         }
         var root = try YAMLNodeReader.root(yaml: text, file: file)
-        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels"])
+        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels", "operations"])
         let mspID = try root.field("mspID").nonEmptyString()
         let msp = try path(try root.field("msp"))
         let listenReader = try root.field("listen")
@@ -112,15 +111,8 @@ package struct PeerConfiguration: Sendable, Equatable {
         var channels: [Channel] = []
         for item in try root.optionalField("channels")?.list() ?? [] {
             var channel = item
-            try channel.allowOnly(["name", "organizations", "chaincodes"])
-            let name = try channel.field("name").nonEmptyString()
-            var organizations: [(String, URL)] = []
-            for organization in try channel.field("organizations").list() {
-                var reader = organization
-                try reader.allowOnly(["mspID", "msp"])
-                organizations.append((try reader.field("mspID").nonEmptyString(), try path(try reader.field("msp"))))
-                try reader.finish()
-            }
+            try channel.allowOnly(["genesis", "chaincodes"])
+            let genesis = try path(try channel.field("genesis"))
             var chaincodes: [(String, String)] = []
             for chaincode in try channel.optionalField("chaincodes")?.list() ?? [] {
                 var reader = chaincode
@@ -129,12 +121,15 @@ package struct PeerConfiguration: Sendable, Equatable {
                 try reader.finish()
             }
             try channel.finish()
-            channels.append(Channel(name: name, organizations: organizations, chaincodes: chaincodes))
+            channels.append(Channel(genesis: genesis, chaincodes: chaincodes))
         }
+        let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try hostAndPort(reader) }
         try root.finish()
-        return PeerConfiguration(
+        var configuration = PeerConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? Role.allCases : roles, channels: channels)
+        configuration.operations = operations
+        return configuration
     }
 
     /// `host:port`, the port 1...65535.

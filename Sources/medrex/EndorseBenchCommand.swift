@@ -7,6 +7,7 @@ import Identity
 import LedgerNode
 import LedgerWire
 import NetworkConfig
+import SwiftProtobuf
 import Synchronization
 
 /// `medrex bench endorse`: proposals/s of the endorser for a simple put, in-process and over
@@ -33,17 +34,25 @@ struct EndorseBenchCommand: AsyncParsableCommand {
                 domain: org.bench
                 peers: [{ name: peer0, port: 17051, operationsPort: 19443 }]
                 users: [{ name: client }]
+            channels:
+              - name: bench
+                organizations: [Org]
+                endorsementPolicy: "'OrgMSP.peer'"
+                consensus: solo
             """, file: "bench")
         _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: work.appendingPathComponent("crypto"), force: false)
         let layout = CryptoMaterialLayout(root: work.appendingPathComponent("crypto"), organization: "Org")
         let peerFolder = layout.member(kind: .peer, name: "peer0")
         let client = layout.member(kind: .user, name: "client")
         let port = 17_000 + Int.random(in: 0..<10_000)
+        let genesis = work.appendingPathComponent("bench.block")
+        try ChannelGenesis.makeBlock(network: network, channel: "bench", crypto: work.appendingPathComponent("crypto"), timestamp: Date())
+            .serializedData().write(to: genesis)
         let configuration = PeerConfiguration(
             mspID: "OrgMSP", msp: peerFolder.msp.directory, listenHost: "127.0.0.1", listenPort: port,
             tlsCertificate: peerFolder.tlsCertificate, tlsPrivateKey: peerFolder.tlsPrivateKey, tlsClientRootCAs: [layout.tlsCACertificate],
             data: work.appendingPathComponent("data"), roles: [.endorser],
-            channels: [.init(name: "bench", organizations: [("OrgMSP", layout.organizationMSP.directory)], chaincodes: [("kv", "1.0")])])
+            channels: [.init(genesis: genesis, chaincodes: [("kv", "1.0")])])
         let node = try PeerNode(configuration: configuration, builtInChaincodes: ["kv": PutContract()])
         let signer = try CryptoMaterialLoader.loadSigningIdentity(client.msp, mspID: "OrgMSP")
         let batch = try (0..<proposals).map { index in

@@ -36,6 +36,12 @@ import TestSupport
         #expect(install.output.contains("listByOwner"))
 
         let port = try ChildProcess.freePort()
+        let operationsPort = try ChildProcess.freePort()
+        let genesis = work.appendingPathComponent("healthchannel.block")
+        let create = try ChildProcess.run(medrex, [
+            "channel", "create", "--config", Self.repository.appendingPathComponent("network-config/network.yaml").path,
+            "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
+        try #require(create.status == 0, "\(create.output)")
         let config = work.appendingPathComponent("peer.yaml")
         try """
         mspID: HospitalAMSP
@@ -47,11 +53,9 @@ import TestSupport
           clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
         data: peer0
         roles: [endorser]
+        operations: 127.0.0.1:\(operationsPort)
         channels:
-          - name: healthchannel
-            organizations:
-              - { mspID: HospitalAMSP, msp: crypto/HospitalA/msp }
-              - { mspID: HospitalBMSP, msp: crypto/HospitalB/msp }
+          - genesis: healthchannel.block
             chaincodes:
               - { name: asset-transfer, version: "1.0" }
         """.write(to: config, atomically: true, encoding: .utf8)
@@ -102,6 +106,12 @@ import TestSupport
             _ = try await EndorserClient.processProposal(proposal, host: "127.0.0.1", port: port, tls: MutualTLS(
                 certificate: outsider.tlsCertificate, privateKey: outsider.tlsPrivateKey, trustedCAs: tls.trustedCAs))
         }
+
+        let metrics = try await HTTP.get("http://127.0.0.1:\(operationsPort)/metrics")
+        #expect(metrics.body.contains("medrex_endorser_proposals_total{status=\"200\"}"), "\(metrics.body)")
+        #expect(metrics.body.contains("medrex_endorser_proposals_total{status=\"404\"} 1"), "\(metrics.body)")
+        #expect(metrics.body.contains("medrex_ledger_height_blocks{channel=\"healthchannel\"} 1.0"), "\(metrics.body)")
+        #expect(try await HTTP.get("http://127.0.0.1:\(operationsPort)/healthz").status == 200)
 
         kill(peer.processIdentifier, SIGTERM)
         peer.waitUntilExit()
