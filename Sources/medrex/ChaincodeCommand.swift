@@ -112,9 +112,16 @@ struct ChaincodeCommand: AsyncParsableCommand {
             let proposal = try ProposalFactory.make(channel: channel, chaincode: name, arguments: arguments, signer: signer, timestamp: Date())
             let response = try await EndorserClient.processProposal(proposal, host: String(peer[..<colon]), port: port, tls: tls)
             guard response.response.status < 400 else {
-                throw ValidationError("peer answered \(response.response.status): \(response.response.message)")
+                throw CommandFailure("peer answered \(response.response.status): \(response.response.message)")
             }
             print(String(decoding: response.response.payload, as: UTF8.self))
         }
     }
+}
+
+/// A failure of a command that ran correctly but got a refusal: printed as `Error: ...` without
+/// the usage text ArgumentParser prints for a `ValidationError`.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
