@@ -19,6 +19,11 @@ package struct StateUpdateBatch: Sendable {
         package let namespace: String
         package let key: String
 
+        package init(namespace: String, key: String) {
+            self.namespace = namespace
+            self.key = key
+        }
+
         package static func < (lhs: Self, rhs: Self) -> Bool { (lhs.namespace, lhs.key) < (rhs.namespace, rhs.key) }
     }
 

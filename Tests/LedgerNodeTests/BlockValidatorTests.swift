@@ -1,0 +1,172 @@
+import Foundation
+import Identity
+import LedgerCore
+import LedgerWire
+import SwiftProtobuf
+import Testing
+import TestSupport
+import WorldState
+
+@testable import LedgerNode
+
+/// Transactions built and signed as clients and endorsers do, validated as a committing peer does.
+struct ValidationFixture {
+    let pki: TestPKI
+    let peer: SigningIdentity
+    let otherPeer: SigningIdentity
+    let client: SigningIdentity
+    let supervisor: SigningIdentity
+    let state = InMemoryStateDatabase()
+    let validator: BlockValidator
+
+    init() throws {
+        pki = try TestPKI()
+        peer = try pki.identity("peer0", units: ["peer"])
+        otherPeer = try pki.identity("peer1", units: ["peer"])
+        client = try pki.identity("dr", units: ["client"])
+        supervisor = try pki.identity("dr-shah", units: ["client"], attributes: ["is_supervisor": "true"])
+        var seed = StateUpdateBatch()
+        seed.put(namespace: "cc", key: "a", value: [1], version: StateVersion(blockNumber: 0, transactionNumber: 0))
+        seed.put(namespace: "cc", key: "b", value: [2], version: StateVersion(blockNumber: 0, transactionNumber: 1))
+        seed.put(namespace: "cc", key: "order", value: [3], version: StateVersion(blockNumber: 0, transactionNumber: 2))
+        seed.putMetadata(namespace: "cc", key: "order", metadata: [StateMetadataName.validationParameter: Array("'HospitalAMSP.client[is_supervisor=true]'".utf8)],
+                         version: StateVersion(blockNumber: 0, transactionNumber: 2))
+        try state.apply(seed, blockNumber: 0)
+        validator = BlockValidator(
+            membership: MembershipRegistry([try pki.msp()]),
+            chaincodePolicies: ["cc": try EndorsementPolicy.parse("'HospitalAMSP.peer'"), "two": try EndorsementPolicy.parse("AND('HospitalAMSP.peer', 'HospitalAMSP.peer')")])
+    }
+
+    struct Read { var key: String; var version: (UInt64, UInt64)? }
+
+    func transaction(
+        chaincode: String = "cc", reads: [Read] = [], writes: [String] = [], range: (start: String, end: String, keys: [(String, UInt64, UInt64)])? = nil,
+        endorsers: [SigningIdentity]? = nil, creator: SigningIdentity? = nil, nonce: [UInt8]? = nil, tamper: ((inout Common_Envelope) throws -> Void)? = nil
+    ) throws -> Data {
+        let creator = creator ?? client
+        var builder = EndorserTransactionBuilder(
+            channelID: "healthchannel", chaincodeName: chaincode, creator: Data(creator.serialized),
+            nonce: Data(nonce ?? (0..<24).map { _ in UInt8.random(in: 0...255) }), timestamp: TestPKI.now)
+        var set = Kvrwset_KVRWSet()
+        set.reads = reads.map { read in
+            var kvRead = Kvrwset_KVRead()
+            kvRead.key = read.key
+            if let version = read.version { kvRead.version.blockNum = version.0; kvRead.version.txNum = version.1 }
+            return kvRead
+        }
+        set.writes = writes.map { key in
+            var write = Kvrwset_KVWrite()
+            write.key = key
+            write.value = Data([9])
+            return write
+        }
+        if let range {
+            var info = Kvrwset_RangeQueryInfo()
+            info.startKey = range.start
+            info.endKey = range.end
+            info.itrExhausted = true
+            info.rawReads.kvReads = range.keys.map { key, block, tx in
+                var read = Kvrwset_KVRead()
+                read.key = key
+                read.version.blockNum = block
+                read.version.txNum = tx
+                return read
+            }
+            set.rangeQueriesInfo = [info]
+        }
+        builder.readWriteSets = [("cc", set)]
+        let responsePayload = try builder.proposalResponsePayload()
+        builder.endorsements = try (endorsers ?? [peer]).map { endorser in
+            var endorsement = Protos_Endorsement()
+            endorsement.endorser = Data(endorser.serialized)
+            endorsement.signature = Data(try endorser.sign(responsePayload + endorser.serialized))
+            return endorsement
+        }
+        var envelope = try builder.envelope { Data(try creator.sign($0)) }
+        try tamper?(&envelope)
+        return try envelope.serializedData()
+    }
+
+    func validate(_ transactions: [Data], committed: Set<String> = []) throws -> [Protos_TxValidationCode] {
+        let block = Common_Block(number: 1, previousHash: [UInt8](repeating: 0, count: 32), envelopes: transactions)
+        return try validator.validate(block, reader: try state.makeReader(), isCommitted: { committed.contains($0) })
+    }
+}
+
+@Suite struct BlockValidatorTests {
+    @Test func acceptsAWellEndorsedTransaction() throws {
+        let fixture = try ValidationFixture()
+        #expect(try fixture.validate([try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["a"])]) == [.valid])
+    }
+
+    @Test func readConflictsAgainstStateAndEarlierTransactionsOfTheBlock() throws {
+        let fixture = try ValidationFixture()
+        let first = try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["a"])
+        let second = try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["a"])
+        let stale = try fixture.transaction(reads: [.init(key: "b", version: (0, 7))], writes: ["b"])
+        let absent = try fixture.transaction(reads: [.init(key: "new", version: nil)], writes: ["new"])
+        let absentAgain = try fixture.transaction(reads: [.init(key: "new", version: nil)], writes: ["new"])
+        #expect(try fixture.validate([first, second, stale, absent, absentAgain]) == [.valid, .mvccReadConflict, .mvccReadConflict, .valid, .mvccReadConflict])
+    }
+
+    @Test func phantomsInRangeQueries() throws {
+        let fixture = try ValidationFixture()
+        let range = (start: "a", end: "c", keys: [("a", UInt64(0), UInt64(0)), ("b", UInt64(0), UInt64(1))])
+        #expect(try fixture.validate([try fixture.transaction(writes: ["x"], range: range)]) == [.valid])
+        let insert = try fixture.transaction(writes: ["ab"])
+        let scan = try fixture.transaction(writes: ["x"], range: range)
+        #expect(try fixture.validate([insert, scan]) == [.valid, .phantomReadConflict])
+    }
+
+    @Test func chaincodeAndKeyLevelPolicies() throws {
+        let fixture = try ValidationFixture()
+        #expect(try fixture.validate([try fixture.transaction(writes: ["a"], endorsers: [fixture.client])]) == [.endorsementPolicyFailure])
+        // The order key carries its own policy: a supervisor's co-signature, not a peer's.
+        #expect(try fixture.validate([try fixture.transaction(writes: ["order"], endorsers: [fixture.peer])]) == [.endorsementPolicyFailure])
+        #expect(try fixture.validate([try fixture.transaction(writes: ["order"], endorsers: [fixture.supervisor])]) == [.valid])
+        // A write to the order key and to a plain key needs both policies.
+        #expect(try fixture.validate([try fixture.transaction(writes: ["order", "a"], endorsers: [fixture.supervisor])]) == [.endorsementPolicyFailure])
+        #expect(try fixture.validate([try fixture.transaction(writes: ["order", "a"], endorsers: [fixture.supervisor, fixture.peer])]) == [.valid])
+        // One peer endorsing twice counts once.
+        #expect(try fixture.validate([try fixture.transaction(chaincode: "two", writes: ["a"], endorsers: [fixture.peer, fixture.peer])]) == [.endorsementPolicyFailure])
+        #expect(try fixture.validate([try fixture.transaction(chaincode: "two", writes: ["a"], endorsers: [fixture.peer, fixture.otherPeer])]) == [.valid])
+    }
+
+    @Test func forgedEndorsementsDoNotCount() throws {
+        let fixture = try ValidationFixture()
+        let forged = try fixture.transaction(writes: ["a"]) { envelope in
+            var payload = try Common_Payload(serializedBytes: envelope.payload)
+            var transaction = try Protos_Transaction(serializedBytes: payload.data)
+            var action = try Protos_ChaincodeActionPayload(serializedBytes: transaction.actions[0].payload)
+            action.action.endorsements[0].signature = Data(try fixture.peer.sign(Array("something else".utf8)))
+            transaction.actions[0].payload = try action.serializedData()
+            payload.data = try transaction.serializedData()
+            envelope.payload = try payload.serializedData()
+            envelope.signature = Data(try fixture.client.sign(envelope.payload))
+        }
+        #expect(try fixture.validate([forged]) == [.endorsementPolicyFailure])
+    }
+
+    @Test func structuralFailuresGetFabricsCodes() throws {
+        let fixture = try ValidationFixture()
+        let nonce = (0..<24).map { UInt8($0) }
+        let once = try fixture.transaction(writes: ["a"], nonce: nonce)
+        let again = try fixture.transaction(writes: ["b"], nonce: nonce)
+        let badSignature = try fixture.transaction(writes: ["a"]) { $0.signature = Data(try fixture.client.sign(Array("x".utf8))) }
+        let stranger = try TestPKI(mspID: "HospitalBMSP", domain: "b.test").identity("eve")
+        let unknownCreator = try fixture.transaction(writes: ["a"], creator: stranger)
+        let wrongTxID = try fixture.transaction(writes: ["a"]) { envelope in
+            var payload = try Common_Payload(serializedBytes: envelope.payload)
+            var header = try Common_ChannelHeader(serializedBytes: payload.header.channelHeader)
+            header.txID = String(repeating: "0", count: 64)
+            payload.header.channelHeader = try header.serializedData()
+            envelope.payload = try payload.serializedData()
+            envelope.signature = Data(try fixture.client.sign(envelope.payload))
+        }
+        let unknownChaincode = try fixture.transaction(chaincode: "nosuch", writes: ["a"])
+        let codes = try fixture.validate([once, again, badSignature, unknownCreator, wrongTxID, unknownChaincode, Data([0xff, 0x00])])
+        #expect(codes == [.valid, .duplicateTxid, .badCreatorSignature, .badCreatorSignature, .badProposalTxid, .invalidChaincode, .nilEnvelope])
+        let committedID = try TransactionEnvelope(serialized: once).channelHeader.txID
+        #expect(try fixture.validate([once], committed: [committedID]) == [.duplicateTxid])
+    }
+}
