@@ -106,6 +106,9 @@ package struct PeerConfiguration: Sendable {
         for item in try root.optionalField("roles")?.list() ?? [] {
             let text = try item.string()
             guard let role = Role(rawValue: text) else { throw item.error(.invalidValue, "unknown role '\(text)' (expected endorser or committer)") }
+            guard role != .committer else {
+                throw item.error(.invalidValue, "the committer role (pulling and committing blocks) is not available in this release yet")
+            }
             roles.append(role)
         }
         var channels: [Channel] = []
@@ -127,7 +130,7 @@ package struct PeerConfiguration: Sendable {
         try root.finish()
         var configuration = PeerConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
-            tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? Role.allCases : roles, channels: channels)
+            tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? [.endorser] : roles, channels: channels)
         configuration.operations = operations
         return configuration
     }

@@ -17,7 +17,7 @@ import WorldState
 package final class OrdererNode: Sendable {
     package let configuration: OrdererConfiguration
     private let chains: [String: SoloChain]
-    private let ledgers: [Ledger]
+    private let databases: [RocksDatabase]
     private let logger: Logger
     package let metrics = OrdererMetrics()
     private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<HTTP2ServerTransport.Posix>?)>((false, nil))
@@ -27,7 +27,7 @@ package final class OrdererNode: Sendable {
         self.logger = logger
         let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
         var chains: [String: SoloChain] = [:]
-        var ledgers: [Ledger] = []
+        var databases: [RocksDatabase] = []
         for genesisFile in configuration.channels {
             let genesis: Common_Block
             do {
@@ -40,18 +40,22 @@ package final class OrdererNode: Sendable {
                 throw ConfigError(.invalidValue, file: genesisFile.path, line: nil, field: "ConsensusType",
                                   reason: "consensus '\(config.consensusType)' is not available in this orderer yet; create the channel with consensus: solo")
             }
-            let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: config.channelID), logger: logger)
-            try Self.join(ledger.blockStore, genesis: genesis, channel: config.channelID)
-            ledgers.append(ledger)
+            // The orderer keeps blocks only: no world state.
+            let directory = configuration.ledgerDirectory(channel: config.channelID)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let database = try RocksDatabase(path: directory.appendingPathComponent("index").path, columnFamilies: BlockStore.columnFamilies)
+            let blockStore = try BlockStore(directory: directory.appendingPathComponent("blocks"), database: database, logger: logger)
+            try Self.join(blockStore, genesis: genesis, channel: config.channelID)
+            databases.append(database)
             let metrics = self.metrics
             let channelID = config.channelID
             chains[config.channelID] = SoloChain(
-                settings: try ChannelOrderingSettings(config: config), blockStore: ledger.blockStore, signer: signer, logger: logger,
+                settings: try ChannelOrderingSettings(config: config), blockStore: blockStore, signer: signer, logger: logger,
                 onBlockStored: { block in metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count) })
-            metrics.setHeight(channel: channelID, height: ledger.height)
+            metrics.setHeight(channel: channelID, height: blockStore.height)
         }
         self.chains = chains
-        self.ledgers = ledgers
+        self.databases = databases
     }
 
     /// Stores the genesis block as block 0 of a new ledger; an existing ledger must start with it.
@@ -94,7 +98,6 @@ package final class OrdererNode: Sendable {
             try await server.serve()
         }
         await operations?.close()
-        for ledger in ledgers { try? ledger.close() }
         logger.notice("orderer stopped")
     }
 

@@ -24,7 +24,7 @@ package struct TransactionLocation: Hashable, Sendable {
 /// `@unchecked Sendable`: appends are serialized by `appendLock`; reads use positional reads on
 /// their own file handles and RocksDB, both safe concurrently.
 package final class BlockStore: @unchecked Sendable {
-    static let columnFamilies = ["blocks"]
+    package static let columnFamilies = ["blocks"]
     static let recordHeaderBytes = 12
 
     private let directory: URL

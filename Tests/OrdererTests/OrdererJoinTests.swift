@@ -37,10 +37,13 @@ import WorldState
         do {
             _ = try OrdererNode(configuration: configuration)
         }
-        let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: "healthchannel"))
-        #expect(ledger.height == 1)
-        #expect(try ledger.blockStore.block(number: 0)?.header.hash == genesis.header.hash)
-        try ledger.close()
+        let directory = configuration.ledgerDirectory(channel: "healthchannel")
+        do {
+            let database = try RocksDatabase(path: directory.appendingPathComponent("index").path, columnFamilies: BlockStore.columnFamilies)
+            let blockStore = try BlockStore(directory: directory.appendingPathComponent("blocks"), database: database, logger: .init(label: "test"))
+            #expect(blockStore.height == 1)
+            #expect(try blockStore.block(number: 0)?.header.hash == genesis.header.hash)
+        }
         // Restarting with the same genesis block is fine; with another one it is refused.
         _ = try OrdererNode(configuration: configuration)
         let other = try setUp(consensus: "solo")
