@@ -1,7 +1,7 @@
 extension EndorsementPolicy {
     /// Most search steps (principal or sub-policy attempts) one evaluation may take before it
-    /// answers "not satisfied". Real policies and signer sets (a handful of principals, at most
-    /// `Limits.endorsementCountMax` endorsements) finish in far fewer; the bound only stops a crafted
+    /// answers "not satisfied". Real policies and signer sets (a handful of principals and
+    /// endorsements) finish in far fewer; the bound only stops a crafted
     /// policy from costing unbounded time. The search is deterministic and independent of the
     /// signers' order, so every peer reaches the same answer, even when the budget runs out.
     package static let evaluationStepsMax = 100_000

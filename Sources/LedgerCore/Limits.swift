@@ -1,9 +1,5 @@
 /// Every size and count bound of the ledger, in one place. Units or qualifiers come last in names.
 package enum Limits {
-    /// Largest envelope the orderer accepts (Fabric's default `AbsoluteMaxBytes`).
-    package static let envelopeBytesMax = 10 * 1024 * 1024
-    /// Largest gRPC message a node sends or receives (a block of `envelopeBytesMax` plus framing).
-    package static let grpcMessageBytesMax = 100 * 1024 * 1024
     /// Most transactions one block may carry.
     package static let blockTransactionCountMax = 10_000
     /// Most certificates between an identity and its root CA, both included.
@@ -22,6 +18,4 @@ package enum Limits {
     package static let chaincodeExecutionTimeMax: Duration = .seconds(5)
     /// Most envelopes of one Broadcast stream waiting for their block at a time.
     package static let broadcastInFlightMax = 10_000
-    /// Most endorsements one transaction may carry.
-    package static let endorsementCountMax = 64
 }
