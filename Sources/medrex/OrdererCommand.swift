@@ -13,15 +13,7 @@ struct OrdererCommand: AsyncParsableCommand {
 
         func run() async throws {
             let node = try OrdererNode(configuration: try OrdererConfiguration.load(file: config))
-            let signals = [SIGTERM, SIGINT].map { signalNumber -> DispatchSourceSignal in
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber)
-                source.setEventHandler { node.beginShutdown() }
-                source.resume()
-                return source
-            }
-            defer { signals.forEach { $0.cancel() } }
-            try await node.run()
+            try await runUntilStopped({ try await node.run() }, shutdown: { node.beginShutdown() })
         }
     }
 }

@@ -13,15 +13,7 @@ struct PeerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let node = try PeerNode(configuration: try PeerConfiguration.load(file: config))
-            let signals = [SIGTERM, SIGINT].map { signalNumber -> DispatchSourceSignal in
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber)
-                source.setEventHandler { node.beginShutdown() }
-                source.resume()
-                return source
-            }
-            defer { signals.forEach { $0.cancel() } }
-            try await node.run()
+            try await runUntilStopped({ try await node.run() }, shutdown: { node.beginShutdown() })
         }
     }
 }
