@@ -119,6 +119,8 @@ let package = Package(
             name: "medrex",
             dependencies: [
                 "LedgerNode",
+                "LedgerCore",
+                "LedgerWire",
                 "Orderer",
                 "RPCTransport",
                 "Endorser",
@@ -126,6 +128,7 @@ let package = Package(
                 "NetworkConfig",
                 "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -157,7 +160,7 @@ let package = Package(
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
         .testTarget(
             name: "LedgerNodeTests",
-            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2"), .product(name: "X509", package: "swift-certificates")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -21,55 +21,102 @@ package struct BlockValidator: Sendable {
         self.chaincodePolicies = chaincodePolicies
     }
 
-    /// One code per transaction of `block`. `isCommitted` answers whether a txid is already in the
-    /// ledger; `reader` is the state as of the previous block.
-    package func validate(_ block: Common_Block, reader: any StateReader, isCommitted: (String) throws -> Bool) throws -> [Protos_TxValidationCode] {
-        var overlay = BlockOverlay(blockNumber: block.header.number)
-        var seenTransactionIDs: Set<String> = []
-        var codes: [Protos_TxValidationCode] = []
-        for (index, envelope) in block.data.data.enumerated() {
-            let code = try validateTransaction(
-                envelope, index: UInt32(index), reader: reader, overlay: &overlay, seen: &seenTransactionIDs, isCommitted: isCommitted)
-            codes.append(code)
-        }
-        return codes
+    /// One outcome per transaction of `block`. `isCommitted` answers whether a txid is already in
+    /// the ledger; `reader` is the state as of the previous block.
+    package func validate(_ block: Common_Block, reader: any StateReader, isCommitted: (String) throws -> Bool) async throws -> [ValidatedTransaction] {
+        try resolve(await prepare(block), blockNumber: block.header.number, reader: reader, isCommitted: isCommitted)
     }
 
-    private func validateTransaction(
-        _ bytes: Data, index: UInt32, reader: any StateReader, overlay: inout BlockOverlay, seen: inout Set<String>,
-        isCommitted: (String) throws -> Bool
-    ) throws -> Protos_TxValidationCode {
+    /// The checks that need no state — structure, creator signature, txid binding, endorsement
+    /// signatures — run in parallel on at most `workers` tasks. A block's preparation may overlap
+    /// the commit of the previous block.
+    package func prepare(_ block: Common_Block, workers: Int = ProcessInfo.processInfo.activeProcessorCount) async -> [PreparedTransaction] {
+        let envelopes = block.data.data
+        let workers = max(1, min(workers, envelopes.count))
+        guard workers > 1 else { return envelopes.map(prepare) }
+        return await withTaskGroup(of: [(Int, PreparedTransaction)].self) { group in
+            for worker in 0..<workers {
+                group.addTask {
+                    stride(from: worker, to: envelopes.count, by: workers).map { ($0, prepare(envelopes[$0])) }
+                }
+            }
+            var prepared = [PreparedTransaction?](repeating: nil, count: envelopes.count)
+            for await results in group {
+                for (index, transaction) in results { prepared[index] = transaction }
+            }
+            return prepared.map { $0! }
+        }
+    }
+
+    /// The checks that depend on the ledger, in block order: duplicate txids, policies (key-level
+    /// policies as of the earlier valid transactions of the block), MVCC and phantom reads.
+    package func resolve(
+        _ prepared: [PreparedTransaction], blockNumber: UInt64, reader: any StateReader, isCommitted: (String) throws -> Bool
+    ) throws -> [ValidatedTransaction] {
+        var overlay = BlockOverlay(blockNumber: blockNumber)
+        var seen: Set<String> = []
+        var results: [ValidatedTransaction] = []
+        results.reserveCapacity(prepared.count)
+        for (index, transaction) in prepared.enumerated() {
+            guard case .candidate(let txID, let endorsed, let signers) = transaction else {
+                if case .invalid(let txID, let code) = transaction { results.append(ValidatedTransaction(transactionID: txID, code: code)) }
+                continue
+            }
+            func outcome(_ code: Protos_TxValidationCode) { results.append(ValidatedTransaction(transactionID: txID, code: code)) }
+            guard !seen.contains(txID), try !isCommitted(txID) else {
+                outcome(.duplicateTxid)
+                continue
+            }
+            seen.insert(txID)
+            guard let chaincodePolicy = chaincodePolicies[endorsed.chaincodeAction.chaincodeID.name] else {
+                outcome(.invalidChaincode)
+                continue
+            }
+            guard try policiesHold(endorsed, chaincodePolicy: chaincodePolicy, signers: signers, reader: reader, overlay: overlay) else {
+                outcome(.endorsementPolicyFailure)
+                continue
+            }
+            if let conflict = try readConflict(endorsed, reader: reader, overlay: overlay) {
+                outcome(conflict)
+                continue
+            }
+            overlay.apply(endorsed, transactionNumber: UInt32(index))
+            outcome(.valid)
+        }
+        return results
+    }
+
+    /// Whether `signers` satisfy the chaincode's policy and the key-level policy of every key the
+    /// transaction writes, as the committed state stands now (the gateway's question before it
+    /// stops collecting endorsements).
+    package func endorsementsSatisfyPolicies(_ transaction: EndorserTransaction, signers: [PolicySigner], reader: any StateReader) throws -> Bool {
+        guard let chaincodePolicy = chaincodePolicies[transaction.chaincodeAction.chaincodeID.name] else { return false }
+        return try policiesHold(transaction, chaincodePolicy: chaincodePolicy, signers: signers, reader: reader, overlay: BlockOverlay(blockNumber: 0))
+    }
+
+    private func prepare(_ bytes: Data) -> PreparedTransaction {
         let transaction: TransactionEnvelope
         do {
             transaction = try TransactionEnvelope(serialized: bytes)
         } catch {
-            return error.validationCode
+            return .invalid(transactionID: nil, code: error.validationCode)
         }
+        let txID = transaction.channelHeader.txID
         guard transaction.headerType == .endorserTransaction else {
-            return transaction.headerType == .config ? .invalidConfigTransaction : .unknownTxType
+            return .invalid(transactionID: txID, code: transaction.headerType == .config ? .invalidConfigTransaction : .unknownTxType)
         }
         let timestamp = transaction.channelHeader.timestamp.date
         guard (try? membership.verify(
             signature: transaction.envelope.signature, over: transaction.envelope.payload, by: transaction.signatureHeader.creator, at: timestamp)) != nil
-        else { return .badCreatorSignature }
-        let txID = transaction.channelHeader.txID
-        guard txID == transaction.expectedTransactionID else { return .badProposalTxid }
-        guard !seen.contains(txID), try !isCommitted(txID) else { return .duplicateTxid }
-        seen.insert(txID)
+        else { return .invalid(transactionID: txID, code: .badCreatorSignature) }
+        guard txID == transaction.expectedTransactionID else { return .invalid(transactionID: txID, code: .badProposalTxid) }
         let endorsed: EndorserTransaction
         do {
             endorsed = try EndorserTransaction(payloadData: transaction.payload.data)
         } catch {
-            return error.validationCode
+            return .invalid(transactionID: txID, code: error.validationCode)
         }
-        guard let chaincodePolicy = chaincodePolicies[endorsed.chaincodeAction.chaincodeID.name] else { return .invalidChaincode }
-        let signers = endorsers(of: endorsed, at: timestamp)
-        guard try policiesHold(endorsed, chaincodePolicy: chaincodePolicy, signers: signers, reader: reader, overlay: overlay) else {
-            return .endorsementPolicyFailure
-        }
-        if let conflict = try readConflict(endorsed, reader: reader, overlay: overlay) { return conflict }
-        overlay.apply(endorsed, transactionNumber: index)
-        return .valid
+        return .candidate(transactionID: txID, transaction: endorsed, endorsers: endorsers(of: endorsed, at: timestamp))
     }
 
     /// The distinct, verified endorsers; an endorsement that does not verify counts for nothing.
@@ -126,6 +173,19 @@ package struct BlockValidator: Sendable {
         }
         return nil
     }
+}
+
+/// A transaction after the state-independent checks: refused with a code, or a candidate whose
+/// endorsers' signatures verified.
+package enum PreparedTransaction: Sendable {
+    case invalid(transactionID: String?, code: Protos_TxValidationCode)
+    case candidate(transactionID: String, transaction: EndorserTransaction, endorsers: [PolicySigner])
+}
+
+/// A transaction's validation code, with its txid when its header could be read.
+package struct ValidatedTransaction: Sendable, Hashable {
+    package let transactionID: String?
+    package let code: Protos_TxValidationCode
 }
 
 /// The writes of the block's earlier valid transactions, seen through before the committed state.

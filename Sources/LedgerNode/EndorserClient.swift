@@ -16,9 +16,15 @@ package enum EndorserClient {
         }
     }
 
-    package static func processProposal(_ proposal: Protos_SignedProposal, host: String, port: Int, tls: MutualTLS) async throws -> Protos_ProposalResponse {
-        try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: tls.clientSecurity)) { client in
-            try await Protos_Endorser.Client(wrapping: client).processProposal(proposal)
+    /// One proposal on a connection of its own; `timeout` bounds the whole call (connecting too).
+    package static func processProposal(
+        _ proposal: Protos_SignedProposal, host: String, port: Int, tls: MutualTLS, timeout: Duration = .seconds(30)
+    ) async throws -> Protos_ProposalResponse {
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        options.waitForReady = false
+        return try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: tls.clientSecurity)) { client in
+            try await Protos_Endorser.Client(wrapping: client).processProposal(proposal, options: options)
         }
     }
 }

@@ -2,6 +2,7 @@ import RPCTransport
 import Chaincode
 import Endorser
 import Foundation
+import LedgerCore
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Identity
@@ -13,15 +14,20 @@ import SwiftProtobuf
 import Synchronization
 import WorldState
 
-/// A peer process: its ledgers, its chaincodes and its gRPC services over mutual TLS. This
-/// version serves the endorser role (`protos.Endorser`); committing blocks delivered by the
-/// ordering service comes with the ordering milestone.
+/// A peer process: its ledgers, its chaincodes and its gRPC services over mutual TLS. The endorser
+/// role serves `protos.Endorser`; the committer role pulls each channel's blocks from the ordering
+/// service and validates and commits them (`ChannelCommitter`).
 package final class PeerNode: Sendable {
     package let configuration: PeerConfiguration
     private let ledgers: [String: Ledger]
     package let endorser: EndorsementService
     private let logger: Logger
     package let metrics = PeerMetrics()
+    /// Commit outcomes of each channel's transactions, for waiters such as the gateway.
+    package let notifiers: [String: CommitNotifier]
+    private let committers: [ChannelCommitter]
+    /// The Fabric-compatible gateway; served when the peer both endorses and commits.
+    package let gateway: Gateway?
 
     /// `builtInChaincodes` ship with the node and are registered without dlopen; a channel's
     /// other chaincodes are plugins installed in the data directory.
@@ -34,6 +40,9 @@ package final class PeerNode: Sendable {
         var providers: [String: MembershipServiceProvider] = [:]
         var ledgers: [String: Ledger] = [:]
         var resources: [String: ChannelEndorsementResources] = [:]
+        var notifiers: [String: CommitNotifier] = [:]
+        var committers: [ChannelCommitter] = []
+        var gatewayChannels: [String: GatewayChannel] = [:]
         for channel in configuration.channels {
             let genesis: Common_Block
             do {
@@ -72,9 +81,43 @@ package final class PeerNode: Sendable {
                 isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
                 chaincodes: chaincodes)
             metrics.setHeight(channel: config.channelID, height: ledger.height)
+            let blockStore = ledger.blockStore
+            let notifier = CommitNotifier { txID in
+                try blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
+            }
+            notifiers[config.channelID] = notifier
+            if configuration.roles.contains(.committer) {
+                let membership = MembershipRegistry(try (config.applicationOrganizations + config.ordererOrganizations).map { try MembershipServiceProvider($0.msp) })
+                let endpoints = config.ordererAddresses.compactMap(ChannelCommitter.Endpoint.init)
+                let ordererTLS = MutualTLS(
+                    certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
+                    trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
+                let validator = BlockValidator(
+                    membership: membership,
+                    chaincodePolicies: Dictionary(chaincodes.keys.map { ($0, config.chaincodeEndorsementPolicy) }, uniquingKeysWith: { first, _ in first }))
+                committers.append(ChannelCommitter(
+                    channelID: config.channelID, ledger: ledger,
+                    verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
+                    validator: validator, orderers: endpoints, tls: ordererTLS, signer: signer, notifier: notifier, metrics: metrics, logger: logger))
+                var remotePeers: [GatewayChannel.RemotePeer] = []
+                for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
+                    let peerTLS = MutualTLS(
+                        certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
+                        trustedCAPEMs: try organization.tlsRootCertificates.map { try $0.serializeAsPEM().pemString })
+                    remotePeers += organization.anchorPeers.compactMap(ChannelCommitter.Endpoint.init).map {
+                        GatewayChannel.RemotePeer(mspID: organization.mspID, endpoint: $0, tls: peerTLS)
+                    }
+                }
+                gatewayChannels[config.channelID] = GatewayChannel(
+                    remotePeers: remotePeers, orderers: endpoints, ordererTLS: ordererTLS, validator: validator, state: ledger.state, notifier: notifier)
+            }
         }
         self.ledgers = ledgers
+        self.notifiers = notifiers
+        self.committers = committers
         endorser = EndorsementService(signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: resources)
+        gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
+            ? Gateway(endorser: endorser, channels: gatewayChannels, logger: logger) : nil
     }
 
     /// The TLS settings of the peer's server.
@@ -88,7 +131,10 @@ package final class PeerNode: Sendable {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
             transportSecurity: tls.serverSecurity)
-        let server = GRPCServer(transport: transport, services: [EndorserRPCService(endorser: endorser, metrics: metrics)])
+        var services: [any RegistrableRPCService] = []
+        if configuration.roles.contains(.endorser) { services.append(EndorserRPCService(endorser: endorser, metrics: metrics)) }
+        if let gateway { services.append(GatewayRPCService(gateway: gateway)) }
+        let server = GRPCServer(transport: transport, services: services)
         var operations: OperationsServer?
         if let endpoint = configuration.operations {
             let ledgerCount = ledgers.count
@@ -111,7 +157,12 @@ package final class PeerNode: Sendable {
                 logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
                 onListening(port)
             }
+            for committer in committers {
+                group.addTask { await committer.run() }
+            }
             try await server.serve()
+            // The server has stopped: stop pulling blocks; a block being committed finishes first.
+            group.cancelAll()
         }
         await operations?.close()
         for ledger in ledgers.values { try? ledger.close() }
@@ -125,6 +176,8 @@ package final class PeerNode: Sendable {
             return state.server
         }
         server?.beginGracefulShutdown()
+        // Commit-status calls wait for blocks that will not come: release them.
+        for notifier in notifiers.values { notifier.stop() }
     }
 
     private struct ShutdownState {

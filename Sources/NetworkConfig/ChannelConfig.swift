@@ -13,6 +13,8 @@ package struct ChannelConfig: Sendable {
         package let mspID: String
         package let msp: MSPConfiguration
         package let tlsRootCertificates: [Certificate]
+        /// The organization's anchor peers, `host:port` (application organizations only).
+        package let anchorPeers: [String]
     }
 
     package let channelID: String
@@ -90,7 +92,8 @@ package struct ChannelConfig: Sendable {
             msp: MSPConfiguration(
                 mspID: fabric.name, rootCertificates: try certificates(fabric.rootCerts),
                 intermediateCertificates: try certificates(fabric.intermediateCerts), revocationLists: revocationLists),
-            tlsRootCertificates: try certificates(fabric.tlsRootCerts))
+            tlsRootCertificates: try certificates(fabric.tlsRootCerts),
+            anchorPeers: group.values["AnchorPeers"].flatMap { try? Protos_AnchorPeers(serializedBytes: $0.value) }?.anchorPeers.map { "\($0.host):\($0.port)" } ?? [])
     }
 
     /// A Go duration such as `250ms`, `2s` or `1m` in milliseconds.
@@ -99,5 +102,21 @@ package struct ChannelConfig: Sendable {
             if let value = Double(text.dropLast(suffix.count)) { return Int(value * factor) }
         }
         return nil
+    }
+}
+
+extension ChannelConfig {
+    /// Who must sign a block for peers to accept it: any orderer of an orderer organization
+    /// (Fabric's default BlockValidation policy, `ANY Writers` of the Orderer group).
+    package var blockValidationPolicy: EndorsementPolicy {
+        .or(ordererOrganizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .orderer)) })
+    }
+
+    /// The endorsement policy of chaincodes without one of their own: the channel's, or else a
+    /// majority of the application organizations' peers (Fabric's `MAJORITY Endorsement`).
+    package var chaincodeEndorsementPolicy: EndorsementPolicy {
+        if let endorsementPolicy { return endorsementPolicy }
+        let peers = applicationOrganizations.map { EndorsementPolicy.signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .peer)) }
+        return .outOf(count: peers.count / 2 + 1, peers)
     }
 }

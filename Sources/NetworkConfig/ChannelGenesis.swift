@@ -22,7 +22,18 @@ package enum ChannelGenesis {
         application.modPolicy = "Admins"
         for organizationName in channel.organizations {
             let organization = network.organization(named: organizationName)!
-            application.groups[organization.mspID] = try organizationGroup(organization, crypto: crypto, writers: [.member])
+            var group = try organizationGroup(organization, crypto: crypto, writers: [.member])
+            if !organization.peers.isEmpty {
+                var anchors = Protos_AnchorPeers()
+                anchors.anchorPeers = organization.peers.map { peer in
+                    var anchor = Protos_AnchorPeer()
+                    anchor.host = peer.host
+                    anchor.port = Int32(peer.port)
+                    return anchor
+                }
+                group.values["AnchorPeers"] = configValue(try anchors.serializedData())
+            }
+            application.groups[organization.mspID] = group
         }
         application.policies = implicitMetaPolicies(includingEndorsement: true)
         let policy = try EndorsementPolicy.parse(channel.endorsementPolicy)
@@ -35,10 +46,15 @@ package enum ChannelGenesis {
         var orderer = Common_ConfigGroup()
         orderer.modPolicy = "Admins"
         var addresses: [String] = []
+        // A solo channel is ordered by one process: the first orderer of the first orderer
+        // organization. Peers pull blocks only from the endpoints listed here.
+        let soloOrderer = channel.consensus == .solo
+            ? network.organizations.first(where: \.isOrdererOrganization)?.orderers.first : nil
         for organization in network.organizations where organization.isOrdererOrganization {
             var group = try organizationGroup(organization, crypto: crypto, writers: [.member])
             var endpoints = Common_OrdererAddresses()
-            endpoints.addresses = organization.orderers.map { "\($0.host):\($0.port)" }
+            let orderers = soloOrderer.map { solo in organization.orderers.filter { $0 == solo } } ?? organization.orderers
+            endpoints.addresses = orderers.map { "\($0.host):\($0.port)" }
             addresses += endpoints.addresses
             group.values["Endpoints"] = configValue(try endpoints.serializedData())
             orderer.groups[organization.mspID] = group

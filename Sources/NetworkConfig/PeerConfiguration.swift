@@ -106,9 +106,6 @@ package struct PeerConfiguration: Sendable {
         for item in try root.optionalField("roles")?.list() ?? [] {
             let text = try item.string()
             guard let role = Role(rawValue: text) else { throw item.error(.invalidValue, "unknown role '\(text)' (expected endorser or committer)") }
-            guard role != .committer else {
-                throw item.error(.invalidValue, "the committer role (pulling and committing blocks) is not available in this release yet")
-            }
             roles.append(role)
         }
         var channels: [Channel] = []

@@ -98,7 +98,13 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
         var number = start
         while number <= stop {
             let wait = seek.behavior == .blockUntilReady
-            guard let block = try await chain.block(number, wait: wait) else { return .notFound }
+            let found: Common_Block?
+            do {
+                found = try await chain.block(number, wait: wait)
+            } catch let error as OrdererError where error.code == .unavailable {
+                return .serviceUnavailable
+            }
+            guard let block = found else { return .notFound }
             var message = Orderer_DeliverResponse()
             message.block = block
             try await response.write(message)

@@ -58,6 +58,29 @@ package struct OrdererClient: Sendable {
         }
     }
 
+    /// Streams blocks of `channel` from `start` on, waiting for new ones, handing each to `onBlock`
+    /// in order. Returns when the orderer ends the stream (with its status); throws when the
+    /// connection fails or `onBlock` throws.
+    package func follow(
+        channel: String, start: UInt64, signer: SigningIdentity, onBlock: @escaping @Sendable (Common_Block) async throws -> Void
+    ) async throws -> Common_Status {
+        let request = try Self.seekEnvelope(channel: channel, start: start, stop: UInt64.max, signer: signer)
+        return try await withService { service in
+            try await service.deliver { writer in
+                try await writer.write(request)
+            } onResponse: { response in
+                for try await answer in response.messages {
+                    switch answer.type {
+                    case .block(let block): try await onBlock(block)
+                    case .status(let status): return status
+                    case .none: continue
+                    }
+                }
+                return .unknown
+            }
+        }
+    }
+
     /// A signed DELIVER_SEEK_INFO envelope for blocks `start...stop`, waiting until ready.
     package static func seekEnvelope(channel: String, start: UInt64, stop: UInt64, signer: SigningIdentity) throws -> Common_Envelope {
         var seek = Orderer_SeekInfo()

@@ -3,6 +3,8 @@
 package struct OrdererError: Error, Hashable, CustomStringConvertible {
     package enum Code: String, Sendable, Hashable {
         case envelopeTooLarge
+        /// The chain stopped serving (the orderer is shutting down).
+        case unavailable
     }
 
     package let code: Code

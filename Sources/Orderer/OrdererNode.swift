@@ -107,5 +107,8 @@ package final class OrdererNode: Sendable {
             return state.server
         }
         server?.beginGracefulShutdown()
+        // Deliver streams wait for blocks that will not come: end them so the server can stop.
+        let chains = self.chains
+        Task { for chain in chains.values { await chain.stopServing() } }
     }
 }

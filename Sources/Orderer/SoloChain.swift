@@ -22,7 +22,10 @@ package actor SoloChain {
     /// Waiting broadcasters, in the order of their envelopes in the cutter.
     private var acknowledgements: [CheckedContinuation<BroadcastOutcome, Never>] = []
     private var timerGeneration = 0
-    private var heightWaiters: [(height: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    private var heightWaiters: [(id: UInt64, height: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    private var nextWaiterID: UInt64 = 0
+    /// Set on shutdown: readers waiting for blocks are released and told the service is going away.
+    private var stopped = false
     private let onBlockStored: @Sendable (Common_Block) -> Void
 
     package init(
@@ -108,14 +111,42 @@ package actor SoloChain {
         for waiter in ready { waiter.continuation.resume() }
     }
 
-    /// Block `number`; with `wait`, waits until it exists, otherwise nil when it does not yet.
+    /// Block `number`; with `wait`, waits until it exists (or the task is cancelled, or the chain
+    /// stops serving), otherwise nil when it does not yet exist.
     package func block(_ number: UInt64, wait: Bool) async throws -> Common_Block? {
         if number >= blockStore.height {
             guard wait else { return nil }
-            await withCheckedContinuation { continuation in
-                heightWaiters.append((number + 1, continuation))
+            guard !stopped else { throw OrdererError(.unavailable, "the orderer is shutting down") }
+            nextWaiterID += 1
+            let id = nextWaiterID
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    if Task.isCancelled {
+                        continuation.resume()
+                    } else {
+                        heightWaiters.append((id, number + 1, continuation))
+                    }
+                }
+            } onCancel: {
+                Task { await self.releaseWaiter(id) }
             }
+            try Task.checkCancellation()
+            guard number < blockStore.height else { throw OrdererError(.unavailable, "the orderer is shutting down") }
         }
         return try blockStore.block(number: number)
+    }
+
+    private func releaseWaiter(_ id: UInt64) {
+        guard let index = heightWaiters.firstIndex(where: { $0.id == id }) else { return }
+        heightWaiters.remove(at: index).continuation.resume()
+    }
+
+    /// Releases every reader waiting for a block; later waits fail at once. Called on shutdown so
+    /// open Deliver streams end and the server can stop.
+    package func stopServing() {
+        stopped = true
+        let waiting = heightWaiters
+        heightWaiters.removeAll()
+        for waiter in waiting { waiter.continuation.resume() }
     }
 }

@@ -8,11 +8,18 @@ package struct MutualTLS: Sendable {
     package var privateKey: URL
     /// TLS CAs whose certificates this side accepts from the other side.
     package var trustedCAs: [URL]
+    /// More accepted CAs, PEM-encoded, such as the TLS roots a channel's configuration carries.
+    package var trustedCAPEMs: [String]
 
-    package init(certificate: URL, privateKey: URL, trustedCAs: [URL]) {
+    package init(certificate: URL, privateKey: URL, trustedCAs: [URL], trustedCAPEMs: [String] = []) {
         self.certificate = certificate
         self.privateKey = privateKey
         self.trustedCAs = trustedCAs
+        self.trustedCAPEMs = trustedCAPEMs
+    }
+
+    private var trustRoots: [TLSConfig.CertificateSource] {
+        trustedCAs.map { .file(path: $0.path, format: .pem) } + trustedCAPEMs.map { .bytes(Array($0.utf8), format: .pem) }
     }
 
     package var serverSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
@@ -20,7 +27,7 @@ package struct MutualTLS: Sendable {
             certificateChain: [.file(path: certificate.path, format: .pem)],
             privateKey: .file(path: privateKey.path, format: .pem)
         ) { config in
-            config.trustRoots = .certificates(trustedCAs.map { .file(path: $0.path, format: .pem) })
+            config.trustRoots = .certificates(trustRoots)
             config.clientCertificateVerification = .noHostnameVerification
         }
     }
@@ -30,7 +37,7 @@ package struct MutualTLS: Sendable {
             certificateChain: [.file(path: certificate.path, format: .pem)],
             privateKey: .file(path: privateKey.path, format: .pem)
         ) { config in
-            config.trustRoots = .certificates(trustedCAs.map { .file(path: $0.path, format: .pem) })
+            config.trustRoots = .certificates(trustRoots)
             config.serverCertificateVerification = .fullVerification
         }
     }

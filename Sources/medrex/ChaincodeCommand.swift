@@ -2,6 +2,8 @@ import RPCTransport
 import ArgumentParser
 import Endorser
 import Foundation
+import GRPCCore
+import LedgerCore
 import Identity
 import LedgerNode
 import LedgerWire
@@ -11,7 +13,7 @@ struct ChaincodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chaincode",
         abstract: "Install and query chaincodes.",
-        subcommands: [Install.self, Query.self]
+        subcommands: [Install.self, Query.self, Invoke.self]
     )
 
     struct Install: ParsableCommand {
@@ -115,6 +117,46 @@ struct ChaincodeCommand: AsyncParsableCommand {
                 throw CommandFailure("peer answered \(response.response.status): \(response.response.message)")
             }
             print(String(decoding: response.response.payload, as: UTF8.self))
+        }
+    }
+}
+
+extension ChaincodeCommand {
+    struct Invoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Submit a transaction through a peer's gateway (endorse, sign, order) and wait until it commits; prints the chaincode's result, the txid, the validation code and the block."
+        )
+
+        @Option(help: "Crypto material directory written by `medrex crypto generate`.") var crypto: String
+        @Option(help: "The caller's organization (as named in network.yaml).") var org: String
+        @Option(help: "The caller's MSP id.") var mspID: String
+        @Option(help: "The caller: a user or admin of that organization.") var user: String
+        @Option(help: "The gateway peer's organization, whose TLS CA the peer's certificate must chain to.") var peerOrg: String
+        @Option(help: "The gateway peer's address, host:port.") var peer: String
+        @Option(help: "Channel name.") var channel: String
+        @Option(help: "Chaincode name.") var name: String
+        @Argument(help: "The function and its arguments.") var arguments: [String]
+
+        func run() async throws {
+            let root = URL(fileURLWithPath: crypto)
+            let member = CryptoMaterialLayout(root: root, organization: org).member(kind: .user, name: user)
+            let signer = try CryptoMaterialLoader.loadSigningIdentity(member.msp, mspID: mspID)
+            guard let colon = peer.lastIndex(of: ":"), let port = Int(peer[peer.index(after: colon)...]) else {
+                throw ValidationError("--peer must be host:port")
+            }
+            let tls = MutualTLS(
+                certificate: member.tlsCertificate, privateKey: member.tlsPrivateKey,
+                trustedCAs: [CryptoMaterialLayout(root: root, organization: peerOrg).tlsCACertificate])
+            let (txID, status) = try await GatewayClient.withConnection(host: String(peer[..<colon]), port: port, tls: tls, signer: signer) { gateway in
+                do {
+                    let txID = try await gateway.submit(channel: channel, chaincode: name, arguments: arguments)
+                    return (txID, try await gateway.commitStatus(channel: channel, transactionID: txID))
+                } catch let error as RPCError {
+                    throw CommandFailure("gateway refused: \(error.message)")
+                }
+            }
+            print("txid \(txID): \(status.result.name) in block \(status.blockNumber)")
+            guard status.result == .valid else { throw CommandFailure("transaction \(txID) committed as invalid: \(status.result.name) (\(status.result.cause))") }
         }
     }
 }

@@ -87,52 +87,52 @@ struct ValidationFixture {
         return try envelope.serializedData()
     }
 
-    func validate(_ transactions: [Data], committed: Set<String> = []) throws -> [Protos_TxValidationCode] {
+    func validate(_ transactions: [Data], committed: Set<String> = []) async throws -> [Protos_TxValidationCode] {
         let block = Common_Block(number: 1, previousHash: [UInt8](repeating: 0, count: 32), envelopes: transactions)
-        return try validator.validate(block, reader: try state.makeReader(), isCommitted: { committed.contains($0) })
+        return try await validator.validate(block, reader: try state.makeReader(), isCommitted: { committed.contains($0) }).map(\.code)
     }
 }
 
 @Suite struct BlockValidatorTests {
-    @Test func acceptsAWellEndorsedTransaction() throws {
+    @Test func acceptsAWellEndorsedTransaction() async throws {
         let fixture = try ValidationFixture()
-        #expect(try fixture.validate([try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["a"])]) == [.valid])
+        #expect(try await fixture.validate([try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["a"])]) == [.valid])
     }
 
-    @Test func readConflictsAgainstStateAndEarlierTransactionsOfTheBlock() throws {
+    @Test func readConflictsAgainstStateAndEarlierTransactionsOfTheBlock() async throws {
         let fixture = try ValidationFixture()
         let first = try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["a"])
         let second = try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["a"])
         let stale = try fixture.transaction(reads: [.init(key: "b", version: (0, 7))], writes: ["b"])
         let absent = try fixture.transaction(reads: [.init(key: "new", version: nil)], writes: ["new"])
         let absentAgain = try fixture.transaction(reads: [.init(key: "new", version: nil)], writes: ["new"])
-        #expect(try fixture.validate([first, second, stale, absent, absentAgain]) == [.valid, .mvccReadConflict, .mvccReadConflict, .valid, .mvccReadConflict])
+        #expect(try await fixture.validate([first, second, stale, absent, absentAgain]) == [.valid, .mvccReadConflict, .mvccReadConflict, .valid, .mvccReadConflict])
     }
 
-    @Test func phantomsInRangeQueries() throws {
+    @Test func phantomsInRangeQueries() async throws {
         let fixture = try ValidationFixture()
         let range = (start: "a", end: "c", keys: [("a", UInt64(0), UInt64(0)), ("b", UInt64(0), UInt64(1))])
-        #expect(try fixture.validate([try fixture.transaction(writes: ["x"], range: range)]) == [.valid])
+        #expect(try await fixture.validate([try fixture.transaction(writes: ["x"], range: range)]) == [.valid])
         let insert = try fixture.transaction(writes: ["ab"])
         let scan = try fixture.transaction(writes: ["x"], range: range)
-        #expect(try fixture.validate([insert, scan]) == [.valid, .phantomReadConflict])
+        #expect(try await fixture.validate([insert, scan]) == [.valid, .phantomReadConflict])
     }
 
-    @Test func chaincodeAndKeyLevelPolicies() throws {
+    @Test func chaincodeAndKeyLevelPolicies() async throws {
         let fixture = try ValidationFixture()
-        #expect(try fixture.validate([try fixture.transaction(writes: ["a"], endorsers: [fixture.client])]) == [.endorsementPolicyFailure])
+        #expect(try await fixture.validate([try fixture.transaction(writes: ["a"], endorsers: [fixture.client])]) == [.endorsementPolicyFailure])
         // The order key carries its own policy: a supervisor's co-signature, not a peer's.
-        #expect(try fixture.validate([try fixture.transaction(writes: ["order"], endorsers: [fixture.peer])]) == [.endorsementPolicyFailure])
-        #expect(try fixture.validate([try fixture.transaction(writes: ["order"], endorsers: [fixture.supervisor])]) == [.valid])
+        #expect(try await fixture.validate([try fixture.transaction(writes: ["order"], endorsers: [fixture.peer])]) == [.endorsementPolicyFailure])
+        #expect(try await fixture.validate([try fixture.transaction(writes: ["order"], endorsers: [fixture.supervisor])]) == [.valid])
         // A write to the order key and to a plain key needs both policies.
-        #expect(try fixture.validate([try fixture.transaction(writes: ["order", "a"], endorsers: [fixture.supervisor])]) == [.endorsementPolicyFailure])
-        #expect(try fixture.validate([try fixture.transaction(writes: ["order", "a"], endorsers: [fixture.supervisor, fixture.peer])]) == [.valid])
+        #expect(try await fixture.validate([try fixture.transaction(writes: ["order", "a"], endorsers: [fixture.supervisor])]) == [.endorsementPolicyFailure])
+        #expect(try await fixture.validate([try fixture.transaction(writes: ["order", "a"], endorsers: [fixture.supervisor, fixture.peer])]) == [.valid])
         // One peer endorsing twice counts once.
-        #expect(try fixture.validate([try fixture.transaction(chaincode: "two", writes: ["a"], endorsers: [fixture.peer, fixture.peer])]) == [.endorsementPolicyFailure])
-        #expect(try fixture.validate([try fixture.transaction(chaincode: "two", writes: ["a"], endorsers: [fixture.peer, fixture.otherPeer])]) == [.valid])
+        #expect(try await fixture.validate([try fixture.transaction(chaincode: "two", writes: ["a"], endorsers: [fixture.peer, fixture.peer])]) == [.endorsementPolicyFailure])
+        #expect(try await fixture.validate([try fixture.transaction(chaincode: "two", writes: ["a"], endorsers: [fixture.peer, fixture.otherPeer])]) == [.valid])
     }
 
-    @Test func forgedEndorsementsDoNotCount() throws {
+    @Test func forgedEndorsementsDoNotCount() async throws {
         let fixture = try ValidationFixture()
         let forged = try fixture.transaction(writes: ["a"]) { envelope in
             var payload = try Common_Payload(serializedBytes: envelope.payload)
@@ -144,10 +144,10 @@ struct ValidationFixture {
             envelope.payload = try payload.serializedData()
             envelope.signature = Data(try fixture.client.sign(envelope.payload))
         }
-        #expect(try fixture.validate([forged]) == [.endorsementPolicyFailure])
+        #expect(try await fixture.validate([forged]) == [.endorsementPolicyFailure])
     }
 
-    @Test func structuralFailuresGetFabricsCodes() throws {
+    @Test func structuralFailuresGetFabricsCodes() async throws {
         let fixture = try ValidationFixture()
         let nonce = (0..<24).map { UInt8($0) }
         let once = try fixture.transaction(writes: ["a"], nonce: nonce)
@@ -164,9 +164,9 @@ struct ValidationFixture {
             envelope.signature = Data(try fixture.client.sign(envelope.payload))
         }
         let unknownChaincode = try fixture.transaction(chaincode: "nosuch", writes: ["a"])
-        let codes = try fixture.validate([once, again, badSignature, unknownCreator, wrongTxID, unknownChaincode, Data([0xff, 0x00])])
+        let codes = try await fixture.validate([once, again, badSignature, unknownCreator, wrongTxID, unknownChaincode, Data([0xff, 0x00])])
         #expect(codes == [.valid, .duplicateTxid, .badCreatorSignature, .badCreatorSignature, .badProposalTxid, .invalidChaincode, .nilEnvelope])
         let committedID = try TransactionEnvelope(serialized: once).channelHeader.txID
-        #expect(try fixture.validate([once], committed: [committedID]) == [.duplicateTxid])
+        #expect(try await fixture.validate([once], committed: [committedID]) == [.duplicateTxid])
     }
 }

@@ -1,0 +1,52 @@
+import Foundation
+import LedgerWire
+import SwiftProtobuf
+
+/// Why endorsements could not be put together into a transaction.
+package struct TransactionAssemblyError: Error, Hashable, CustomStringConvertible {
+    package let reason: String
+    package var description: String { reason }
+}
+
+/// Puts a proposal and its endorsements together into the transaction a client signs and orders,
+/// in Fabric's shape: the proposal's header; one action whose header is the proposal's signature
+/// header and whose payload holds the proposal payload without its transient map, the common
+/// proposal response payload and every endorsement.
+package enum TransactionAssembler {
+    /// The serialized `common.Payload` of the transaction. Every response must be a success and
+    /// all must carry the same payload (the same read/write set and result).
+    package static func payload(proposal signed: Protos_SignedProposal, responses: [Protos_ProposalResponse]) throws(TransactionAssemblyError) -> Data {
+        guard let first = responses.first else { throw TransactionAssemblyError(reason: "no endorsements to assemble") }
+        for response in responses {
+            guard response.response.status >= 200, response.response.status < 400 else {
+                throw TransactionAssemblyError(reason: "an endorser refused the proposal (\(response.response.status)): \(response.response.message)")
+            }
+            guard response.payload == first.payload else {
+                throw TransactionAssemblyError(reason: "endorsers returned different results (read/write sets or responses do not match)")
+            }
+        }
+        do {
+            let proposal = try Protos_Proposal(serializedBytes: signed.proposalBytes)
+            let header = try Common_Header(serializedBytes: proposal.header)
+            var visiblePayload = try Protos_ChaincodeProposalPayload(serializedBytes: proposal.payload)
+            visiblePayload.transientMap = [:]
+            var endorsed = Protos_ChaincodeEndorsedAction()
+            endorsed.proposalResponsePayload = first.payload
+            endorsed.endorsements = responses.map(\.endorsement)
+            var actionPayload = Protos_ChaincodeActionPayload()
+            actionPayload.chaincodeProposalPayload = try visiblePayload.serializedData()
+            actionPayload.action = endorsed
+            var action = Protos_TransactionAction()
+            action.header = header.signatureHeader
+            action.payload = try actionPayload.serializedData()
+            var transaction = Protos_Transaction()
+            transaction.actions = [action]
+            var payload = Common_Payload()
+            payload.header = header
+            payload.data = try transaction.serializedData()
+            return try payload.serializedData()
+        } catch {
+            throw TransactionAssemblyError(reason: "the proposal does not decode: \(error)")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import Endorser
+import Foundation
+import GRPCCore
+import Identity
+import LedgerCore
+import LedgerWire
+import Logging
+import Orderer
+import RPCTransport
+import SwiftProtobuf
+import WorldState
+
+/// What the gateway knows of one channel: where the other organizations' peers and the orderers
+/// are, the policies a transaction must satisfy, and how to learn commit outcomes.
+package struct GatewayChannel: Sendable {
+    /// A peer of another organization (an anchor peer of the channel configuration).
+    package struct RemotePeer: Sendable {
+        package let mspID: String
+        package let endpoint: ChannelCommitter.Endpoint
+        package let tls: MutualTLS
+    }
+
+    package let remotePeers: [RemotePeer]
+    package let orderers: [ChannelCommitter.Endpoint]
+    package let ordererTLS: MutualTLS
+    /// Answers which policies a transaction needs (the same rules validation applies).
+    package let validator: BlockValidator
+    package let state: any StateDatabase
+    package let notifier: CommitNotifier
+}
+
+/// Fabric's Gateway service on a peer: a client sends one proposal; the gateway endorses it
+/// locally, asks other organizations' peers until the chaincode policy and every key-level policy
+/// of the written keys are satisfied, returns the transaction for the client to sign, sends it to
+/// an orderer (trying each in turn) and reports its validation code once committed.
+package struct Gateway: Sendable {
+    package let endorser: EndorsementService
+    package let channels: [String: GatewayChannel]
+    package let logger: Logger
+
+    package init(endorser: EndorsementService, channels: [String: GatewayChannel], logger: Logger) {
+        self.endorser = endorser
+        self.channels = channels
+        self.logger = logger
+    }
+
+    private func channel(_ id: String) throws -> GatewayChannel {
+        guard let channel = channels[id] else { throw RPCError(code: .notFound, message: "channel '\(id)' is not joined by this peer") }
+        return channel
+    }
+
+    /// Runs the proposal on this peer only; nothing is ordered.
+    package func evaluate(_ proposal: Protos_SignedProposal, channelID: String) throws -> Protos_Response {
+        _ = try channel(channelID)
+        let response = endorser.processProposal(proposal)
+        guard response.response.status < 400 else {
+            throw RPCError(code: .aborted, message: "evaluation refused (\(response.response.status)): \(response.response.message)")
+        }
+        return response.response
+    }
+
+    /// Endorses until the policies hold; returns the unsigned transaction envelope.
+    package func endorse(_ proposal: Protos_SignedProposal, channelID: String) async throws -> Common_Envelope {
+        let channel = try channel(channelID)
+        let local = endorser.processProposal(proposal)
+        guard local.response.status < 400 else {
+            throw RPCError(code: .aborted, message: "endorsement refused (\(local.response.status)): \(local.response.message)")
+        }
+        var responses = [local]
+        if try !policiesSatisfied(proposal, responses, channel) {
+            let others = await withTaskGroup(of: (String, Result<Protos_ProposalResponse, any Error>).self) { group in
+                for peer in channel.remotePeers {
+                    group.addTask {
+                        do {
+                            let response = try await EndorserClient.processProposal(proposal, host: peer.endpoint.host, port: peer.endpoint.port, tls: peer.tls)
+                            return ("\(peer.mspID) \(peer.endpoint)", .success(response))
+                        } catch {
+                            return ("\(peer.mspID) \(peer.endpoint)", .failure(error))
+                        }
+                    }
+                }
+                var results: [(String, Result<Protos_ProposalResponse, any Error>)] = []
+                for await result in group { results.append(result) }
+                return results
+            }
+            var problems: [String] = []
+            for (peer, result) in others {
+                switch result {
+                case .success(let response) where response.response.status < 400 && response.payload == local.payload:
+                    responses.append(response)
+                case .success(let response) where response.response.status < 400:
+                    problems.append("\(peer): its result differs from this peer's")
+                case .success(let response):
+                    problems.append("\(peer): refused (\(response.response.status)) \(response.response.message)")
+                case .failure(let error):
+                    problems.append("\(peer): unreachable (\(error))")
+                }
+            }
+            guard try policiesSatisfied(proposal, responses, channel) else {
+                throw RPCError(
+                    code: .failedPrecondition,
+                    message: "the endorsements gathered do not satisfy the endorsement policies" + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
+            }
+        }
+        var envelope = Common_Envelope()
+        envelope.payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+        return envelope
+    }
+
+    private func policiesSatisfied(_ proposal: Protos_SignedProposal, _ responses: [Protos_ProposalResponse], _ channel: GatewayChannel) throws -> Bool {
+        let payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+        let transaction = try EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data)
+        let now = Date()
+        let signers = responses.compactMap { response in
+            try? channel.validator.membership.verify(
+                signature: response.endorsement.signature, over: response.payload + response.endorsement.endorser, by: response.endorsement.endorser, at: now
+            ).policySigner
+        }
+        return try channel.validator.endorsementsSatisfyPolicies(transaction, signers: Array(Set(signers)), reader: try channel.state.makeReader())
+    }
+
+    /// Sends the signed transaction to the channel's orderers, one after another until one accepts.
+    package func submit(_ envelope: Common_Envelope, channelID: String) async throws {
+        let channel = try channel(channelID)
+        var problems: [String] = []
+        for endpoint in channel.orderers {
+            do {
+                let answers = try await OrdererClient(host: endpoint.host, port: endpoint.port, tls: channel.ordererTLS).broadcast([envelope])
+                guard let answer = answers.first else {
+                    problems.append("\(endpoint): no answer")
+                    continue
+                }
+                switch answer.status {
+                case .success: return
+                case .serviceUnavailable: problems.append("\(endpoint): unavailable: \(answer.info)")
+                default: throw RPCError(code: .aborted, message: "the orderer refused the transaction (\(answer.status)): \(answer.info)")
+                }
+            } catch let error as RPCError where error.code == .aborted {
+                throw error
+            } catch {
+                problems.append("\(endpoint): \(error)")
+            }
+        }
+        throw RPCError(code: .unavailable, message: "no orderer accepted the transaction: \(problems.joined(separator: "; "))")
+    }
+
+    /// The transaction's validation code, waiting until it commits. The request must be signed by
+    /// a member of the channel.
+    package func commitStatus(_ signed: Gateway_SignedCommitStatusRequest) async throws -> Gateway_CommitStatusResponse {
+        let request = try Gateway_CommitStatusRequest(serializedBytes: signed.request)
+        let channel = try channel(request.channelID)
+        do {
+            _ = try channel.validator.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: Date())
+        } catch {
+            throw RPCError(code: .permissionDenied, message: "commit status request refused: \(error.reason)")
+        }
+        guard let outcome = try await channel.notifier.outcome(of: request.transactionID) else {
+            throw RPCError(code: .cancelled, message: "stopped waiting for transaction \(request.transactionID)")
+        }
+        var response = Gateway_CommitStatusResponse()
+        response.result = outcome.validationCode
+        response.blockNumber = outcome.blockNumber
+        return response
+    }
+}
+
+/// The gRPC face of `Gateway`.
+struct GatewayRPCService: Gateway_Gateway.SimpleServiceProtocol {
+    let gateway: Gateway
+
+    func endorse(request: Gateway_EndorseRequest, context: ServerContext) async throws -> Gateway_EndorseResponse {
+        var response = Gateway_EndorseResponse()
+        response.preparedTransaction = try await mapped { try await gateway.endorse(request.proposedTransaction, channelID: request.channelID) }
+        return response
+    }
+
+    func submit(request: Gateway_SubmitRequest, context: ServerContext) async throws -> Gateway_SubmitResponse {
+        try await mapped { try await gateway.submit(request.preparedTransaction, channelID: request.channelID) }
+        return Gateway_SubmitResponse()
+    }
+
+    func commitStatus(request: Gateway_SignedCommitStatusRequest, context: ServerContext) async throws -> Gateway_CommitStatusResponse {
+        try await mapped { try await gateway.commitStatus(request) }
+    }
+
+    func evaluate(request: Gateway_EvaluateRequest, context: ServerContext) async throws -> Gateway_EvaluateResponse {
+        var response = Gateway_EvaluateResponse()
+        response.result = try await mapped { try gateway.evaluate(request.proposedTransaction, channelID: request.channelID) }
+        return response
+    }
+
+    func chaincodeEvents(
+        request: Gateway_SignedChaincodeEventsRequest, response: RPCWriter<Gateway_ChaincodeEventsResponse>, context: ServerContext
+    ) async throws {
+        throw RPCError(code: .unimplemented, message: "chaincode event streams are not available in this release")
+    }
+
+    /// Errors other than RPCErrors (malformed input, storage) become INVALID_ARGUMENT / INTERNAL
+    /// with their description; nothing in them is PHI (keys and values never enter messages).
+    private func mapped<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RPCError {
+            throw error
+        } catch let error as TransactionAssemblyError {
+            throw RPCError(code: .aborted, message: error.reason)
+        } catch let error as SwiftProtobuf.BinaryDecodingError {
+            throw RPCError(code: .invalidArgument, message: "malformed request: \(error)")
+        } catch {
+            throw RPCError(code: .internalError, message: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Endorser
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Identity
+import LedgerWire
+import RPCTransport
+import SwiftProtobuf
+
+/// A client of a peer's Gateway service: endorse, sign, submit and wait for the commit, the way
+/// Fabric's client SDKs use it.
+package struct GatewayClient: Sendable {
+    package let gateway: Gateway_Gateway.Client<HTTP2ClientTransport.Posix>
+    package let signer: SigningIdentity
+
+    /// Keeps one connection to the peer open while `body` runs.
+    package static func withConnection<Result: Sendable>(
+        host: String, port: Int, tls: MutualTLS, signer: SigningIdentity, _ body: (GatewayClient) async throws -> Result
+    ) async throws -> Result {
+        try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: tls.clientSecurity)) { client in
+            try await body(GatewayClient(gateway: Gateway_Gateway.Client(wrapping: client), signer: signer))
+        }
+    }
+
+    /// Evaluates a chaincode function on the gateway peer; nothing is ordered.
+    package func evaluate(channel: String, chaincode: String, arguments: [String], transient: [String: [UInt8]] = [:]) async throws -> Protos_Response {
+        let proposal = try ProposalFactory.make(channel: channel, chaincode: chaincode, arguments: arguments, transient: transient, signer: signer, timestamp: Date())
+        var request = Gateway_EvaluateRequest()
+        request.channelID = channel
+        request.proposedTransaction = proposal
+        return try await gateway.evaluate(request).result
+    }
+
+    /// Endorses, signs and submits a transaction; returns its txid without waiting for the commit.
+    package func submit(channel: String, chaincode: String, arguments: [String], transient: [String: [UInt8]] = [:]) async throws -> String {
+        let proposal = try ProposalFactory.make(channel: channel, chaincode: chaincode, arguments: arguments, transient: transient, signer: signer, timestamp: Date())
+        let channelHeader = try Common_ChannelHeader(serializedBytes: try Common_Header(serializedBytes: try Protos_Proposal(serializedBytes: proposal.proposalBytes).header).channelHeader)
+        var endorse = Gateway_EndorseRequest()
+        endorse.transactionID = channelHeader.txID
+        endorse.channelID = channel
+        endorse.proposedTransaction = proposal
+        var envelope = try await gateway.endorse(endorse).preparedTransaction
+        envelope.signature = Data(try signer.sign(envelope.payload))
+        var submit = Gateway_SubmitRequest()
+        submit.transactionID = channelHeader.txID
+        submit.channelID = channel
+        submit.preparedTransaction = envelope
+        _ = try await gateway.submit(submit)
+        return channelHeader.txID
+    }
+
+    /// Waits until the transaction commits; its validation code and block.
+    package func commitStatus(channel: String, transactionID: String) async throws -> Gateway_CommitStatusResponse {
+        var request = Gateway_CommitStatusRequest()
+        request.channelID = channel
+        request.transactionID = transactionID
+        request.identity = Data(signer.serialized)
+        var signed = Gateway_SignedCommitStatusRequest()
+        signed.request = try request.serializedData()
+        signed.signature = Data(try signer.sign(signed.request))
+        return try await gateway.commitStatus(signed)
+    }
+}

@@ -1,0 +1,453 @@
+import Endorser
+import Foundation
+import GRPCCore
+import Identity
+import LedgerCore
+import LedgerWire
+import NetworkConfig
+import Orderer
+import RPCTransport
+import Testing
+import TestSupport
+import WorldState
+
+@testable import LedgerNode
+
+/// The whole pipeline with real processes and mutual TLS: a solo orderer and one peer each of
+/// HospitalA and HospitalB (endorser and committer), a channel whose chaincode policy needs both
+/// hospitals, and the example chaincode. Transactions go through the gateway, or are endorsed and
+/// broadcast by hand to reach each invalid case; afterwards both peers' ledgers hold identical
+/// blocks, the expected validation codes and equal state digests.
+@Suite(.serialized) struct PipelineEndToEndTests {
+    @Test func endorseOrderValidateAndCommitOnTwoPeers() async throws {
+        let network = try await LocalTestNetwork.start()
+        defer { network.stopAll() }
+        let chaincode = "asset-transfer"
+        let channel = network.channel
+
+        // 1. Through the gateway: committed VALID, and both peers report it.
+        let committedTxID = try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+            let txID = try await gateway.submit(channel: channel, chaincode: chaincode, arguments: ["create", "asset-1", "alice", "100"])
+            let status = try await gateway.commitStatus(channel: channel, transactionID: txID)
+            #expect(status.result == .valid)
+            return txID
+        }
+        let seenByB = try await network.withGateway(peer: 1, user: "lab-tech-lee") { gateway in
+            try await gateway.commitStatus(channel: channel, transactionID: committedTxID)
+        }
+        #expect(seenByB.result == .valid)
+        let read = try await network.withGateway(peer: 1, user: "lab-tech-lee") { gateway in
+            try await gateway.evaluate(channel: channel, chaincode: chaincode, arguments: ["read", "asset-1"])
+        }
+        #expect(String(decoding: read.payload, as: UTF8.self) == #"{"id":"asset-1","owner":"alice","value":100}"#)
+
+        // A proposal the chaincode refuses is reported by the gateway, and nothing is ordered.
+        await #expect(throws: RPCError.self) {
+            try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+                try await gateway.submit(channel: channel, chaincode: chaincode, arguments: ["read", "no-such-asset"])
+            }
+        }
+
+        var expected: [String: Protos_TxValidationCode] = [committedTxID: .valid]
+        let carter = try network.signer(org: "HospitalA", user: "dr-carter")
+
+        // 2. Endorsed by HospitalA only: the chaincode policy needs both.
+        let onlyA = try await network.endorsedEnvelope(["create", "asset-2", "bob", "5"], by: [0], creator: carter)
+        // 3. Two transfers of one asset in one block: the second read a stale version.
+        let transfer1 = try await network.endorsedEnvelope(["transfer", "asset-1", "bob"], by: [0, 1], creator: carter)
+        let transfer2 = try await network.endorsedEnvelope(["transfer", "asset-1", "carol"], by: [0, 1], creator: carter)
+        // 4. A range query (by owner) that an earlier transaction of its block changes: phantom.
+        let listAlice = try await network.endorsedEnvelope(["listByOwner", "alice"], by: [0, 1], creator: carter)
+        let createForAlice = try await network.endorsedEnvelope(["create", "asset-3", "alice", "7"], by: [0, 1], creator: carter)
+        // 6. A creator certificate not yet valid at the transaction's timestamp: the orderer checks
+        // the signature now and accepts; peers check it at the transaction time and refuse.
+        let early = try network.craftedEnvelope(writes: [("early", nil)], endorsers: [network.peerSigner(0), network.peerSigner(1)], creator: carter, timestamp: Date().addingTimeInterval(-3600))
+        // 7. Key-level policy: a key that only HospitalB may endorse.
+        let guarded = try network.craftedEnvelope(
+            writes: [("guarded", "'HospitalBMSP.peer'")], endorsers: [network.peerSigner(0), network.peerSigner(1)], creator: carter)
+        let guardedByA = try network.craftedEnvelope(writes: [("guarded", nil)], endorsers: [network.peerSigner(0)], creator: carter)
+        let guardedByB = try network.craftedEnvelope(writes: [("guarded", nil)], endorsers: [network.peerSigner(1)], creator: carter)
+        // 8. A trainee's order needs a supervisor's co-signature of the order's specialty.
+        let student = try network.signer(org: "HospitalA", user: "student-dev")
+        let supervisor = try network.signer(org: "HospitalA", user: "dr-shah")
+        let order = try network.craftedEnvelope(
+            writes: [("order-1", "'HospitalAMSP.client[is_supervisor=true,specialty=cardiology]'")],
+            endorsers: [network.peerSigner(0), network.peerSigner(1)], creator: student)
+        let orderUncosigned = try network.craftedEnvelope(writes: [("order-1", nil)], endorsers: [network.peerSigner(0), network.peerSigner(1)], creator: student)
+        let orderCosigned = try network.craftedEnvelope(
+            writes: [("order-1", nil)], endorsers: [network.peerSigner(0), network.peerSigner(1), supervisor], creator: student)
+
+        // Blocks hold two transactions (maxMessageCount 2), so each pair below shares a block.
+        let batches: [[(Common_Envelope, Protos_TxValidationCode)]] = [
+            [(onlyA, .endorsementPolicyFailure), (early, .badCreatorSignature)],
+            [(transfer1, .valid), (transfer2, .mvccReadConflict)],
+            [(createForAlice, .valid), (listAlice, .phantomReadConflict)],
+            [(guarded, .valid), (guardedByA, .endorsementPolicyFailure)],
+            [(guardedByB, .valid), (order, .valid)],
+            [(orderUncosigned, .endorsementPolicyFailure), (orderCosigned, .valid)],
+        ]
+        for batch in batches {
+            let answers = try await network.orderer.broadcast(batch.map(\.0))
+            #expect(answers.map(\.status) == batch.map { _ in .success }, "\(answers.map(\.info))")
+            for (envelope, code) in batch { expected[try Self.transactionID(envelope)] = code }
+            // Wait for the block before sending the next pair.
+            let last = try Self.transactionID(batch.last!.0)
+            _ = try await network.withGateway(peer: 0, user: "dr-carter") { try await $0.commitStatus(channel: channel, transactionID: last) }
+        }
+        // 5. The same envelope again: a duplicate txid (the ledger keeps the first outcome).
+        let duplicate = try await network.endorsedEnvelope(["create", "asset-4", "dan", "1"], by: [0, 1], creator: carter)
+        let duplicateID = try Self.transactionID(duplicate)
+        _ = try await network.orderer.broadcast([duplicate, duplicate])
+        _ = try await network.withGateway(peer: 1, user: "lab-tech-lee") { try await $0.commitStatus(channel: channel, transactionID: duplicateID) }
+        expected[duplicateID] = .valid
+
+        for peer in 0..<2 {
+            let metrics = try await HTTP.get("http://127.0.0.1:\(network.peers[peer].operationsPort)/metrics").body
+            #expect(metrics.contains(#"medrex_ledger_transactions_total{channel="carechannel",code="DUPLICATE_TXID"} 1"#), "\(metrics)")
+        }
+
+        // A peer SIGKILLed while blocks stream in restarts and catches up.
+        let burst = try await network.preEndorsed(count: 120, creator: carter)
+        let heightBefore = try await network.height(peer: 1)
+        let broadcast = Task { try await network.orderer.broadcast(burst) }
+        var heightAtKill = heightBefore
+        while heightAtKill < heightBefore + 3 {
+            try await Task.sleep(for: .milliseconds(10))
+            heightAtKill = try await network.height(peer: 1)
+        }
+        network.peers[1].process.kill(signal: SIGKILL)
+        let answers = try await broadcast.value
+        #expect(answers.allSatisfy { $0.status == .success })
+        let finalHeight = heightBefore + UInt64(burst.count / 2)
+        #expect(heightAtKill < finalHeight, "the peer was killed after it had every block; the catch-up was not exercised")
+        try network.peers[1].process.start()
+        for peer in 0..<2 { try await network.waitForHeight(finalHeight, peer: peer) }
+
+        // Both peers stop cleanly; their ledgers hold the same blocks, codes and state.
+        for peer in network.peers { #expect(peer.process.stop() == 0, "\(peer.process.log)") }
+        let ledgers = try network.peers.map { try Ledger(directory: $0.data.appendingPathComponent("ledgers/\(channel)")) }
+        #expect(ledgers[0].height == finalHeight && ledgers[1].height == finalHeight)
+        for number in 0..<ledgers[0].height {
+            let blocks = try ledgers.map { try #require(try $0.blockStore.block(number: number)).serializedData() }
+            #expect(blocks[0] == blocks[1], "block \(number) differs between the peers")
+        }
+        for (txID, code) in expected {
+            #expect(try ledgers[0].blockStore.transactionLocation(txID)?.validationCode == code, "\(txID)")
+        }
+        let digests = try ledgers.map { try StateDigest.compute(try $0.state.makeReader(), namespaces: [chaincode]).digest }
+        #expect(digests[0] == digests[1])
+        for ledger in ledgers { try ledger.close() }
+        for peer in network.peers {
+            let report = LedgerVerifier.verify(directory: peer.data.appendingPathComponent("ledgers/\(channel)"))
+            #expect(report.isSound, "\(report.problem ?? "")")
+        }
+    }
+
+    static func transactionID(_ envelope: Common_Envelope) throws -> String {
+        try TransactionEnvelope(serialized: try envelope.serializedData()).channelHeader.txID
+    }
+}
+
+/// A background `medrex` daemon whose output goes to a log file.
+final class Daemon: @unchecked Sendable {
+    let arguments: [String]
+    let logFile: URL
+    private(set) var process = Process()
+
+    init(arguments: [String], logFile: URL) {
+        self.arguments = arguments
+        self.logFile = logFile
+    }
+
+    func start() throws {
+        process = Process()
+        process.executableURL = ChildProcess.medrex
+        process.arguments = arguments
+        if !FileManager.default.fileExists(atPath: logFile.path) { FileManager.default.createFile(atPath: logFile.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: logFile)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    func kill(signal: Int32) {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, signal)
+        while process.isRunning { usleep(10_000) }
+    }
+
+    /// SIGTERM, then the exit status; SIGKILL (and status -1) when it has not stopped in 30 s.
+    /// Polls instead of `waitUntilExit`, which spins a CPU on Linux.
+    @discardableResult
+    func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        Foundation.kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        guard !process.isRunning else {
+            kill(signal: SIGKILL)
+            return -1
+        }
+        return process.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+}
+
+/// A solo orderer and two peers (HospitalA peer0, HospitalB peer0) on free loopback ports.
+struct LocalTestNetwork: Sendable {
+    struct Peer: Sendable {
+        let organization: String
+        let port: Int
+        let operationsPort: Int
+        let data: URL
+        let process: Daemon
+    }
+
+    let work: URL
+    let crypto: URL
+    let channel = "carechannel"
+    let peers: [Peer]
+    let ordererProcess: Daemon
+    let orderer: OrdererClient
+
+    static func start() async throws -> LocalTestNetwork {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-pipeline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let ports = try (0..<6).map { _ in try ChildProcess.freePort() }
+        let networkFile = work.appendingPathComponent("network.yaml")
+        try """
+        name: pipeline-test
+        organizations:
+          - name: OrdererOrg
+            mspID: OrdererMSP
+            domain: orderer.test
+            orderers: [{ name: orderer0, port: \(ports[0]), operationsPort: \(ports[1]) }]
+          - name: HospitalA
+            mspID: HospitalAMSP
+            domain: hospital-a.test
+            peers: [{ name: peer0, port: \(ports[2]), operationsPort: \(ports[3]) }]
+            users:
+              - name: dr-carter
+                attributes: { role: consulting_doctor, specialty: cardiology, hospital: HospitalA }
+              - name: student-dev
+                attributes: { role: md_student, specialty: cardiology, is_trainee: true, hospital: HospitalA }
+              - name: dr-shah
+                attributes: { role: consulting_doctor, specialty: cardiology, is_supervisor: true, hospital: HospitalA }
+          - name: HospitalB
+            mspID: HospitalBMSP
+            domain: hospital-b.test
+            peers: [{ name: peer0, port: \(ports[4]), operationsPort: \(ports[5]) }]
+            users:
+              - name: lab-tech-lee
+                attributes: { role: lab_technician, lab_org: HospitalB-central-lab, hospital: HospitalB }
+        channels:
+          - name: carechannel
+            organizations: [HospitalA, HospitalB]
+            endorsementPolicy: "AND('HospitalAMSP.peer', 'HospitalBMSP.peer')"
+            consensus: solo
+            batch: { maxMessageCount: 2, timeout: 250ms }
+        """.write(to: networkFile, atomically: true, encoding: .utf8)
+        let medrex = ChildProcess.medrex
+        let crypto = work.appendingPathComponent("crypto")
+        for command in [
+            ["crypto", "generate", "--config", networkFile.path, "--output", crypto.path],
+            ["channel", "create", "--config", networkFile.path, "--channel", "carechannel", "--crypto", crypto.path, "--output", work.appendingPathComponent("carechannel.block").path],
+        ] {
+            let result = try ChildProcess.run(medrex, command)
+            try #require(result.status == 0, "\(result.output)")
+        }
+        let library = try ExamplePlugin.assetTransfer()
+        let tlsRoots = "[crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]"
+        try """
+        mspID: OrdererMSP
+        msp: crypto/OrdererOrg/orderers/orderer0/msp
+        listen: 127.0.0.1:\(ports[0])
+        tls:
+          certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
+          privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
+          clientRootCAs: \(tlsRoots)
+        data: orderer0
+        operations: 127.0.0.1:\(ports[1])
+        channels: [carechannel.block]
+        """.write(to: work.appendingPathComponent("orderer0.yaml"), atomically: true, encoding: .utf8)
+        let ordererProcess = Daemon(arguments: ["orderer", "start", "--config", work.appendingPathComponent("orderer0.yaml").path], logFile: work.appendingPathComponent("orderer0.log"))
+        try ordererProcess.start()
+        var peers: [Peer] = []
+        for (index, organization) in ["HospitalA", "HospitalB"].enumerated() {
+            let config = work.appendingPathComponent("peer-\(organization).yaml")
+            try """
+            mspID: \(organization)MSP
+            msp: crypto/\(organization)/peers/peer0/msp
+            listen: 127.0.0.1:\(ports[2 + 2 * index])
+            tls:
+              certificate: crypto/\(organization)/peers/peer0/tls/cert.crt
+              privateKey: crypto/\(organization)/peers/peer0/tls/key.pem
+              clientRootCAs: \(tlsRoots)
+            data: peer-\(organization)
+            roles: [endorser, committer]
+            operations: 127.0.0.1:\(ports[3 + 2 * index])
+            channels:
+              - genesis: carechannel.block
+                chaincodes:
+                  - { name: asset-transfer, version: "1.0" }
+            """.write(to: config, atomically: true, encoding: .utf8)
+            let data = work.appendingPathComponent("peer-\(organization)")
+            let install = try ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
+            try #require(install.status == 0, "\(install.output)")
+            let daemon = Daemon(arguments: ["peer", "start", "--config", config.path], logFile: work.appendingPathComponent("peer-\(organization).log"))
+            try daemon.start()
+            peers.append(Peer(organization: organization, port: ports[2 + 2 * index], operationsPort: ports[3 + 2 * index], data: data, process: daemon))
+        }
+        let client = CryptoMaterialLayout(root: crypto, organization: "HospitalA").member(kind: .user, name: "dr-carter")
+        let orderer = OrdererClient(host: "127.0.0.1", port: ports[0], tls: MutualTLS(
+            certificate: client.tlsCertificate, privateKey: client.tlsPrivateKey,
+            trustedCAs: [CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").tlsCACertificate]))
+        let network = LocalTestNetwork(work: work, crypto: crypto, peers: peers, ordererProcess: ordererProcess, orderer: orderer)
+        for port in [ports[1], ports[3], ports[5]] { try await network.waitUntilHealthy(operationsPort: port) }
+        return network
+    }
+
+    func stopAll() {
+        for peer in peers { peer.process.stop() }
+        ordererProcess.stop()
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    func waitUntilHealthy(operationsPort: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let answer = try? await HTTP.get("http://127.0.0.1:\(operationsPort)/healthz"), answer.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("port \(operationsPort) never became healthy; logs:\n\(peers.map(\.process.log).joined(separator: "\n"))\n\(ordererProcess.log)")
+        throw CancellationError()
+    }
+
+    func height(peer: Int) async throws -> UInt64 {
+        let metrics = try await HTTP.get("http://127.0.0.1:\(peers[peer].operationsPort)/metrics").body
+        let prefix = "medrex_ledger_height_blocks{channel=\"\(channel)\"} "
+        guard let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }), let value = Double(line.dropFirst(prefix.count)) else { return 0 }
+        return UInt64(value)
+    }
+
+    func waitForHeight(_ height: UInt64, peer: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let current = try? await self.height(peer: peer), current >= height { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("peer \(peer) never reached height \(height); log:\n\(peers[peer].process.log)")
+        throw CancellationError()
+    }
+
+    func signer(org: String, user: String) throws -> SigningIdentity {
+        try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout(root: crypto, organization: org).member(kind: .user, name: user).msp, mspID: "\(org)MSP")
+    }
+
+    func peerSigner(_ index: Int) throws -> SigningIdentity {
+        let organization = peers[index].organization
+        return try CryptoMaterialLoader.loadSigningIdentity(
+            CryptoMaterialLayout(root: crypto, organization: organization).member(kind: .peer, name: "peer0").msp, mspID: "\(organization)MSP")
+    }
+
+    func clientTLS(org: String, user: String, trusting peerOrganization: String) -> MutualTLS {
+        let member = CryptoMaterialLayout(root: crypto, organization: org).member(kind: .user, name: user)
+        return MutualTLS(
+            certificate: member.tlsCertificate, privateKey: member.tlsPrivateKey,
+            trustedCAs: [CryptoMaterialLayout(root: crypto, organization: peerOrganization).tlsCACertificate])
+    }
+
+    func withGateway<Result: Sendable>(peer: Int, user: String, _ body: (GatewayClient) async throws -> Result) async throws -> Result {
+        let organization = user == "lab-tech-lee" ? "HospitalB" : "HospitalA"
+        return try await GatewayClient.withConnection(
+            host: "127.0.0.1", port: peers[peer].port, tls: clientTLS(org: organization, user: user, trusting: peers[peer].organization),
+            signer: try signer(org: organization, user: user), body)
+    }
+
+    /// A proposal endorsed for real by the listed peers, assembled and signed by `creator`.
+    func endorsedEnvelope(_ arguments: [String], by endorsers: [Int], creator: SigningIdentity) async throws -> Common_Envelope {
+        let proposal = try ProposalFactory.make(channel: channel, chaincode: "asset-transfer", arguments: arguments, signer: creator, timestamp: Date())
+        var responses: [Protos_ProposalResponse] = []
+        for index in endorsers {
+            responses.append(try await EndorserClient.processProposal(
+                proposal, host: "127.0.0.1", port: peers[index].port, tls: clientTLS(org: "HospitalA", user: "dr-carter", trusting: peers[index].organization)))
+        }
+        var envelope = Common_Envelope()
+        envelope.payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+        envelope.signature = Data(try creator.sign(envelope.payload))
+        return envelope
+    }
+
+    /// `count` creates of distinct assets, endorsed by both peers over one connection each.
+    func preEndorsed(count: Int, creator: SigningIdentity) async throws -> [Common_Envelope] {
+        let proposals = try (0..<count).map { index in
+            try ProposalFactory.make(channel: channel, chaincode: "asset-transfer", arguments: ["create", "burst-\(index)", "erin", "\(index)"], signer: creator, timestamp: Date())
+        }
+        var responses = Array(repeating: [Protos_ProposalResponse](), count: count)
+        for peer in 0..<2 {
+            let tls = clientTLS(org: "HospitalA", user: "dr-carter", trusting: peers[peer].organization)
+            let answers = try await EndorserClient.withConnection(host: "127.0.0.1", port: peers[peer].port, tls: tls) { endorser in
+                var answers: [Protos_ProposalResponse] = []
+                for proposal in proposals { answers.append(try await endorser.processProposal(proposal)) }
+                return answers
+            }
+            for (index, answer) in answers.enumerated() { responses[index].append(answer) }
+        }
+        return try zip(proposals, responses).map { proposal, responses in
+            var envelope = Common_Envelope()
+            envelope.payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+            envelope.signature = Data(try creator.sign(envelope.payload))
+            return envelope
+        }
+    }
+
+    /// A transaction built by hand (a client holding the keys): blind writes of `writes` (with a
+    /// key-level policy when given), endorsed by `endorsers`.
+    func craftedEnvelope(
+        writes: [(key: String, keyPolicy: String?)], endorsers: [SigningIdentity], creator: SigningIdentity, timestamp: Date = Date()
+    ) throws -> Common_Envelope {
+        var builder = EndorserTransactionBuilder(
+            channelID: channel, chaincodeName: "asset-transfer", creator: Data(creator.serialized),
+            nonce: Data((0..<24).map { _ in UInt8.random(in: 0...255) }), timestamp: timestamp)
+        var set = Kvrwset_KVRWSet()
+        for (key, policy) in writes {
+            var write = Kvrwset_KVWrite()
+            write.key = key
+            write.value = Data("v".utf8)
+            set.writes.append(write)
+            if let policy {
+                var metadata = Kvrwset_KVMetadataWrite()
+                metadata.key = key
+                var entry = Kvrwset_KVMetadataEntry()
+                entry.name = StateMetadataName.validationParameter
+                entry.value = Data(policy.utf8)
+                metadata.entries = [entry]
+                set.metadataWrites.append(metadata)
+            }
+        }
+        builder.readWriteSets = [("asset-transfer", set)]
+        let responsePayload = try builder.proposalResponsePayload()
+        builder.endorsements = try endorsers.map { endorser in
+            var endorsement = Protos_Endorsement()
+            endorsement.endorser = Data(endorser.serialized)
+            endorsement.signature = Data(try endorser.sign(responsePayload + endorser.serialized))
+            return endorsement
+        }
+        return try builder.envelope { Data(try creator.sign($0)) }
+    }
+}
+
+/// The example chaincode plugin, built in debug by its own package.
+enum ExamplePlugin {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func assetTransfer() throws -> URL {
+        let example = repository.appendingPathComponent("Examples/asset-transfer")
+        let build = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path])
+        try #require(build.status == 0, "\(build.output)")
+        let bin = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path, "--show-bin-path"])
+        return URL(fileURLWithPath: bin.output.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("libAssetTransfer.so")
+    }
+}
