@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
@@ -115,10 +116,23 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Chaincodes that ship with the peer (bench workloads; later the healthcare chaincodes).
+        .target(name: "BuiltInChaincodes", dependencies: [.product(name: "Chaincode", package: "Chaincode")]),
+        // `medrex bench run`: workloads driven through a peer's gateway, with a latency report.
+        .target(
+            name: "LoadGenerator",
+            dependencies: [
+                "BuiltInChaincodes", "Endorser", "Identity", "LedgerCore", "LedgerNode", "LedgerWire", "RPCTransport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "medrex",
             dependencies: [
                 "LedgerNode",
+                "BuiltInChaincodes",
+                "LoadGenerator",
                 "LedgerCore",
                 "LedgerWire",
                 "Orderer",

@@ -18,4 +18,7 @@ package enum Limits {
     package static let chaincodeExecutionTimeMax: Duration = .seconds(5)
     /// Most envelopes of one Broadcast stream waiting for their block at a time.
     package static let broadcastInFlightMax = 10_000
+    /// Transactions one client may have in progress on one streaming-transaction stream; the
+    /// stream stops reading until one finishes.
+    package static let streamedTransactionsInFlightMax = 4_096
 }

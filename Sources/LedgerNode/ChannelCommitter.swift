@@ -15,24 +15,11 @@ import WorldState
 ///
 /// Pipelining: the state-independent checks of block N+1 (signatures) run while block N commits.
 package final class ChannelCommitter: Sendable {
-    package struct Endpoint: Sendable, Hashable, CustomStringConvertible {
-        package let host: String
-        package let port: Int
-        package var description: String { "\(host):\(port)" }
-
-        /// Parses `host:port`; nil when it is not that.
-        package init?(_ address: String) {
-            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port) else { return nil }
-            host = String(address[..<colon])
-            self.port = port
-        }
-    }
-
     package let channelID: String
     private let ledger: Ledger
     private let verifier: BlockVerifier
     private let validator: BlockValidator
-    private let orderers: [Endpoint]
+    private let orderers: [NodeAddress]
     private let tls: MutualTLS
     private let signer: SigningIdentity
     private let notifier: CommitNotifier
@@ -40,7 +27,7 @@ package final class ChannelCommitter: Sendable {
     private let logger: Logger
 
     package init(
-        channelID: String, ledger: Ledger, verifier: BlockVerifier, validator: BlockValidator, orderers: [Endpoint], tls: MutualTLS,
+        channelID: String, ledger: Ledger, verifier: BlockVerifier, validator: BlockValidator, orderers: [NodeAddress], tls: MutualTLS,
         signer: SigningIdentity, notifier: CommitNotifier, metrics: PeerMetrics, logger: Logger
     ) {
         self.channelID = channelID
@@ -85,7 +72,7 @@ package final class ChannelCommitter: Sendable {
     }
 
     /// One Deliver stream; blocks are prepared as they arrive and committed in order by one task.
-    private func follow(_ endpoint: Endpoint) async throws -> Common_Status {
+    private func follow(_ endpoint: NodeAddress) async throws -> Common_Status {
         let client = OrdererClient(host: endpoint.host, port: endpoint.port, tls: tls)
         let start = ledger.height
         logger.info("pulling blocks", metadata: ["orderer": "\(endpoint)", "from": "\(start)"])

@@ -16,13 +16,13 @@ package struct GatewayChannel: Sendable {
     /// A peer of another organization (an anchor peer of the channel configuration).
     package struct RemotePeer: Sendable {
         package let mspID: String
-        package let endpoint: ChannelCommitter.Endpoint
+        package let endpoint: NodeAddress
         package let tls: MutualTLS
     }
 
     package let remotePeers: [RemotePeer]
-    package let orderers: [ChannelCommitter.Endpoint]
-    package let ordererTLS: MutualTLS
+    /// The peer's shared Broadcast stream to the channel's orderers.
+    package let broadcaster: OrdererBroadcaster
     /// Answers which policies a transaction needs (the same rules validation applies).
     package let validator: BlockValidator
     package let state: any StateDatabase
@@ -59,8 +59,9 @@ package struct Gateway: Sendable {
         return response.response
     }
 
-    /// Endorses until the policies hold; returns the unsigned transaction envelope.
-    package func endorse(_ proposal: Protos_SignedProposal, channelID: String) async throws -> Common_Envelope {
+    /// Endorses until the policies hold; returns the unsigned transaction envelope and the
+    /// chaincode's response.
+    package func endorse(_ proposal: Protos_SignedProposal, channelID: String) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
         let channel = try channel(channelID)
         let local = endorser.processProposal(proposal)
         guard local.response.status < 400 else {
@@ -104,7 +105,7 @@ package struct Gateway: Sendable {
         }
         var envelope = Common_Envelope()
         envelope.payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
-        return envelope
+        return (envelope, local.response)
     }
 
     private func policiesSatisfied(_ proposal: Protos_SignedProposal, _ responses: [Protos_ProposalResponse], _ channel: GatewayChannel) throws -> Bool {
@@ -119,29 +120,21 @@ package struct Gateway: Sendable {
         return try channel.validator.endorsementsSatisfyPolicies(transaction, signers: Array(Set(signers)), reader: try channel.state.makeReader())
     }
 
-    /// Sends the signed transaction to the channel's orderers, one after another until one accepts.
+    /// Sends the signed transaction to the ordering service over the peer's Broadcast stream
+    /// (which fails over between the channel's orderers).
     package func submit(_ envelope: Common_Envelope, channelID: String) async throws {
         let channel = try channel(channelID)
-        var problems: [String] = []
-        for endpoint in channel.orderers {
-            do {
-                let answers = try await OrdererClient(host: endpoint.host, port: endpoint.port, tls: channel.ordererTLS).broadcast([envelope])
-                guard let answer = answers.first else {
-                    problems.append("\(endpoint): no answer")
-                    continue
-                }
-                switch answer.status {
-                case .success: return
-                case .serviceUnavailable: problems.append("\(endpoint): unavailable: \(answer.info)")
-                default: throw RPCError(code: .aborted, message: "the orderer refused the transaction (\(answer.status)): \(answer.info)")
-                }
-            } catch let error as RPCError where error.code == .aborted {
-                throw error
-            } catch {
-                problems.append("\(endpoint): \(error)")
-            }
+        let answer = try await channel.broadcaster.broadcast(envelope)
+        switch answer.status {
+        case .success: return
+        case .serviceUnavailable: throw RPCError(code: .unavailable, message: "the ordering service is unavailable: \(answer.info)")
+        default: throw RPCError(code: .aborted, message: "the orderer refused the transaction (\(answer.status)): \(answer.info)")
         }
-        throw RPCError(code: .unavailable, message: "no orderer accepted the transaction: \(problems.joined(separator: "; "))")
+    }
+
+    /// The outcome of a transaction, waiting until it commits; nil when the peer is stopping.
+    package func outcome(of transactionID: String, channelID: String) async throws -> CommitOutcome? {
+        try await channel(channelID).notifier.outcome(of: transactionID)
     }
 
     /// The transaction's validation code, waiting until it commits. The request must be signed by
@@ -170,7 +163,7 @@ struct GatewayRPCService: Gateway_Gateway.SimpleServiceProtocol {
 
     func endorse(request: Gateway_EndorseRequest, context: ServerContext) async throws -> Gateway_EndorseResponse {
         var response = Gateway_EndorseResponse()
-        response.preparedTransaction = try await mapped { try await gateway.endorse(request.proposedTransaction, channelID: request.channelID) }
+        response.preparedTransaction = try await mapped { try await gateway.endorse(request.proposedTransaction, channelID: request.channelID).transaction }
         return response
     }
 
@@ -195,19 +188,24 @@ struct GatewayRPCService: Gateway_Gateway.SimpleServiceProtocol {
         throw RPCError(code: .unimplemented, message: "chaincode event streams are not available in this release")
     }
 
-    /// Errors other than RPCErrors (malformed input, storage) become INVALID_ARGUMENT / INTERNAL
-    /// with their description; nothing in them is PHI (keys and values never enter messages).
     private func mapped<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as RPCError {
-            throw error
-        } catch let error as TransactionAssemblyError {
-            throw RPCError(code: .aborted, message: error.reason)
-        } catch let error as SwiftProtobuf.BinaryDecodingError {
-            throw RPCError(code: .invalidArgument, message: "malformed request: \(error)")
         } catch {
-            throw RPCError(code: .internalError, message: "\(error)")
+            throw RPCError(gatewayError: error)
+        }
+    }
+}
+
+extension RPCError {
+    /// Errors other than RPCErrors (malformed input, storage) become INVALID_ARGUMENT / ABORTED /
+    /// INTERNAL with their description; nothing in them is PHI (keys and values never enter them).
+    init(gatewayError error: any Error) {
+        switch error {
+        case let error as RPCError: self = error
+        case let error as TransactionAssemblyError: self = RPCError(code: .aborted, message: error.reason)
+        case let error as SwiftProtobuf.BinaryDecodingError: self = RPCError(code: .invalidArgument, message: "malformed request: \(error)")
+        default: self = RPCError(code: .internalError, message: "\(error)")
         }
     }
 }

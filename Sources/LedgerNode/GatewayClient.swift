@@ -34,19 +34,32 @@ package struct GatewayClient: Sendable {
     /// Endorses, signs and submits a transaction; returns its txid without waiting for the commit.
     package func submit(channel: String, chaincode: String, arguments: [String], transient: [String: [UInt8]] = [:]) async throws -> String {
         let proposal = try ProposalFactory.make(channel: channel, chaincode: chaincode, arguments: arguments, transient: transient, signer: signer, timestamp: Date())
-        let channelHeader = try Common_ChannelHeader(serializedBytes: try Common_Header(serializedBytes: try Protos_Proposal(serializedBytes: proposal.proposalBytes).header).channelHeader)
+        let envelope = try await endorse(channel: channel, proposal: proposal)
+        try await submit(channel: channel, envelope: envelope)
+        return try Self.transactionID(of: proposal)
+    }
+
+    /// The gateway's Endorse: the transaction, signed here by the client.
+    package func endorse(channel: String, proposal: Protos_SignedProposal) async throws -> Common_Envelope {
         var endorse = Gateway_EndorseRequest()
-        endorse.transactionID = channelHeader.txID
+        endorse.transactionID = try Self.transactionID(of: proposal)
         endorse.channelID = channel
         endorse.proposedTransaction = proposal
         var envelope = try await gateway.endorse(endorse).preparedTransaction
         envelope.signature = Data(try signer.sign(envelope.payload))
+        return envelope
+    }
+
+    /// The gateway's Submit of a signed transaction.
+    package func submit(channel: String, envelope: Common_Envelope) async throws {
         var submit = Gateway_SubmitRequest()
-        submit.transactionID = channelHeader.txID
         submit.channelID = channel
         submit.preparedTransaction = envelope
         _ = try await gateway.submit(submit)
-        return channelHeader.txID
+    }
+
+    package static func transactionID(of proposal: Protos_SignedProposal) throws -> String {
+        try Common_ChannelHeader(serializedBytes: try Common_Header(serializedBytes: try Protos_Proposal(serializedBytes: proposal.proposalBytes).header).channelHeader).txID
     }
 
     /// Waits until the transaction commits; its validation code and block.

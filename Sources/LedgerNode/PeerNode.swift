@@ -3,6 +3,7 @@ import Chaincode
 import Endorser
 import Foundation
 import LedgerCore
+import Orderer
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Identity
@@ -26,6 +27,7 @@ package final class PeerNode: Sendable {
     /// Commit outcomes of each channel's transactions, for waiters such as the gateway.
     package let notifiers: [String: CommitNotifier]
     private let committers: [ChannelCommitter]
+    private let broadcasters: [OrdererBroadcaster]
     /// The Fabric-compatible gateway; served when the peer both endorses and commits.
     package let gateway: Gateway?
 
@@ -43,6 +45,7 @@ package final class PeerNode: Sendable {
         var notifiers: [String: CommitNotifier] = [:]
         var committers: [ChannelCommitter] = []
         var gatewayChannels: [String: GatewayChannel] = [:]
+        var broadcasters: [OrdererBroadcaster] = []
         for channel in configuration.channels {
             let genesis: Common_Block
             do {
@@ -88,7 +91,7 @@ package final class PeerNode: Sendable {
             notifiers[config.channelID] = notifier
             if configuration.roles.contains(.committer) {
                 let membership = MembershipRegistry(try (config.applicationOrganizations + config.ordererOrganizations).map { try MembershipServiceProvider($0.msp) })
-                let endpoints = config.ordererAddresses.compactMap(ChannelCommitter.Endpoint.init)
+                let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
                 let ordererTLS = MutualTLS(
                     certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
                     trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
@@ -104,17 +107,20 @@ package final class PeerNode: Sendable {
                     let peerTLS = MutualTLS(
                         certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
                         trustedCAPEMs: try organization.tlsRootCertificates.map { try $0.serializeAsPEM().pemString })
-                    remotePeers += organization.anchorPeers.compactMap(ChannelCommitter.Endpoint.init).map {
+                    remotePeers += organization.anchorPeers.compactMap(NodeAddress.init).map {
                         GatewayChannel.RemotePeer(mspID: organization.mspID, endpoint: $0, tls: peerTLS)
                     }
                 }
+                let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
+                broadcasters.append(broadcaster)
                 gatewayChannels[config.channelID] = GatewayChannel(
-                    remotePeers: remotePeers, orderers: endpoints, ordererTLS: ordererTLS, validator: validator, state: ledger.state, notifier: notifier)
+                    remotePeers: remotePeers, broadcaster: broadcaster, validator: validator, state: ledger.state, notifier: notifier)
             }
         }
         self.ledgers = ledgers
         self.notifiers = notifiers
         self.committers = committers
+        self.broadcasters = broadcasters
         endorser = EndorsementService(signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: resources)
         gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
             ? Gateway(endorser: endorser, channels: gatewayChannels, logger: logger) : nil
@@ -133,7 +139,10 @@ package final class PeerNode: Sendable {
             transportSecurity: tls.serverSecurity)
         var services: [any RegistrableRPCService] = []
         if configuration.roles.contains(.endorser) { services.append(EndorserRPCService(endorser: endorser, metrics: metrics)) }
-        if let gateway { services.append(GatewayRPCService(gateway: gateway)) }
+        if let gateway {
+            services.append(GatewayRPCService(gateway: gateway))
+            services.append(TransactionStreamService(gateway: gateway))
+        }
         let server = GRPCServer(transport: transport, services: services)
         var operations: OperationsServer?
         if let endpoint = configuration.operations {
@@ -159,6 +168,9 @@ package final class PeerNode: Sendable {
             }
             for committer in committers {
                 group.addTask { await committer.run() }
+            }
+            for broadcaster in broadcasters {
+                group.addTask { await broadcaster.run() }
             }
             try await server.serve()
             // The server has stopped: stop pulling blocks; a block being committed finishes first.

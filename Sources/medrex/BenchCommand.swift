@@ -4,6 +4,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks.",
-        subcommands: [StateBenchCommand.self, EndorseBenchCommand.self, OrderBenchCommand.self]
+        subcommands: [RunBenchCommand.self, StateBenchCommand.self, EndorseBenchCommand.self, OrderBenchCommand.self]
     )
 }

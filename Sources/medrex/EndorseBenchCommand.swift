@@ -1,5 +1,6 @@
 import RPCTransport
 import ArgumentParser
+import BuiltInChaincodes
 import Chaincode
 import Endorser
 import Foundation
@@ -53,7 +54,7 @@ struct EndorseBenchCommand: AsyncParsableCommand {
             tlsCertificate: peerFolder.tlsCertificate, tlsPrivateKey: peerFolder.tlsPrivateKey, tlsClientRootCAs: [layout.tlsCACertificate],
             data: work.appendingPathComponent("data"), roles: [.endorser],
             channels: [.init(genesis: genesis, chaincodes: [("kv", "1.0")])])
-        let node = try PeerNode(configuration: configuration, builtInChaincodes: ["kv": PutContract()])
+        let node = try PeerNode(configuration: configuration, builtInChaincodes: BuiltInChaincodes.all)
         let signer = try CryptoMaterialLoader.loadSigningIdentity(client.msp, mspID: "OrgMSP")
         let batch = try (0..<proposals).map { index in
             try ProposalFactory.make(channel: "bench", chaincode: "kv", arguments: ["put", "key-\(index)", String(repeating: "v", count: 100)], signer: signer, timestamp: Date())
@@ -110,11 +111,3 @@ final class ProposalCursor: Sendable {
 }
 
 /// The benchmark's chaincode: `put key value`.
-struct PutContract: Contract {
-    func register(_ router: inout ContractRouter) {
-        router.on("put") { context in
-            try context.stub.putState(try context.string(0), try context.bytes(1))
-            return []
-        }
-    }
-}

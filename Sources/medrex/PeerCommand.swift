@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuiltInChaincodes
 import Foundation
 import LedgerNode
 import NetworkConfig
@@ -12,7 +13,7 @@ struct PeerCommand: AsyncParsableCommand {
         @Option(help: "The peer's configuration file.") var config: String
 
         func run() async throws {
-            let node = try PeerNode(configuration: try PeerConfiguration.load(file: config))
+            let node = try PeerNode(configuration: try PeerConfiguration.load(file: config), builtInChaincodes: BuiltInChaincodes.all)
             try await runUntilStopped({ try await node.run() }, shutdown: { node.beginShutdown() })
         }
     }

@@ -143,6 +143,33 @@ import WorldState
         }
     }
 
+    /// `medrex bench run` against the network, over the streaming API and the Fabric gateway
+    /// calls: the report's figures are consistent with each other.
+    @Test func benchReportsAreConsistent() async throws {
+        let network = try await LocalTestNetwork.start()
+        defer { network.stopAll() }
+        for (workload, api) in [("put", "stream"), ("transfer", "unary"), ("hot", "stream")] {
+            let result = try ChildProcess.run(ChildProcess.medrex, [
+                "bench", "run", "--crypto", network.crypto.path, "--peer", "127.0.0.1:\(network.peers[0].port)", "--channel", network.channel,
+                "--workload", workload, "--accounts", workload == "hot" ? "4" : "200", "--api", api, "--clients", "8", "--duration", "2", "--json"])
+            try #require(result.status == 0, "\(result.output)")
+            let json = String(result.output[result.output.firstIndex(of: "{")!...])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            let submitted = try #require(report["submitted"] as? Int)
+            let committed = try #require(report["committed"] as? Int)
+            let valid = try #require(report["valid"] as? Int)
+            let invalid = try #require(report["invalid"] as? Int)
+            let failed = try #require(report["failed"] as? Int)
+            let goodput = try #require(report["goodput"] as? Double)
+            #expect(committed > 0, "\(workload): \(json)")
+            #expect(committed == valid + invalid)
+            #expect(submitted == committed + failed)
+            #expect(goodput <= 1 && abs(goodput - Double(valid) / Double(submitted)) < 1e-9)
+            if workload == "put" { #expect(invalid == 0 && failed == 0, "\(json)") }
+            if workload == "hot" { #expect(invalid > 0, "8 clients over 4 accounts must conflict: \(json)") }
+        }
+    }
+
     static func transactionID(_ envelope: Common_Envelope) throws -> String {
         try TransactionEnvelope(serialized: try envelope.serializedData()).channelHeader.txID
     }
@@ -292,6 +319,8 @@ struct LocalTestNetwork: Sendable {
               - genesis: carechannel.block
                 chaincodes:
                   - { name: asset-transfer, version: "1.0" }
+                  - { name: kv, version: "1.0" }
+                  - { name: accounts, version: "1.0" }
             """.write(to: config, atomically: true, encoding: .utf8)
             let data = work.appendingPathComponent("peer-\(organization)")
             let install = try ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])

@@ -1,0 +1,10 @@
+import Chaincode
+
+/// Chaincodes that ship with the peer: a channel whose peer.yaml lists one of these names uses it
+/// without installing a plugin.
+package enum BuiltInChaincodes {
+    package static let all: [String: any Contract] = [
+        "kv": KeyValueContract(),
+        "accounts": AccountsContract(),
+    ]
+}

@@ -1,0 +1,80 @@
+import Foundation
+import GRPCCore
+import LedgerCore
+import LedgerWire
+import SwiftProtobuf
+
+/// Medrex's streaming transaction API (`medrex.TransactionStream/Transact`): the gateway's steps
+/// for many transactions on one bidirectional stream. Each request is handled concurrently (at
+/// most `Limits.streamedTransactionsInFlightMax` per stream); answers are written as they are
+/// ready, each naming the client's correlation id.
+struct TransactionStreamService: Medrex_TransactionStream.SimpleServiceProtocol {
+    let gateway: Gateway
+
+    func transact(
+        request: RPCAsyncSequence<Medrex_TransactRequest, any Error>, response: RPCWriter<Medrex_TransactResponse>, context: ServerContext
+    ) async throws {
+        let (answers, outbox) = AsyncStream.makeStream(of: Medrex_TransactResponse.self)
+        try await withThrowingTaskGroup(of: Void.self) { writers in
+            writers.addTask {
+                for await answer in answers { try await response.write(answer) }
+            }
+            defer { outbox.finish() }
+            try await withThrowingTaskGroup(of: Void.self) { handlers in
+                var inFlight = 0
+                for try await step in request {
+                    if inFlight >= Limits.streamedTransactionsInFlightMax {
+                        try await handlers.next()
+                        inFlight -= 1
+                    }
+                    inFlight += 1
+                    handlers.addTask { outbox.yield(await handle(step)) }
+                }
+                try await handlers.waitForAll()
+            }
+            outbox.finish()
+            try await writers.waitForAll()
+        }
+    }
+
+    private func handle(_ step: Medrex_TransactRequest) async -> Medrex_TransactResponse {
+        var answer = Medrex_TransactResponse()
+        answer.correlationID = step.correlationID
+        do {
+            switch step.step {
+            case .proposal(let proposal):
+                answer.transactionID = (try? Self.transactionID(proposalBytes: proposal.proposalBytes)) ?? ""
+                let (transaction, result) = try await gateway.endorse(proposal, channelID: step.channelID)
+                var prepared = Medrex_Prepared()
+                prepared.transaction = transaction
+                prepared.result = result.payload
+                answer.prepared = prepared
+            case .signedTransaction(let envelope):
+                let transactionID = try TransactionEnvelope(envelope: envelope).channelHeader.txID
+                answer.transactionID = transactionID
+                try await gateway.submit(envelope, channelID: step.channelID)
+                guard let outcome = try await gateway.outcome(of: transactionID, channelID: step.channelID) else {
+                    throw RPCError(code: .unavailable, message: "the peer stopped before transaction \(transactionID) committed")
+                }
+                var committed = Medrex_Committed()
+                committed.code = outcome.validationCode
+                committed.blockNumber = outcome.blockNumber
+                answer.committed = committed
+            case .none:
+                throw RPCError(code: .invalidArgument, message: "a request must hold a proposal or a signed transaction")
+            }
+        } catch {
+            let rpcError = RPCError(gatewayError: error)
+            var failure = Medrex_Failure()
+            failure.code = Int32(rpcError.code.rawValue)
+            failure.message = rpcError.message
+            answer.failure = failure
+        }
+        return answer
+    }
+
+    static func transactionID(proposalBytes: Data) throws -> String {
+        let proposal = try Protos_Proposal(serializedBytes: proposalBytes)
+        return try Common_ChannelHeader(serializedBytes: try Common_Header(serializedBytes: proposal.header).channelHeader).txID
+    }
+}
