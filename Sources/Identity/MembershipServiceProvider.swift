@@ -49,6 +49,7 @@ package struct MembershipServiceProvider: Sendable {
     private let roots: [Certificate]
     private let intermediates: [Certificate]
     private let revocationLists: [CertificateRevocationList]
+    private let cache = ValidatedIdentityCache(capacity: Limits.validatedIdentityCacheEntriesMax)
 
     /// Checks that every CRL is signed by one of the MSP's CAs; an unsigned or foreign CRL would
     /// otherwise be silently ignored, so it is a configuration error.
@@ -75,15 +76,17 @@ package struct MembershipServiceProvider: Sendable {
     /// Decodes a serialized identity and validates it (see `validate(certificate:at:)`). The
     /// identity must name this MSP.
     package func validate(serializedIdentity bytes: some DataProtocol, at time: Date) throws(IdentityError) -> ValidatedIdentity {
+        let key = Data(bytes)
+        if let cached = cache.identity(for: key, at: time) { return cached }
         let (claimedMSP, certificate) = try SerializedIdentity.decode(bytes)
         guard claimedMSP == mspID else {
             throw IdentityError(.unknownMSP, "identity claims MSP '\(claimedMSP)' but was given to MSP '\(mspID)'")
         }
-        let role = try validate(certificate: certificate, at: time)
+        let (role, period) = try validateLeaf(certificate, at: time)
         guard let publicKey = P256.Signing.PublicKey(certificate.publicKey) else {
             throw IdentityError(.malformedCertificate, "certificate '\(certificate.subject)' does not hold an ECDSA P-256 key")
         }
-        return ValidatedIdentity(
+        let identity = ValidatedIdentity(
             identityID: SerializedIdentity.identityID(of: bytes),
             mspID: mspID,
             role: role,
@@ -91,6 +94,8 @@ package struct MembershipServiceProvider: Sendable {
             certificate: certificate,
             publicKey: publicKey
         )
+        cache.insert(.init(identity: identity, validFrom: period.from, validUntil: period.until), for: key)
+        return identity
     }
 
     /// As `validate(serializedIdentity:at:)`, and the identity's NodeOU must be `claimedRole`.
@@ -108,18 +113,27 @@ package struct MembershipServiceProvider: Sendable {
     /// one of its roots; every certificate of that chain valid at `time`; none revoked by a CRL of
     /// its issuer; exactly one NodeOU among client, peer, orderer and admin. Returns that role.
     package func validate(certificate: Certificate, at time: Date) throws(IdentityError) -> IdentityRole {
+        try validateLeaf(certificate, at: time).role
+    }
+
+    /// The leaf's role and the period in which its whole chain is valid.
+    private func validateLeaf(_ certificate: Certificate, at time: Date) throws(IdentityError) -> (role: IdentityRole, period: (from: Date, until: Date)) {
         if case .isCertificateAuthority = try? certificate.extensions.basicConstraints {
             throw IdentityError(.malformedIdentity, "certificate '\(certificate.subject)' is a CA certificate and cannot be an identity")
         }
-        try checkChain(from: certificate, at: time)
-        return try nodeRole(of: certificate)
+        let period = try checkChain(from: certificate, at: time)
+        return (try nodeRole(of: certificate), period)
     }
 
-    private func checkChain(from leaf: Certificate, at time: Date) throws(IdentityError) {
+    /// Checks the chain from `leaf` to a root at `time`; returns the period in which every
+    /// certificate of the chain is valid.
+    private func checkChain(from leaf: Certificate, at time: Date) throws(IdentityError) -> (from: Date, until: Date) {
         var current = leaf
+        var period = (from: Date.distantPast, until: Date.distantFuture)
         for _ in 0..<Limits.certificateChainLengthMax {
             try checkValidity(current, at: time)
-            if roots.contains(current) { return }
+            period = (max(period.from, current.notValidBefore), min(period.until, current.notValidAfter))
+            if roots.contains(current) { return period }
             let issuer = try findIssuer(of: current)
             if revocationLists.contains(where: { $0.issuer == issuer.subject && $0.revokes(current.serialNumber) }) {
                 throw IdentityError(.revoked, "certificate '\(current.subject)' serial \(current.serialNumber) is revoked by '\(issuer.subject)'")

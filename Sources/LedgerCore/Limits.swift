@@ -4,6 +4,8 @@ package enum Limits {
     package static let blockTransactionCountMax = 10_000
     /// Most certificates between an identity and its root CA, both included.
     package static let certificateChainLengthMax = 5
+    /// Validated identities an MSP remembers (see `ValidatedIdentityCache`).
+    package static let validatedIdentityCacheEntriesMax = 10_000
     /// Largest PEM certificate accepted inside a serialized identity.
     package static let identityCertificateBytesMax = 64 * 1024
     /// Largest endorsement-policy expression accepted by the parser.

@@ -112,8 +112,13 @@ package struct Gateway: Sendable {
         let payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
         let transaction = try EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data)
         let now = Date()
-        let signers = responses.compactMap { response in
-            try? channel.validator.membership.verify(
+        let localIdentity = Data(endorser.signer.serialized)
+        let signers = responses.compactMap { response -> PolicySigner? in
+            // This peer's own endorsement was just signed here: no need to verify it.
+            if response.endorsement.endorser == localIdentity {
+                return try? channel.validator.membership.validate(serializedIdentity: localIdentity, at: now).policySigner
+            }
+            return try? channel.validator.membership.verify(
                 signature: response.endorsement.signature, over: response.payload + response.endorsement.endorser, by: response.endorsement.endorser, at: now
             ).policySigner
         }

@@ -64,12 +64,15 @@ import X509
         #expect(expectIdentityError { _ = try registry.validate(serializedIdentity: other.serialized, at: TestPKI.now) } == .unknownMSP)
     }
 
+    /// One MSP instance throughout: the identity validated (and cached) first must still be
+    /// refused outside its validity period, and accepted again inside it.
     @Test func enforcesTheValidityPeriod() throws {
         let shortLived = try pki.identity("visitor", days: 2)
         let msp = try pki.msp()
         _ = try msp.validate(serializedIdentity: shortLived.serialized, at: TestPKI.epoch.addingTimeInterval(86_400))
         #expect(expectIdentityError { _ = try msp.validate(serializedIdentity: shortLived.serialized, at: TestPKI.epoch.addingTimeInterval(3 * 86_400)) } == .expired)
         #expect(expectIdentityError { _ = try msp.validate(serializedIdentity: shortLived.serialized, at: TestPKI.epoch.addingTimeInterval(-60)) } == .notYetValid)
+        #expect(try msp.validate(serializedIdentity: shortLived.serialized, at: TestPKI.epoch.addingTimeInterval(2 * 86_400 - 60)).role == .client)
     }
 
     @Test func rejectsRevokedCertificates() throws {
