@@ -15,7 +15,7 @@ package struct MembershipRegistry: Sendable {
 
     /// Validates the serialized identity against the MSP it names.
     package func validate(serializedIdentity bytes: some DataProtocol, at time: Date) throws(IdentityError) -> ValidatedIdentity {
-        let (mspID, _) = try SerializedIdentity.decode(bytes)
+        let mspID = try SerializedIdentity.mspID(of: bytes)
         guard let provider = providers[mspID] else {
             throw IdentityError(.unknownMSP, "identity names MSP '\(mspID)', which is not a member here")
         }

@@ -22,15 +22,7 @@ package enum SerializedIdentity {
     /// Decodes the bytes into the MSP id and certificate. Bad protobuf, an oversized or non-PEM
     /// certificate are `.malformedIdentity` errors; nothing is trusted yet (see `MembershipServiceProvider`).
     package static func decode(_ bytes: some DataProtocol) throws(IdentityError) -> (mspID: String, certificate: Certificate) {
-        let message: Msp_SerializedIdentity
-        do {
-            message = try Msp_SerializedIdentity(serializedBytes: Data(bytes))
-        } catch {
-            throw IdentityError(.malformedIdentity, "serialized identity is not a valid msp.SerializedIdentity")
-        }
-        guard !message.mspid.isEmpty else {
-            throw IdentityError(.malformedIdentity, "serialized identity has an empty MSP id")
-        }
+        let message = try decodeMessage(bytes)
         guard message.idBytes.count <= Limits.identityCertificateBytesMax else {
             throw IdentityError(.malformedIdentity, "certificate of an identity of '\(message.mspid)' exceeds \(Limits.identityCertificateBytesMax) bytes")
         }
@@ -40,6 +32,24 @@ package enum SerializedIdentity {
         } catch {
             throw IdentityError(.malformedIdentity, "identity of '\(message.mspid)' does not hold a PEM X.509 certificate")
         }
+    }
+
+    /// The MSP id the identity names, without parsing its certificate.
+    package static func mspID(of bytes: some DataProtocol) throws(IdentityError) -> String {
+        try decodeMessage(bytes).mspid
+    }
+
+    private static func decodeMessage(_ bytes: some DataProtocol) throws(IdentityError) -> Msp_SerializedIdentity {
+        let message: Msp_SerializedIdentity
+        do {
+            message = try Msp_SerializedIdentity(serializedBytes: Data(bytes))
+        } catch {
+            throw IdentityError(.malformedIdentity, "serialized identity is not a valid msp.SerializedIdentity")
+        }
+        guard !message.mspid.isEmpty else {
+            throw IdentityError(.malformedIdentity, "serialized identity has an empty MSP id")
+        }
+        return message
     }
 
     /// Distinguishes identities: the hex SHA-256 of the serialized identity bytes.
