@@ -65,7 +65,8 @@ extension EtcdClient {
     }
 
     /// Drops the history before `revision`: reads and watches of older revisions fail with `.compacted`
-    /// afterwards. Compacting a revision already compacted fails with `.compacted`.
+    /// afterwards. Compacting a revision already compacted fails with `.compacted` (which a compaction
+    /// retried after a failover may also report, when its first attempt went through).
     ///
     /// - Parameter physical: Wait until the member has also removed the old data from its database.
     package func compact(revision: Int64, physical: Bool = false) async throws {

@@ -14,6 +14,12 @@ package struct Lease: Sendable, Hashable {
     package let id: LeaseID
     /// Keys attached to the lease are deleted when it is not renewed within this many seconds.
     package let ttlSeconds: Int64
+
+    /// A lease known by id (one granted earlier, say) with the TTL it was granted.
+    package init(id: LeaseID, ttlSeconds: Int64) {
+        self.id = id
+        self.ttlSeconds = ttlSeconds
+    }
 }
 
 /// One key as etcd stores it, with the revisions that say when it was written.

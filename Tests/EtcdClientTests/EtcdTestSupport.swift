@@ -54,20 +54,31 @@ func collect(
     from stream: AsyncThrowingStream<[WatchEvent], any Error>,
     within timeout: Duration
 ) async throws -> [WatchEvent] {
+    try await collect(from: stream, within: timeout, until: "\(count) events") { $0.count >= count }
+}
+
+/// Collects watch batches until the events so far satisfy `done`; throws `WatchTimeout` if they do
+/// not within `timeout`. `goal` says what was waited for.
+func collect(
+    from stream: AsyncThrowingStream<[WatchEvent], any Error>,
+    within timeout: Duration,
+    until goal: String,
+    _ done: @escaping @Sendable ([WatchEvent]) -> Bool
+) async throws -> [WatchEvent] {
     let events = try await within(timeout) {
         var events: [WatchEvent] = []
         for try await batch in stream {
             events += batch
-            if events.count >= count { break }
+            if done(events) { break }
         }
         return events
     }
-    guard let events else { throw WatchTimeout(expected: count, timeout: timeout) }
+    guard let events else { throw WatchTimeout(goal: goal, timeout: timeout) }
     return events
 }
 
 struct WatchTimeout: Error, CustomStringConvertible {
-    let expected: Int
+    let goal: String
     let timeout: Duration
-    var description: String { "fewer than \(expected) watch events arrived within \(timeout)" }
+    var description: String { "the watch did not deliver \(goal) within \(timeout)" }
 }
