@@ -102,6 +102,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A minimal etcd v3 client (plain HTTP/2 gRPC with failover) for the crash-tolerant ordering service.
+        .target(
+            name: "EtcdClient",
+            dependencies: [
+                "LedgerWire",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "OffChainStore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -172,6 +183,7 @@ let package = Package(
             dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
         ),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
+        .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
             name: "LedgerNodeTests",
             dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2"), .product(name: "X509", package: "swift-certificates")]

@@ -15,5 +15,5 @@ medrex_require_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
 }
 
-# The Debian packages Medrex builds and tests with.
-MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev gcc)
+# The Debian packages Medrex builds and tests with (etcd-server: the etcd that the EtcdClient tests run).
+MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev gcc etcd-server)

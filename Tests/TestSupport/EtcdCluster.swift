@@ -1,0 +1,188 @@
+import Foundation
+
+/// A throwaway etcd cluster of real `etcd` processes (Debian's etcd-server) on free loopback ports,
+/// for tests. Members can be SIGKILLed and restarted; `stop()` ends them all and removes their data.
+///
+/// Starting fails with a clear error when the etcd binary is missing: tests that need etcd must not
+/// pass by skipping.
+package final class EtcdCluster: @unchecked Sendable {
+    /// One member: its ports, its data directory and, while it runs, its process.
+    package final class Member: @unchecked Sendable {
+        package let name: String
+        package let clientPort: Int
+        package let peerPort: Int
+        let dataDirectory: URL
+        let logFile: URL
+        var process: Process?
+
+        init(name: String, clientPort: Int, peerPort: Int, directory: URL) {
+            self.name = name
+            self.clientPort = clientPort
+            self.peerPort = peerPort
+            self.dataDirectory = directory.appendingPathComponent("\(name).etcd")
+            self.logFile = directory.appendingPathComponent("\(name).log")
+        }
+
+        /// `127.0.0.1:port`, the address clients use.
+        package var endpoint: String { "127.0.0.1:\(clientPort)" }
+        var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+        var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+        package var isRunning: Bool { process?.isRunning ?? false }
+
+        /// The end of the member's log, for failure messages.
+        package var logTail: String {
+            let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").suffix(15).joined(separator: "\n")
+        }
+    }
+
+    /// Where Debian's etcd-server installs etcd.
+    package static let executable = URL(fileURLWithPath: "/usr/bin/etcd")
+
+    package let members: [Member]
+    private let directory: URL
+    private let token: String
+    private let lock = NSLock()
+
+    /// The members' client addresses, `127.0.0.1:port`, in member order.
+    package var endpoints: [String] { members.map(\.endpoint) }
+
+    /// Starts `size` members as a new cluster and waits (up to `timeout`) until each is healthy.
+    package static func start(members size: Int = 1, timeout: Duration = .seconds(20)) async throws -> EtcdCluster {
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw EtcdClusterError(
+                "etcd is not installed at \(executable.path): install Debian's etcd-server (`apt-get install -y etcd-server`; scripts/test.sh does it)"
+            )
+        }
+        let cluster = try EtcdCluster(size: size)
+        do {
+            for member in cluster.members { try cluster.launch(member) }
+            for member in cluster.members { try await cluster.waitUntilHealthy(member, timeout: timeout) }
+        } catch {
+            cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    private init(size: Int) throws {
+        precondition(size >= 1, "an etcd cluster needs at least one member")
+        // tmpfs when there is one: etcd syncs every write, which is slow on a disk shared with builds.
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        let token = "medrex-test-\(UUID().uuidString.prefix(8))"
+        let directory = base.appendingPathComponent(token)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.token = token
+        self.directory = directory
+        var ports = Set<Int>()
+        while ports.count < 2 * size { ports.insert(try ChildProcess.freePort()) }
+        let sorted = Array(ports).shuffled()
+        members = (0..<size).map { index in
+            Member(name: "m\(index)", clientPort: sorted[2 * index], peerPort: sorted[2 * index + 1], directory: directory)
+        }
+    }
+
+    deinit { stop() }
+
+    /// SIGKILLs a member (no clean shutdown) and waits until it is gone.
+    package func kill(member index: Int) {
+        let member = members[index]
+        lock.withLock {
+            guard let process = member.process, process.isRunning else { return }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            Self.waitForExit(process, timeout: .seconds(10))
+        }
+    }
+
+    /// Starts a member again on its data directory (after `kill(member:)`) and waits until it is healthy.
+    package func restart(member index: Int, timeout: Duration = .seconds(20)) async throws {
+        let member = members[index]
+        guard !member.isRunning else { return }
+        try launch(member)
+        try await waitUntilHealthy(member, timeout: timeout)
+    }
+
+    /// Stops every member (SIGTERM, then SIGKILL after 5 s) and removes the data directories.
+    package func stop() {
+        lock.withLock {
+            for member in members {
+                guard let process = member.process, process.isRunning else { continue }
+                Foundation.kill(process.processIdentifier, SIGTERM)
+            }
+            for member in members {
+                guard let process = member.process else { continue }
+                if !Self.waitForExit(process, timeout: .seconds(5)) {
+                    Foundation.kill(process.processIdentifier, SIGKILL)
+                    Self.waitForExit(process, timeout: .seconds(5))
+                }
+            }
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    private func launch(_ member: Member) throws {
+        let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = [
+            "--name", member.name,
+            "--data-dir", member.dataDirectory.path,
+            "--listen-client-urls", member.clientURL,
+            "--advertise-client-urls", member.clientURL,
+            "--listen-peer-urls", member.peerURL,
+            "--initial-advertise-peer-urls", member.peerURL,
+            "--initial-cluster", initialCluster,
+            "--initial-cluster-state", "new",
+            "--initial-cluster-token", token,
+            "--logger", "zap",
+            "--log-outputs", "stderr",
+        ]
+        if !FileManager.default.fileExists(atPath: member.logFile.path) {
+            _ = FileManager.default.createFile(atPath: member.logFile.path, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: member.logFile)
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try lock.withLock {
+            try process.run()
+            member.process = process
+        }
+    }
+
+    /// Polls the member's `/health` until it reports healthy (it has a leader and serves reads).
+    private func waitUntilHealthy(_ member: Member, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var lastAnswer = "no answer"
+        while ContinuousClock.now < deadline {
+            guard member.isRunning else {
+                throw EtcdClusterError("etcd member \(member.name) exited while starting; its log ends:\n\(member.logTail)")
+            }
+            do {
+                let answer = try await HTTP.get("\(member.clientURL)/health")
+                if answer.status == 200, answer.body.contains("\"true\"") { return }
+                lastAnswer = "HTTP \(answer.status): \(answer.body)"
+            } catch {
+                lastAnswer = "\(error)"
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw EtcdClusterError("etcd member \(member.name) was not healthy within \(timeout) (\(lastAnswer)); its log ends:\n\(member.logTail)")
+    }
+
+    /// Polls instead of `waitUntilExit`, which spins a CPU on Linux. Returns whether the process exited.
+    @discardableResult
+    private static func waitForExit(_ process: Process, timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
+        return !process.isRunning
+    }
+}
+
+/// Why a test etcd cluster could not be started.
+package struct EtcdClusterError: Error, CustomStringConvertible {
+    package let description: String
+    init(_ description: String) { self.description = description }
+}
