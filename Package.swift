@@ -186,7 +186,8 @@ let package = Package(
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
             name: "LedgerNodeTests",
-            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2"), .product(name: "X509", package: "swift-certificates")]
+            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates")]
         ),
     ],
     swiftLanguageModes: [.v6]

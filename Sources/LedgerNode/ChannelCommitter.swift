@@ -23,13 +23,15 @@ package final class ChannelCommitter: Sendable {
     private let tls: MutualTLS
     private let signer: SigningIdentity
     private let notifier: CommitNotifier
+    private let signal: BlockHeightSignal
     private let metrics: PeerMetrics
     private let logger: Logger
 
     package init(
         channelID: String, ledger: Ledger, verifier: BlockVerifier, validator: BlockValidator, orderers: [NodeAddress], tls: MutualTLS,
-        signer: SigningIdentity, notifier: CommitNotifier, metrics: PeerMetrics, logger: Logger
+        signer: SigningIdentity, notifier: CommitNotifier, signal: BlockHeightSignal, metrics: PeerMetrics, logger: Logger
     ) {
+        self.signal = signal
         self.channelID = channelID
         self.ledger = ledger
         self.verifier = verifier
@@ -138,6 +140,7 @@ package final class ChannelCommitter: Sendable {
         metrics.recordCommit(
             channel: channelID, codes: outcomes.map(\.code), height: ledger.height,
             validation: commitStart - validationStart, commit: commitEnd - commitStart)
+        signal.advance(to: ledger.height)
         notifier.committed(
             blockNumber: block.header.number,
             transactions: outcomes.compactMap { outcome in outcome.transactionID.map { ($0, outcome.code) } })

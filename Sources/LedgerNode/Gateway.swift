@@ -27,6 +27,7 @@ package struct GatewayChannel: Sendable {
     package let validator: BlockValidator
     package let state: any StateDatabase
     package let notifier: CommitNotifier
+    package let blocks: ChannelBlocks
 }
 
 /// Fabric's Gateway service on a peer: a client sends one proposal; the gateway endorses it
@@ -160,6 +161,48 @@ package struct Gateway: Sendable {
         response.blockNumber = outcome.blockNumber
         return response
     }
+
+    /// Events of one chaincode from valid transactions, block by block from the requested
+    /// position (default: the next block to commit), until the client goes away or the peer stops.
+    package func chaincodeEvents(
+        _ signed: Gateway_SignedChaincodeEventsRequest, send: (Gateway_ChaincodeEventsResponse) async throws -> Void
+    ) async throws {
+        let request = try Gateway_ChaincodeEventsRequest(serializedBytes: signed.request)
+        let channel = try channel(request.channelID)
+        let requester: ValidatedIdentity
+        do {
+            requester = try channel.blocks.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: Date())
+        } catch {
+            throw RPCError(code: .permissionDenied, message: "chaincode events request refused: \(error.reason)")
+        }
+        guard channel.blocks.readers.isSatisfied(by: [requester.policySigner]) else {
+            throw RPCError(code: .permissionDenied, message: "the requester is not a reader of channel \(request.channelID)")
+        }
+        let height = channel.blocks.ledger.height
+        let start: UInt64
+        switch request.startPosition.type {
+        case .specified(let position): start = position.number
+        case .oldest: start = 0
+        case .newest: start = height == 0 ? 0 : height - 1
+        case .nextCommit, .none: start = height
+        }
+        var skipThrough = request.afterTransactionID.isEmpty ? nil : request.afterTransactionID
+        let seek = DeliverSeek(channelID: request.channelID, start: start, stop: UInt64.max, waitsForBlocks: true, requester: requester)
+        let status = try await channel.blocks.stream(seek) { block in
+            var transactions = CommittedTransaction.all(in: block)
+            if let after = skipThrough {
+                if let index = transactions.firstIndex(where: { $0.transactionID == after }) { transactions.removeFirst(index + 1) }
+                skipThrough = nil
+            }
+            let events = transactions.compactMap { $0.code == .valid ? $0.event : nil }.filter { $0.chaincodeID == request.chaincodeID }
+            guard !events.isEmpty else { return }
+            var response = Gateway_ChaincodeEventsResponse()
+            response.blockNumber = block.header.number
+            response.events = events
+            try await send(response)
+        }
+        if status == .serviceUnavailable { throw RPCError(code: .unavailable, message: "the peer is stopping") }
+    }
 }
 
 /// The gRPC face of `Gateway`.
@@ -190,7 +233,7 @@ struct GatewayRPCService: Gateway_Gateway.SimpleServiceProtocol {
     func chaincodeEvents(
         request: Gateway_SignedChaincodeEventsRequest, response: RPCWriter<Gateway_ChaincodeEventsResponse>, context: ServerContext
     ) async throws {
-        throw RPCError(code: .unimplemented, message: "chaincode event streams are not available in this release")
+        try await mapped { try await gateway.chaincodeEvents(request) { try await response.write($0) } }
     }
 
     private func mapped<T: Sendable>(_ body: () async throws -> T) async throws -> T {

@@ -28,6 +28,8 @@ package final class PeerNode: Sendable {
     package let notifiers: [String: CommitNotifier]
     private let committers: [ChannelCommitter]
     private let broadcasters: [OrdererBroadcaster]
+    /// Each channel's committed blocks, served by the peer's Deliver service.
+    private let channelBlocks: [String: ChannelBlocks]
     /// The Fabric-compatible gateway; served when the peer both endorses and commits.
     package let gateway: Gateway?
 
@@ -45,6 +47,7 @@ package final class PeerNode: Sendable {
         var notifiers: [String: CommitNotifier] = [:]
         var committers: [ChannelCommitter] = []
         var gatewayChannels: [String: GatewayChannel] = [:]
+        var channelBlocks: [String: ChannelBlocks] = [:]
         var broadcasters: [OrdererBroadcaster] = []
         for channel in configuration.channels {
             let genesis: Common_Block
@@ -89,8 +92,13 @@ package final class PeerNode: Sendable {
                 try blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
             }
             notifiers[config.channelID] = notifier
+            let organizations = config.applicationOrganizations + config.ordererOrganizations
+            let membership = MembershipRegistry(try organizations.map { try MembershipServiceProvider($0.msp) })
+            let blocks = ChannelBlocks(
+                ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership,
+                readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }))
+            channelBlocks[config.channelID] = blocks
             if configuration.roles.contains(.committer) {
-                let membership = MembershipRegistry(try (config.applicationOrganizations + config.ordererOrganizations).map { try MembershipServiceProvider($0.msp) })
                 let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
                 let ordererTLS = MutualTLS(
                     certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
@@ -101,7 +109,8 @@ package final class PeerNode: Sendable {
                 committers.append(ChannelCommitter(
                     channelID: config.channelID, ledger: ledger,
                     verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
-                    validator: validator, orderers: endpoints, tls: ordererTLS, signer: signer, notifier: notifier, metrics: metrics, logger: logger))
+                    validator: validator, orderers: endpoints, tls: ordererTLS, signer: signer, notifier: notifier, signal: blocks.signal,
+                    metrics: metrics, logger: logger))
                 var remotePeers: [GatewayChannel.RemotePeer] = []
                 for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
                     let peerTLS = MutualTLS(
@@ -114,13 +123,14 @@ package final class PeerNode: Sendable {
                 let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
                 broadcasters.append(broadcaster)
                 gatewayChannels[config.channelID] = GatewayChannel(
-                    remotePeers: remotePeers, broadcaster: broadcaster, validator: validator, state: ledger.state, notifier: notifier)
+                    remotePeers: remotePeers, broadcaster: broadcaster, validator: validator, state: ledger.state, notifier: notifier, blocks: blocks)
             }
         }
         self.ledgers = ledgers
         self.notifiers = notifiers
         self.committers = committers
         self.broadcasters = broadcasters
+        self.channelBlocks = channelBlocks
         endorser = EndorsementService(signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: resources)
         gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
             ? Gateway(endorser: endorser, channels: gatewayChannels, logger: logger) : nil
@@ -137,7 +147,7 @@ package final class PeerNode: Sendable {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
             transportSecurity: tls.serverSecurity)
-        var services: [any RegistrableRPCService] = []
+        var services: [any RegistrableRPCService] = [PeerDeliverService(channels: channelBlocks)]
         if configuration.roles.contains(.endorser) { services.append(EndorserRPCService(endorser: endorser, metrics: metrics)) }
         if let gateway {
             services.append(GatewayRPCService(gateway: gateway))
@@ -190,6 +200,7 @@ package final class PeerNode: Sendable {
         server?.beginGracefulShutdown()
         // Commit-status calls wait for blocks that will not come: release them.
         for notifier in notifiers.values { notifier.stop() }
+        for blocks in channelBlocks.values { blocks.signal.stop() }
     }
 
     private struct ShutdownState {

@@ -72,7 +72,8 @@ import TestSupport
         let client = try EtcdClient(endpoints: ports.map { "127.0.0.1:\($0)" }, callTimeout: .seconds(2))
         let started = ContinuousClock.now
         let error = await #expect(throws: EtcdError.self) { try await client.get(bytes("k")) }
-        #expect(error?.code == .unavailable)
+        // Refused connections give UNAVAILABLE; on a loaded machine a connect can hit the call timeout first.
+        #expect(error?.code == .unavailable || error?.code == .timeout)
         #expect(ContinuousClock.now - started < .seconds(10))
         await client.close()
     }

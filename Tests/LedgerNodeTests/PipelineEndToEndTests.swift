@@ -1,6 +1,7 @@
 import Endorser
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import Identity
 import LedgerCore
 import LedgerWire
@@ -40,6 +41,18 @@ import WorldState
             try await gateway.evaluate(channel: channel, chaincode: chaincode, arguments: ["read", "asset-1"])
         }
         #expect(String(decoding: read.payload, as: UTF8.self) == #"{"id":"asset-1","owner":"alice","value":100}"#)
+
+        // The peer's Deliver service: filtered blocks with codes and the event (payload stripped);
+        // the gateway's event stream: the event with its payload.
+        let filtered = try await network.deliverFiltered(peer: 1, from: 0, to: 1)
+        #expect(filtered.map(\.number) == [0, 1])
+        let created = try #require(filtered.last?.filteredTransactions.first)
+        #expect(created.txid == committedTxID && created.txValidationCode == .valid)
+        #expect(created.transactionActions.chaincodeActions.first?.chaincodeEvent.eventName == "AssetCreated")
+        #expect(created.transactionActions.chaincodeActions.first?.chaincodeEvent.payload.isEmpty == true)
+        let events = try await network.chaincodeEvents(peer: 0, chaincode: chaincode, fromBlock: 0)
+        #expect(events.blockNumber == 1 && events.events.map(\.txID) == [committedTxID])
+        #expect(events.events.first.map { String(decoding: $0.payload, as: UTF8.self) } == "asset-1")
 
         // A proposal the chaincode refuses is reported by the gateway, and nothing is ordered.
         await #expect(throws: RPCError.self) {
@@ -393,6 +406,49 @@ struct LocalTestNetwork: Sendable {
         return try await GatewayClient.withConnection(
             host: "127.0.0.1", port: peers[peer].port, tls: clientTLS(org: organization, user: user, trusting: peers[peer].organization),
             signer: try signer(org: organization, user: user), body)
+    }
+
+    /// Filtered blocks `from...to` from a peer's Deliver service, as a HospitalA client.
+    func deliverFiltered(peer: Int, from: UInt64, to: UInt64) async throws -> [Protos_FilteredBlock] {
+        let seek = try OrdererClient.seekEnvelope(channel: channel, start: from, stop: to, signer: try signer(org: "HospitalA", user: "dr-carter"))
+        let tls = clientTLS(org: "HospitalA", user: "dr-carter", trusting: peers[peer].organization)
+        return try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: peers[peer].port), transportSecurity: tls.clientSecurity)) { client in
+            try await Protos_Deliver.Client(wrapping: client).deliverFiltered { writer in
+                try await writer.write(seek)
+            } onResponse: { response in
+                var blocks: [Protos_FilteredBlock] = []
+                for try await message in response.messages {
+                    switch message.type {
+                    case .filteredBlock(let block): blocks.append(block)
+                    case .status(let status):
+                        #expect(status == .success)
+                        return blocks
+                    default: continue
+                    }
+                }
+                return blocks
+            }
+        }
+    }
+
+    /// The first batch of `chaincode`'s events from block `fromBlock` on, through a gateway.
+    func chaincodeEvents(peer: Int, chaincode: String, fromBlock: UInt64) async throws -> Gateway_ChaincodeEventsResponse {
+        let signer = try signer(org: "HospitalA", user: "dr-carter")
+        var request = Gateway_ChaincodeEventsRequest()
+        request.channelID = channel
+        request.chaincodeID = chaincode
+        request.identity = Data(signer.serialized)
+        request.startPosition.specified.number = fromBlock
+        var signed = Gateway_SignedChaincodeEventsRequest()
+        signed.request = try request.serializedData()
+        signed.signature = Data(try signer.sign(signed.request))
+        let tls = clientTLS(org: "HospitalA", user: "dr-carter", trusting: peers[peer].organization)
+        return try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: peers[peer].port), transportSecurity: tls.clientSecurity)) { client in
+            try await Gateway_Gateway.Client(wrapping: client).chaincodeEvents(signed) { response in
+                for try await message in response.messages { return message }
+                throw RPCError(code: .internalError, message: "the event stream ended without events")
+            }
+        }
     }
 
     /// A proposal endorsed for real by the listed peers, assembled and signed by `creator`.

@@ -9,7 +9,7 @@ struct Asset: Codable, Equatable {
 }
 
 /// Create, read, transfer, delete assets, and list them by owner through the composite-key index
-/// `owner~asset` (owner, id).
+/// `owner~asset` (owner, id). `create` emits the chaincode event `AssetCreated` (payload: the id).
 struct AssetTransferContract: Contract {
     static let ownerIndex = "owner~asset"
 
@@ -20,6 +20,7 @@ struct AssetTransferContract: Contract {
                 throw ChaincodeError(.invalidArgument, "asset \(asset.id) already exists")
             }
             try save(asset, stub: context.stub)
+            try context.stub.setEvent(name: "AssetCreated", payload: Array(asset.id.utf8))
             return asset
         })
         router.on("read", returningJSON: { context in
