@@ -120,6 +120,7 @@ let package = Package(
         .target(
             name: "LedgerNode",
             dependencies: [
+                "BuiltInChaincodes",
                 "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore", "NetworkConfig", "RPCTransport", "Operations",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -128,7 +129,7 @@ let package = Package(
             ]
         ),
         // Chaincodes that ship with the peer (bench workloads; later the healthcare chaincodes).
-        .target(name: "BuiltInChaincodes", dependencies: [.product(name: "Chaincode", package: "Chaincode")]),
+        .target(name: "BuiltInChaincodes", dependencies: ["Identity", "LedgerCore", .product(name: "Chaincode", package: "Chaincode")]),
         // `medrex bench run`: workloads driven through a peer's gateway, with a latency report.
         .target(
             name: "LoadGenerator",

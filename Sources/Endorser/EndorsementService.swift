@@ -81,23 +81,24 @@ package struct EndorsementService: Sendable {
         } catch {
             throw EndorserError(.simulationFailed, "cannot check the txid against the ledger: \(error)")
         }
-        let simulator: TransactionSimulator
-        let response: ChaincodeResponse
+        let reader: any StateReader
         do {
-            simulator = TransactionSimulator(.init(
+            reader = try channel.state.makeReader()
+        } catch {
+            throw EndorserError(.simulationFailed, "cannot read the state: \(error)")
+        }
+        try Self.checkDefinition(of: proposal.chaincodeName, installedVersion: chaincode.version, channel: proposal.channelHeader.channelID, reader: reader)
+        let simulator = TransactionSimulator(.init(
                 transactionID: proposal.transactionID,
                 channelID: proposal.channelHeader.channelID,
                 timestamp: proposal.channelHeader.timestamp.date,
                 clientIdentity: Self.clientIdentity(proposal.creator),
                 transient: proposal.transientMap.mapValues { Array($0) },
-                reader: try channel.state.makeReader(),
+                reader: reader,
                 history: channel.history,
                 contracts: { name in channel.chaincodes[name]?.contract.router },
                 deadline: .now + executionTimeMax))
-            response = simulator.run(chaincode.contract.router, namespace: proposal.chaincodeName, arguments: proposal.arguments.map { Array($0) })
-        } catch {
-            throw EndorserError(.simulationFailed, "cannot read the state: \(error)")
-        }
+        let response = simulator.run(chaincode.contract.router, namespace: proposal.chaincodeName, arguments: proposal.arguments.map { Array($0) })
         guard response.isSuccess else { return Self.refusal(status: response.status, message: response.message) }
         guard ContinuousClock.now <= simulator.context.deadline else {
             throw EndorserError(.simulationFailed, "chaincode '\(proposal.chaincodeName)' exceeded its execution time limit")
@@ -114,6 +115,28 @@ package struct EndorsementService: Sendable {
             throw error
         } catch {
             throw EndorserError(.simulationFailed, "cannot build the proposal response: \(error)")
+        }
+    }
+
+    /// A chaincode runs only once the channel committed its definition (`_lifecycle`), at the
+    /// version installed here. `_lifecycle` itself always runs.
+    static func checkDefinition(of name: String, installedVersion: String, channel: String, reader: any StateReader) throws(EndorserError) {
+        guard name != ChaincodeDefinition.namespace else { return }
+        let stored: VersionedValue?
+        do {
+            stored = try reader.get(namespace: ChaincodeDefinition.namespace, key: ChaincodeDefinition.definitionKey(name))
+        } catch {
+            throw EndorserError(.simulationFailed, "cannot read the definition of chaincode '\(name)': \(error)")
+        }
+        guard let bytes = stored?.value, let definition = ChaincodeDefinition.decode(bytes) else {
+            throw EndorserError(
+                .unknownChaincode,
+                "chaincode '\(name)' is installed but has no committed definition on channel '\(channel)'; approve and commit one (medrex chaincode approve, commit)")
+        }
+        guard definition.version == installedVersion else {
+            throw EndorserError(
+                .unknownChaincode,
+                "chaincode '\(name)' is installed at version \(installedVersion) but the channel's definition is version \(definition.version)")
         }
     }
 

@@ -9,6 +9,8 @@ import SwiftProtobuf
 package struct EndorserTransactionBuilder {
     package var channelID: String
     package var chaincodeName: String
+    /// The version the endorsers ran (must equal the channel's committed definition to be valid).
+    package var chaincodeVersion = ""
     /// Serialized msp.SerializedIdentity of the creator.
     package var creator: Data
     package var nonce: Data
@@ -39,6 +41,7 @@ package struct EndorserTransactionBuilder {
         var action = Protos_ChaincodeAction()
         action.results = try readWriteSet.serializedData()
         action.chaincodeID.name = chaincodeName
+        action.chaincodeID.version = chaincodeVersion
         action.response.status = 200
         var payload = Protos_ProposalResponsePayload()
         payload.extension = try action.serializedData()

@@ -11,14 +11,32 @@ import WorldState
 /// once), the chaincode's endorsement policy, the key-level policy of every written key, MVCC
 /// read versions and range-query phantoms against the committed state **plus the earlier valid
 /// transactions of the same block**. Invalid transactions are data: a code, never an error.
+///
+/// Chaincodes are those whose definition the channel committed through `_lifecycle` (read from the
+/// state as of the previous block); a transaction must name the defined version.
 package struct BlockValidator: Sendable {
     package let membership: MembershipRegistry
-    /// The endorsement policy of each chaincode defined on the channel.
-    package let chaincodePolicies: [String: EndorsementPolicy]
+    /// The policy of `_lifecycle` transactions (Fabric's LifecycleEndorsement: a majority of the
+    /// application organizations' peers).
+    package let lifecyclePolicy: EndorsementPolicy
+    /// The policy of chaincodes whose definition names none (the channel's default).
+    package let defaultPolicy: EndorsementPolicy
 
-    package init(membership: MembershipRegistry, chaincodePolicies: [String: EndorsementPolicy]) {
+    package init(membership: MembershipRegistry, lifecyclePolicy: EndorsementPolicy, defaultPolicy: EndorsementPolicy) {
         self.membership = membership
-        self.chaincodePolicies = chaincodePolicies
+        self.lifecyclePolicy = lifecyclePolicy
+        self.defaultPolicy = defaultPolicy
+    }
+
+    /// The committed definition's policy and version of `chaincode`; nil when it has none.
+    package func definition(of chaincode: String, reader: any StateReader) throws -> (policy: EndorsementPolicy, version: String)? {
+        if chaincode == ChaincodeDefinition.namespace { return (lifecyclePolicy, ChaincodeDefinition.lifecycleVersion) }
+        guard let bytes = try reader.get(namespace: ChaincodeDefinition.namespace, key: ChaincodeDefinition.definitionKey(chaincode))?.value,
+            let definition = ChaincodeDefinition.decode(bytes)
+        else { return nil }
+        guard !definition.endorsementPolicy.isEmpty else { return (defaultPolicy, definition.version) }
+        // The lifecycle chaincode refuses policies that do not parse; one that does not is never satisfied.
+        return ((try? EndorsementPolicy.parse(definition.endorsementPolicy)) ?? .outOf(count: 1, []), definition.version)
     }
 
     /// One outcome per transaction of `block`. `isCommitted` answers whether a txid is already in
@@ -55,6 +73,7 @@ package struct BlockValidator: Sendable {
     ) throws -> [ValidatedTransaction] {
         var overlay = BlockOverlay(blockNumber: blockNumber)
         var seen: Set<String> = []
+        var definitions: [String: (policy: EndorsementPolicy, version: String)?] = [:]
         var results: [ValidatedTransaction] = []
         results.reserveCapacity(prepared.count)
         for (index, transaction) in prepared.enumerated() {
@@ -68,10 +87,17 @@ package struct BlockValidator: Sendable {
                 continue
             }
             seen.insert(txID)
-            guard let chaincodePolicy = chaincodePolicies[endorsed.chaincodeAction.chaincodeID.name] else {
+            let chaincode = endorsed.chaincodeAction.chaincodeID
+            if definitions[chaincode.name] == nil { definitions[chaincode.name] = .some(try definition(of: chaincode.name, reader: reader)) }
+            guard let definition = definitions[chaincode.name] ?? nil else {
                 outcome(.invalidChaincode)
                 continue
             }
+            guard chaincode.version == definition.version else {
+                outcome(.expiredChaincode)
+                continue
+            }
+            let chaincodePolicy = definition.policy
             guard try policiesHold(endorsed, chaincodePolicy: chaincodePolicy, signers: signers, reader: reader, overlay: overlay) else {
                 outcome(.endorsementPolicyFailure)
                 continue
@@ -90,8 +116,8 @@ package struct BlockValidator: Sendable {
     /// transaction writes, as the committed state stands now (the gateway's question before it
     /// stops collecting endorsements).
     package func endorsementsSatisfyPolicies(_ transaction: EndorserTransaction, signers: [PolicySigner], reader: any StateReader) throws -> Bool {
-        guard let chaincodePolicy = chaincodePolicies[transaction.chaincodeAction.chaincodeID.name] else { return false }
-        return try policiesHold(transaction, chaincodePolicy: chaincodePolicy, signers: signers, reader: reader, overlay: BlockOverlay(blockNumber: 0))
+        guard let definition = try definition(of: transaction.chaincodeAction.chaincodeID.name, reader: reader) else { return false }
+        return try policiesHold(transaction, chaincodePolicy: definition.policy, signers: signers, reader: reader, overlay: BlockOverlay(blockNumber: 0))
     }
 
     private func prepare(_ bytes: Data) -> PreparedTransaction {

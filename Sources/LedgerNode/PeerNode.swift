@@ -1,4 +1,5 @@
 import RPCTransport
+import BuiltInChaincodes
 import Chaincode
 import Endorser
 import Foundation
@@ -77,6 +78,8 @@ package final class PeerNode: Sendable {
                 }
                 logger.info("chaincode ready", metadata: ["channel": "\(config.channelID)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
             }
+            chaincodes[ChaincodeDefinition.namespace] = (
+                ChaincodeDefinition.lifecycleVersion, LifecycleContract(organizations: config.applicationOrganizations.map(\.mspID)))
             resources[config.channelID] = ChannelEndorsementResources(
                 state: ledger.state,
                 history: { namespace, key in
@@ -104,8 +107,7 @@ package final class PeerNode: Sendable {
                     certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
                     trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
                 let validator = BlockValidator(
-                    membership: membership,
-                    chaincodePolicies: Dictionary(chaincodes.keys.map { ($0, config.chaincodeEndorsementPolicy) }, uniquingKeysWith: { first, _ in first }))
+                    membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy)
                 committers.append(ChannelCommitter(
                     channelID: config.channelID, ledger: ledger,
                     verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),

@@ -112,11 +112,16 @@ extension ChannelConfig {
         .or(ordererOrganizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .orderer)) })
     }
 
+    /// The policy of `_lifecycle` transactions: a majority of the application organizations' peers
+    /// (Fabric's default `LifecycleEndorsement`, `MAJORITY Endorsement`).
+    package var lifecycleEndorsementPolicy: EndorsementPolicy {
+        let peers = applicationOrganizations.map { EndorsementPolicy.signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .peer)) }
+        return .outOf(count: peers.count / 2 + 1, peers)
+    }
+
     /// The endorsement policy of chaincodes without one of their own: the channel's, or else a
     /// majority of the application organizations' peers (Fabric's `MAJORITY Endorsement`).
     package var chaincodeEndorsementPolicy: EndorsementPolicy {
-        if let endorsementPolicy { return endorsementPolicy }
-        let peers = applicationOrganizations.map { EndorsementPolicy.signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .peer)) }
-        return .outOf(count: peers.count / 2 + 1, peers)
+        endorsementPolicy ?? lifecycleEndorsementPolicy
     }
 }

@@ -12,8 +12,8 @@ import NetworkConfig
 struct ChaincodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chaincode",
-        abstract: "Install and query chaincodes.",
-        subcommands: [Install.self, Query.self, Invoke.self]
+        abstract: "Install chaincodes, approve and commit their definitions, invoke and query them.",
+        subcommands: [Install.self, Query.self, Invoke.self, Approve.self, Commit.self]
     )
 
     struct Install: ParsableCommand {
@@ -121,42 +121,88 @@ struct ChaincodeCommand: AsyncParsableCommand {
     }
 }
 
+/// Who calls which peer's gateway on which channel: the options `invoke`, `approve` and `commit` share.
+struct GatewayOptions: ParsableArguments {
+    @Option(help: "Crypto material directory written by `medrex crypto generate`.") var crypto: String
+    @Option(help: "The caller's organization (as named in network.yaml).") var org: String
+    @Option(help: "The caller's MSP id.") var mspID: String
+    @Option(help: "The caller: a user or admin of that organization.") var user: String
+    @Option(help: "The gateway peer's organization, whose TLS CA the peer's certificate must chain to.") var peerOrg: String
+    @Option(help: "The gateway peer's address, host:port.") var peer: String
+    @Option(help: "Channel name.") var channel: String
+
+    /// Submits one transaction and waits for its commit; prints the txid, code and block, and
+    /// fails unless it committed VALID.
+    func submitAndWait(chaincode: String, arguments: [String]) async throws {
+        let root = URL(fileURLWithPath: crypto)
+        let member = CryptoMaterialLayout(root: root, organization: org).member(kind: .user, name: user)
+        let signer = try CryptoMaterialLoader.loadSigningIdentity(member.msp, mspID: mspID)
+        guard let address = NodeAddress(peer) else { throw ValidationError("--peer must be host:port") }
+        let tls = MutualTLS(
+            certificate: member.tlsCertificate, privateKey: member.tlsPrivateKey,
+            trustedCAs: [CryptoMaterialLayout(root: root, organization: peerOrg).tlsCACertificate])
+        let channel = self.channel
+        let (txID, status) = try await GatewayClient.withConnection(host: address.host, port: address.port, tls: tls, signer: signer) { gateway in
+            do {
+                let txID = try await gateway.submit(channel: channel, chaincode: chaincode, arguments: arguments)
+                return (txID, try await gateway.commitStatus(channel: channel, transactionID: txID))
+            } catch let error as RPCError {
+                throw CommandFailure("gateway refused: \(error.message)")
+            }
+        }
+        print("txid \(txID): \(status.result.name) in block \(status.blockNumber)")
+        guard status.result == .valid else { throw CommandFailure("transaction \(txID) committed as invalid: \(status.result.name) (\(status.result.cause))") }
+    }
+}
+
 extension ChaincodeCommand {
     struct Invoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Submit a transaction through a peer's gateway (endorse, sign, order) and wait until it commits; prints the chaincode's result, the txid, the validation code and the block."
+            abstract: "Submit a transaction through a peer's gateway (endorse, sign, order) and wait until it commits; prints the txid, the validation code and the block."
         )
 
-        @Option(help: "Crypto material directory written by `medrex crypto generate`.") var crypto: String
-        @Option(help: "The caller's organization (as named in network.yaml).") var org: String
-        @Option(help: "The caller's MSP id.") var mspID: String
-        @Option(help: "The caller: a user or admin of that organization.") var user: String
-        @Option(help: "The gateway peer's organization, whose TLS CA the peer's certificate must chain to.") var peerOrg: String
-        @Option(help: "The gateway peer's address, host:port.") var peer: String
-        @Option(help: "Channel name.") var channel: String
+        @OptionGroup var gateway: GatewayOptions
         @Option(help: "Chaincode name.") var name: String
         @Argument(help: "The function and its arguments.") var arguments: [String]
 
         func run() async throws {
-            let root = URL(fileURLWithPath: crypto)
-            let member = CryptoMaterialLayout(root: root, organization: org).member(kind: .user, name: user)
-            let signer = try CryptoMaterialLoader.loadSigningIdentity(member.msp, mspID: mspID)
-            guard let colon = peer.lastIndex(of: ":"), let port = Int(peer[peer.index(after: colon)...]) else {
-                throw ValidationError("--peer must be host:port")
-            }
-            let tls = MutualTLS(
-                certificate: member.tlsCertificate, privateKey: member.tlsPrivateKey,
-                trustedCAs: [CryptoMaterialLayout(root: root, organization: peerOrg).tlsCACertificate])
-            let (txID, status) = try await GatewayClient.withConnection(host: String(peer[..<colon]), port: port, tls: tls, signer: signer) { gateway in
-                do {
-                    let txID = try await gateway.submit(channel: channel, chaincode: name, arguments: arguments)
-                    return (txID, try await gateway.commitStatus(channel: channel, transactionID: txID))
-                } catch let error as RPCError {
-                    throw CommandFailure("gateway refused: \(error.message)")
-                }
-            }
-            print("txid \(txID): \(status.result.name) in block \(status.blockNumber)")
-            guard status.result == .valid else { throw CommandFailure("transaction \(txID) committed as invalid: \(status.result.name) (\(status.result.cause))") }
+            try await gateway.submitAndWait(chaincode: name, arguments: arguments)
+        }
+    }
+
+    /// The definition options of `approve` and `commit`.
+    struct Definition: ParsableArguments {
+        @Option(help: "Chaincode name.") var name: String
+        @Option(help: "Chaincode version (must equal the version the peers install).") var version: String
+        @Option(help: "Definition sequence: 1 for the first, +1 for each change.") var sequence: Int
+        @Option(help: "Endorsement policy (default: the channel's).") var policy: String?
+
+        var arguments: [String] { [name, version, "\(sequence)"] + (policy.map { [$0] } ?? []) }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a chaincode definition for your organization (as its admin), through `_lifecycle`."
+        )
+
+        @OptionGroup var gateway: GatewayOptions
+        @OptionGroup var definition: Definition
+
+        func run() async throws {
+            try await gateway.submitAndWait(chaincode: ChaincodeDefinition.namespace, arguments: ["approve"] + definition.arguments)
+        }
+    }
+
+    struct Commit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Commit a chaincode definition a majority of the channel's organizations approved; peers use it from the next block."
+        )
+
+        @OptionGroup var gateway: GatewayOptions
+        @OptionGroup var definition: Definition
+
+        func run() async throws {
+            try await gateway.submitAndWait(chaincode: ChaincodeDefinition.namespace, arguments: ["commit"] + definition.arguments)
         }
     }
 }

@@ -32,6 +32,9 @@ import WorldState
 
         let fixture = try EndorserFixture()
         let state = InMemoryStateDatabase()
+        var definitions = StateUpdateBatch()
+        definitions.define("asset-transfer", version: "1.0", at: 0)
+        try state.apply(definitions, blockNumber: 0)
         let resources = ChannelEndorsementResources(
             state: state, history: { _, _ in [] }, isCommitted: { _ in false }, chaincodes: ["asset-transfer": ("1.0", contract)])
         let service = EndorsementService(
@@ -45,9 +48,9 @@ import WorldState
         // Commit the creation so that later calls see it.
         var batch = StateUpdateBatch()
         for write in try EndorsedResult(created).sets["asset-transfer"]!.writes {
-            batch.put(namespace: "asset-transfer", key: write.key, value: Array(write.value), version: StateVersion(blockNumber: 0, transactionNumber: 0))
+            batch.put(namespace: "asset-transfer", key: write.key, value: Array(write.value), version: StateVersion(blockNumber: 1, transactionNumber: 0))
         }
-        try state.apply(batch, blockNumber: 0)
+        try state.apply(batch, blockNumber: 1)
         #expect(text(try call(["read", "asset-1"]).response.payload).contains(#""owner":"alice""#))
         #expect(text(try call(["listByOwner", "alice"]).response.payload) == #"["asset-1"]"#)
         let transfer = try EndorsedResult(try call(["transfer", "asset-1", "bob"]))

@@ -33,6 +33,9 @@ final class EndorserFixture: Sendable {
         seed.put(namespace: "probe", key: "counter", value: Array("41".utf8), version: StateVersion(blockNumber: 0, transactionNumber: 7))
         seed.put(namespace: "probe", key: "order-1", value: Array("order".utf8), version: StateVersion(blockNumber: 0, transactionNumber: 8))
         seed.putMetadata(namespace: "probe", key: "order-1", metadata: [StateMetadataName.validationParameter: Array("'HospitalAMSP.peer'".utf8)], version: StateVersion(blockNumber: 0, transactionNumber: 8))
+        seed.define("probe", version: "1.0", at: 9)
+        seed.define("ledgerbook", version: "2.1", at: 10)
+        seed.define("stale", version: "0.9", at: 11)
         try state.apply(seed, blockNumber: 0)
         let committed = self.committed
         let resources = ChannelEndorsementResources(
@@ -42,7 +45,10 @@ final class EndorserFixture: Sendable {
                  KeyModification(transactionID: "t1", blockNumber: 1, transactionNumber: 3, value: Array("old-\(key)".utf8))]
             },
             isCommitted: { txID in committed.contains(txID) },
-            chaincodes: ["probe": ("1.0", ProbeContract()), "ledgerbook": ("2.1", LedgerBookContract())])
+            chaincodes: [
+                "probe": ("1.0", ProbeContract()), "ledgerbook": ("2.1", LedgerBookContract()),
+                "undefined": ("1.0", ProbeContract()), "stale": ("1.0", ProbeContract()),
+            ])
         service = EndorsementService(
             signer: peer, membership: MembershipRegistry([try pki.msp()]), channels: [Self.channel: resources],
             executionTimeMax: executionTimeMax, clock: { TestPKI.now })
@@ -242,6 +248,9 @@ func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
         check(try fixture.endorse(["put", "k", "v"], signer: expired), 403, "expired")
 
         check(try fixture.endorse(["put", "k", "v"], chaincode: "nosuch"), 404, "not defined")
+        // Installed, but the channel has not committed a definition, or another version.
+        check(try fixture.endorse(["put", "k", "v"], chaincode: "undefined"), 404, "no committed definition")
+        check(try fixture.endorse(["put", "k", "v"], chaincode: "stale"), 404, "the channel's definition is version 0.9")
 
         let proposal = try fixture.proposal(["put", "k", "v"])
         let txID = try Common_ChannelHeader(serializedBytes: Common_Header(serializedBytes: Protos_Proposal(serializedBytes: proposal.proposalBytes).header).channelHeader).txID
@@ -253,5 +262,15 @@ func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
         check(try fixture.endorse(["nosuchfunction"]), 400, "unknown transaction function")
         check(try fixture.endorse(["spin"]), 500, "time limit")
         check(try fixture.endorse(["huge"]), 500, "exceeds")
+    }
+}
+
+extension StateUpdateBatch {
+    /// Seeds the committed `_lifecycle` definition of `name` (default endorsement policy).
+    mutating func define(_ name: String, version: String, at transaction: UInt32) {
+        put(
+            namespace: ChaincodeDefinition.namespace, key: ChaincodeDefinition.definitionKey(name),
+            value: ChaincodeDefinition(name: name, version: version, sequence: 1, endorsementPolicy: "").canonicalJSON,
+            version: StateVersion(blockNumber: 0, transactionNumber: transaction))
     }
 }

@@ -31,10 +31,22 @@ struct ValidationFixture {
         seed.put(namespace: "cc", key: "order", value: [3], version: StateVersion(blockNumber: 0, transactionNumber: 2))
         seed.putMetadata(namespace: "cc", key: "order", metadata: [StateMetadataName.validationParameter: Array("'HospitalAMSP.client[is_supervisor=true]'".utf8)],
                          version: StateVersion(blockNumber: 0, transactionNumber: 2))
+        // The channel's committed definitions: "cc" with the channel's default policy, "two" with
+        // its own, and "old" at another version than the transactions run.
+        for (index, definition) in [
+            ChaincodeDefinition(name: "cc", version: "1.0", sequence: 1, endorsementPolicy: ""),
+            ChaincodeDefinition(name: "two", version: "1.0", sequence: 1, endorsementPolicy: "AND('HospitalAMSP.peer', 'HospitalAMSP.peer')"),
+            ChaincodeDefinition(name: "old", version: "2.0", sequence: 2, endorsementPolicy: ""),
+        ].enumerated() {
+            seed.put(
+                namespace: ChaincodeDefinition.namespace, key: ChaincodeDefinition.definitionKey(definition.name), value: definition.canonicalJSON,
+                version: StateVersion(blockNumber: 0, transactionNumber: UInt32(3 + index)))
+        }
         try state.apply(seed, blockNumber: 0)
         validator = BlockValidator(
             membership: MembershipRegistry([try pki.msp()]),
-            chaincodePolicies: ["cc": try EndorsementPolicy.parse("'HospitalAMSP.peer'"), "two": try EndorsementPolicy.parse("AND('HospitalAMSP.peer', 'HospitalAMSP.peer')")])
+            lifecyclePolicy: try EndorsementPolicy.parse("AND('HospitalAMSP.peer', 'HospitalAMSP.peer')"),
+            defaultPolicy: try EndorsementPolicy.parse("'HospitalAMSP.peer'"))
     }
 
     struct Read { var key: String; var version: (UInt64, UInt64)? }
@@ -47,6 +59,7 @@ struct ValidationFixture {
         var builder = EndorserTransactionBuilder(
             channelID: "healthchannel", chaincodeName: chaincode, creator: Data(creator.serialized),
             nonce: Data(nonce ?? (0..<24).map { _ in UInt8.random(in: 0...255) }), timestamp: TestPKI.now)
+        builder.chaincodeVersion = "1.0"
         var set = Kvrwset_KVRWSet()
         set.reads = reads.map { read in
             var kvRead = Kvrwset_KVRead()
@@ -164,8 +177,9 @@ struct ValidationFixture {
             envelope.signature = Data(try fixture.client.sign(envelope.payload))
         }
         let unknownChaincode = try fixture.transaction(chaincode: "nosuch", writes: ["a"])
-        let codes = try await fixture.validate([once, again, badSignature, unknownCreator, wrongTxID, unknownChaincode, Data([0xff, 0x00])])
-        #expect(codes == [.valid, .duplicateTxid, .badCreatorSignature, .badCreatorSignature, .badProposalTxid, .invalidChaincode, .nilEnvelope])
+        let otherVersion = try fixture.transaction(chaincode: "old", writes: ["a"])
+        let codes = try await fixture.validate([once, again, badSignature, unknownCreator, wrongTxID, unknownChaincode, otherVersion, Data([0xff, 0x00])])
+        #expect(codes == [.valid, .duplicateTxid, .badCreatorSignature, .badCreatorSignature, .badProposalTxid, .invalidChaincode, .expiredChaincode, .nilEnvelope])
         let committedID = try TransactionEnvelope(serialized: once).channelHeader.txID
         #expect(try await fixture.validate([once], committed: [committedID]) == [.duplicateTxid])
     }

@@ -26,6 +26,18 @@ import WorldState
         let chaincode = "asset-transfer"
         let channel = network.channel
 
+        // Lifecycle from the CLI: only an organization's admin approves, and a definition a
+        // majority has not approved is not committed.
+        let cli = ["--crypto", network.crypto.path, "--peer-org", "HospitalA", "--peer", "127.0.0.1:\(network.peers[0].port)", "--channel", channel,
+                   "--name", "other", "--version", "1.0", "--sequence", "1"]
+        let notAdmin = try ChildProcess.run(ChildProcess.medrex, ["chaincode", "approve", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "dr-carter"] + cli)
+        #expect(notAdmin.status != 0 && notAdmin.output.contains("only an admin"), "\(notAdmin.output)")
+        let approved = try ChildProcess.run(ChildProcess.medrex, ["chaincode", "approve", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "admin"] + cli)
+        #expect(approved.status == 0 && approved.output.contains("VALID"), "\(approved.output)")
+        let prematureCommit = try ChildProcess.run(ChildProcess.medrex, ["chaincode", "commit", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "admin"] + cli)
+        #expect(prematureCommit.status != 0 && prematureCommit.output.contains("1 of the 2 approvals"), "\(prematureCommit.output)")
+        let firstBlock = try await network.height(peer: 1)
+
         // 1. Through the gateway: committed VALID, and both peers report it.
         let committedTxID = try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
             let txID = try await gateway.submit(channel: channel, chaincode: chaincode, arguments: ["create", "asset-1", "alice", "100"])
@@ -44,14 +56,14 @@ import WorldState
 
         // The peer's Deliver service: filtered blocks with codes and the event (payload stripped);
         // the gateway's event stream: the event with its payload.
-        let filtered = try await network.deliverFiltered(peer: 1, from: 0, to: 1)
-        #expect(filtered.map(\.number) == [0, 1])
+        let filtered = try await network.deliverFiltered(peer: 1, from: 0, to: firstBlock)
+        #expect(filtered.map(\.number) == Array(0...firstBlock))
         let created = try #require(filtered.last?.filteredTransactions.first)
         #expect(created.txid == committedTxID && created.txValidationCode == .valid)
         #expect(created.transactionActions.chaincodeActions.first?.chaincodeEvent.eventName == "AssetCreated")
         #expect(created.transactionActions.chaincodeActions.first?.chaincodeEvent.payload.isEmpty == true)
         let events = try await network.chaincodeEvents(peer: 0, chaincode: chaincode, fromBlock: 0)
-        #expect(events.blockNumber == 1 && events.events.map(\.txID) == [committedTxID])
+        #expect(events.blockNumber == firstBlock && events.events.map(\.txID) == [committedTxID])
         #expect(events.events.first.map { String(decoding: $0.payload, as: UTF8.self) } == "asset-1")
 
         // A proposal the chaincode refuses is reported by the gateway, and nothing is ordered.
@@ -145,7 +157,8 @@ import WorldState
             #expect(blocks[0] == blocks[1], "block \(number) differs between the peers")
         }
         for (txID, code) in expected {
-            #expect(try ledgers[0].blockStore.transactionLocation(txID)?.validationCode == code, "\(txID)")
+            let actual = try ledgers[0].blockStore.transactionLocation(txID)?.validationCode
+            #expect(actual == code, "\(txID): \(actual.map { "\($0)" } ?? "missing") instead of \(code)")
         }
         let digests = try ledgers.map { try StateDigest.compute(try $0.state.makeReader(), namespaces: [chaincode]).digest }
         #expect(digests[0] == digests[1])
@@ -268,6 +281,7 @@ struct LocalTestNetwork: Sendable {
             mspID: HospitalAMSP
             domain: hospital-a.test
             peers: [{ name: peer0, port: \(ports[2]), operationsPort: \(ports[3]) }]
+            admins: [{ name: admin }]
             users:
               - name: dr-carter
                 attributes: { role: consulting_doctor, specialty: cardiology, hospital: HospitalA }
@@ -279,6 +293,7 @@ struct LocalTestNetwork: Sendable {
             mspID: HospitalBMSP
             domain: hospital-b.test
             peers: [{ name: peer0, port: \(ports[4]), operationsPort: \(ports[5]) }]
+            admins: [{ name: admin }]
             users:
               - name: lab-tech-lee
                 attributes: { role: lab_technician, lab_org: HospitalB-central-lab, hospital: HospitalB }
@@ -348,7 +363,30 @@ struct LocalTestNetwork: Sendable {
             trustedCAs: [CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").tlsCACertificate]))
         let network = LocalTestNetwork(work: work, crypto: crypto, peers: peers, ordererProcess: ordererProcess, orderer: orderer)
         for port in [ports[1], ports[3], ports[5]] { try await network.waitUntilHealthy(operationsPort: port) }
+        try await network.defineChaincodes(["asset-transfer", "kv", "accounts"])
         return network
+    }
+
+    /// Each organization's admin approves version 1.0 (sequence 1, the channel's policy) of each
+    /// chaincode through `_lifecycle`; then the definitions are committed.
+    func defineChaincodes(_ names: [String]) async throws {
+        for (step, peer, organization) in [("approve", 0, "HospitalA"), ("approve", 1, "HospitalB"), ("commit", 0, "HospitalA")] {
+            let admin = try signer(org: organization, user: "admin")
+            try await GatewayClient.withConnection(
+                host: "127.0.0.1", port: peers[peer].port, tls: clientTLS(org: organization, user: "admin", trusting: peers[peer].organization), signer: admin
+            ) { gateway in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for name in names {
+                        group.addTask {
+                            let txID = try await gateway.submit(channel: channel, chaincode: ChaincodeDefinition.namespace, arguments: [step, name, "1.0", "1"])
+                            let status = try await gateway.commitStatus(channel: channel, transactionID: txID)
+                            #expect(status.result == .valid, "\(step) \(name) by \(organization): \(status.result)")
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
     }
 
     func stopAll() {
@@ -496,6 +534,7 @@ struct LocalTestNetwork: Sendable {
         var builder = EndorserTransactionBuilder(
             channelID: channel, chaincodeName: "asset-transfer", creator: Data(creator.serialized),
             nonce: Data((0..<24).map { _ in UInt8.random(in: 0...255) }), timestamp: timestamp)
+        builder.chaincodeVersion = "1.0"
         var set = Kvrwset_KVRWSet()
         for (key, policy) in writes {
             var write = Kvrwset_KVWrite()
