@@ -3,9 +3,11 @@
 # release mode, and then:
 #   1. generates the sample network's keys and certificates (network-config/network.yaml),
 #   2. creates the genesis block of the solo channel `devchannel`,
-#   3. starts a solo orderer and HospitalA's peer0 (mutual TLS, operations endpoints),
-#   4. installs the example chaincode (Examples/asset-transfer) on the peer and queries it,
-#   5. measures the orderer (Broadcast → Deliver) and the endorser (proposals/s),
+#   3. starts a solo orderer and one peer per hospital (endorser and committer, mutual TLS,
+#      operations endpoints), with the example chaincode (Examples/asset-transfer) installed,
+#   4. approves and commits the chaincode definitions (_lifecycle) as each hospital's admin,
+#   5. submits a transaction through HospitalA's gateway and reads it back on HospitalB's peer,
+#   6. runs a 30-second `medrex bench run` (blind writes, 1,024 clients) and prints its report,
 # and stops everything it started, also on Ctrl-C. Everything lives under run/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,7 @@ medrex="$(swift build -c release --show-bin-path)/medrex"
 
 run="$PWD/run"
 mkdir -p "$run"
-rm -rf "$run/orderer0" "$run/peer0-hospital-a"
+rm -rf "$run/orderer0" "$run/peer0-hospital-a" "$run/peer0-hospital-b"
 pids=()
 stop() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -33,7 +35,7 @@ echo "== 1. crypto material"
 echo "== 2. channel devchannel"
 "$medrex" channel create --config network-config/network.yaml --channel devchannel --crypto "$run/crypto" --output "$run/devchannel.block"
 
-echo "== 3. orderer and peer"
+echo "== 3. orderer and peers"
 cat >"$run/orderer0.yaml" <<YAML
 mspID: OrdererMSP
 msp: crypto/OrdererOrg/orderers/orderer0/msp
@@ -46,28 +48,39 @@ data: orderer0
 operations: 127.0.0.1:9440
 channels: [devchannel.block]
 YAML
-cat >"$run/peer0-hospital-a.yaml" <<YAML
-mspID: HospitalAMSP
-msp: crypto/HospitalA/peers/peer0/msp
-listen: 127.0.0.1:7051
+# One peer per hospital, endorsing and committing, with the example and the built-in chaincodes.
+peer_yaml() { # ORG NAME PORT OPERATIONS_PORT
+    cat >"$run/$2.yaml" <<YAML
+mspID: $1MSP
+msp: crypto/$1/peers/peer0/msp
+listen: 127.0.0.1:$3
 tls:
-  certificate: crypto/HospitalA/peers/peer0/tls/cert.crt
-  privateKey: crypto/HospitalA/peers/peer0/tls/key.pem
+  certificate: crypto/$1/peers/peer0/tls/cert.crt
+  privateKey: crypto/$1/peers/peer0/tls/key.pem
   clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-data: peer0-hospital-a
-roles: [endorser]
-operations: 127.0.0.1:9443
+data: $2
+roles: [endorser, committer]
+operations: 127.0.0.1:$4
 channels:
   - genesis: devchannel.block
     chaincodes:
       - { name: asset-transfer, version: "1.0" }
+      - { name: kv, version: "1.0" }
+      - { name: accounts, version: "1.0" }
 YAML
+}
+peer_yaml HospitalA peer0-hospital-a 7051 9443
+peer_yaml HospitalB peer0-hospital-b 8051 9445
+rm -rf "$run/peer0-hospital-b"
 "$medrex" chaincode install Examples/asset-transfer --data "$run/peer0-hospital-a" --name asset-transfer
+"$medrex" chaincode install Examples/asset-transfer --data "$run/peer0-hospital-b" --name asset-transfer
 "$medrex" orderer start --config "$run/orderer0.yaml" >"$run/orderer0.log" 2>&1 &
 pids+=($!)
-"$medrex" peer start --config "$run/peer0-hospital-a.yaml" >"$run/peer0-hospital-a.log" 2>&1 &
-pids+=($!)
-for port in 9440 9443; do
+for peer in peer0-hospital-a peer0-hospital-b; do
+    "$medrex" peer start --config "$run/$peer.yaml" >"$run/$peer.log" 2>&1 &
+    pids+=($!)
+done
+for port in 9440 9443 9445; do
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
         sleep 0.2
@@ -75,16 +88,26 @@ for port in 9440 9443; do
     echo "  127.0.0.1:$port/healthz: $(curl -s "http://127.0.0.1:$port/healthz")"
 done
 
-echo "== 4. chaincode queries (HospitalB's lab technician asks HospitalA's peer)"
-query=("$medrex" chaincode query --crypto "$run/crypto" --org HospitalB --msp-id HospitalBMSP --user lab-tech-lee
-       --peer-org HospitalA --peer 127.0.0.1:7051 --channel devchannel --name asset-transfer)
-echo "  create asset-1 (evaluated, not committed): $("${query[@]}" create asset-1 alice 300)"
-echo "  listByOwner alice: $("${query[@]}" listByOwner alice)"
-echo "  read asset-1: $("${query[@]}" read asset-1 2>&1 || true)"
+as() { # ORG USER PEER_ORG PEER_PORT: the gateway options of a caller
+    echo --crypto "$run/crypto" --org "$1" --msp-id "$1MSP" --user "$2" --peer-org "$3" --peer "127.0.0.1:$4" --channel devchannel
+}
 
-echo "== 5. measurements (release build, this machine)"
-"$medrex" bench order --envelopes 20000 2>/dev/null | grep -v notice
-"$medrex" bench endorse --proposals 20000 2>/dev/null | grep -v notice
-"$medrex" bench state --blocks 200 2>/dev/null
+echo "== 4. chaincode definitions: each hospital's admin approves, then one commits (_lifecycle)"
+for name in asset-transfer kv accounts; do
+    "$medrex" chaincode approve $(as HospitalA admin HospitalA 7051) --name "$name" --version 1.0 --sequence 1
+    "$medrex" chaincode approve $(as HospitalB admin HospitalB 8051) --name "$name" --version 1.0 --sequence 1
+    "$medrex" chaincode commit $(as HospitalA admin HospitalA 7051) --name "$name" --version 1.0 --sequence 1
+done
+
+echo "== 5. a transaction through HospitalA's gateway, read back from HospitalB's peer"
+"$medrex" chaincode invoke $(as HospitalA dr-carter HospitalA 7051) --name asset-transfer create asset-1 alice 300
+query=("$medrex" chaincode query --crypto "$run/crypto" --org HospitalB --msp-id HospitalBMSP --user lab-tech-lee
+       --peer-org HospitalB --peer 127.0.0.1:8051 --channel devchannel --name asset-transfer)
+echo "  read asset-1 on HospitalB's peer: $("${query[@]}" read asset-1)"
+echo "  listByOwner alice: $("${query[@]}" listByOwner alice)"
+
+echo "== 6. medrex bench run: blind writes (kv put) for ${MEDREX_BENCH_SECONDS:-30} s, 1024 clients, streaming API"
+"$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload put \
+    --clients 1024 --duration "${MEDREX_BENCH_SECONDS:-30}" --quiet
 echo
-echo "Logs: $run/orderer0.log, $run/peer0-hospital-a.log. Stopping the orderer and the peer."
+echo "Logs: $run/orderer0.log, $run/peer0-hospital-a.log, $run/peer0-hospital-b.log. Stopping the orderer and the peers."
