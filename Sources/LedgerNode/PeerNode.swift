@@ -148,7 +148,7 @@ package final class PeerNode: Sendable {
     package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
-            transportSecurity: tls.serverSecurity)
+            transportSecurity: tls.serverSecurity, config: ServerTransportSettings.posix)
         var services: [any RegistrableRPCService] = [PeerDeliverService(channels: channelBlocks)]
         if configuration.roles.contains(.endorser) { services.append(EndorserRPCService(endorser: endorser, metrics: metrics)) }
         if let gateway {
