@@ -207,7 +207,11 @@ package struct Gateway: Sendable {
 
 /// The gRPC face of `Gateway`.
 struct GatewayRPCService: Gateway_Gateway.SimpleServiceProtocol {
-    let gateway: Gateway
+    /// The gateway as of the call (it changes when the peer joins a channel).
+    let current: @Sendable () -> Gateway
+    var gateway: Gateway { current() }
+
+    init(gateway: @escaping @Sendable () -> Gateway) { current = gateway }
 
     func endorse(request: Gateway_EndorseRequest, context: ServerContext) async throws -> Gateway_EndorseResponse {
         var response = Gateway_EndorseResponse()

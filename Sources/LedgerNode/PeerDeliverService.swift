@@ -63,7 +63,8 @@ struct CommittedTransaction {
 /// Fabric's peer `Deliver` service: committed blocks (with their validation codes) or filtered
 /// blocks (txid, type, code, chaincode event without its payload) to the channel's readers.
 struct PeerDeliverService: Protos_Deliver.SimpleServiceProtocol {
-    let channels: [String: ChannelBlocks]
+    /// The channels as of the call (the peer may join more).
+    let channels: @Sendable () -> [String: ChannelBlocks]
 
     func deliver(request: RPCAsyncSequence<Common_Envelope, any Error>, response: RPCWriter<Protos_DeliverResponse>, context: ServerContext) async throws {
         for try await envelope in request {
@@ -85,7 +86,7 @@ struct PeerDeliverService: Protos_Deliver.SimpleServiceProtocol {
 
     private func serve(_ envelope: Common_Envelope, filtered: Bool, _ response: RPCWriter<Protos_DeliverResponse>) async throws -> Common_Status {
         guard let channelID = DeliverSeek.channel(of: envelope) else { return .badRequest }
-        guard let channel = channels[channelID] else { return .notFound }
+        guard let channel = channels()[channelID] else { return .notFound }
         let seek: DeliverSeek
         switch DeliverSeek.resolve(envelope, membership: channel.membership, readers: channel.readers, height: channel.ledger.height, now: Date()) {
         case .success(let resolved): seek = resolved

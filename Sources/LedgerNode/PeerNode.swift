@@ -16,23 +16,44 @@ import SwiftProtobuf
 import Synchronization
 import WorldState
 
-/// A peer process: its ledgers, its chaincodes and its gRPC services over mutual TLS. The endorser
-/// role serves `protos.Endorser`; the committer role pulls each channel's blocks from the ordering
-/// service and validates and commits them (`ChannelCommitter`).
+/// A peer process: its channels (ledgers, chaincodes) and its gRPC services over mutual TLS. The
+/// endorser role serves `protos.Endorser`; the committer role pulls each channel's blocks from
+/// the ordering service and validates and commits them (`ChannelCommitter`); with both roles the
+/// peer also serves the gateway and the streaming API. Channels are joined at start (peer.yaml and
+/// the channels joined earlier through `PeerAdmin`) and at run time (`join(genesis:chaincodes:)`).
 package final class PeerNode: Sendable {
     package let configuration: PeerConfiguration
-    private let ledgers: [String: Ledger]
-    package let endorser: EndorsementService
     private let logger: Logger
     package let metrics = PeerMetrics()
-    /// Commit outcomes of each channel's transactions, for waiters such as the gateway.
-    package let notifiers: [String: CommitNotifier]
-    private let committers: [ChannelCommitter]
-    private let broadcasters: [OrdererBroadcaster]
-    /// Each channel's committed blocks, served by the peer's Deliver service.
-    private let channelBlocks: [String: ChannelBlocks]
-    /// The Fabric-compatible gateway; served when the peer both endorses and commits.
-    package let gateway: Gateway?
+    private let signer: SigningIdentity
+    private let builtInChaincodes: [String: any Contract]
+    /// The peer's own organization, whose admins may administer it.
+    private let ownOrganization: MembershipServiceProvider
+
+    /// One joined channel: everything the services and background tasks of the peer use.
+    struct JoinedChannel: Sendable {
+        let ledger: Ledger
+        let providers: [MembershipServiceProvider]
+        let resources: ChannelEndorsementResources
+        let blocks: ChannelBlocks
+        let notifier: CommitNotifier
+        let gateway: GatewayChannel?
+        /// Background work (committer, broadcaster), started when the peer runs.
+        let tasks: [@Sendable () async -> Void]
+    }
+
+    /// What the services read; replaced as a whole when a channel is joined.
+    struct Services: Sendable {
+        var channels: [String: JoinedChannel] = [:]
+        var endorser: EndorsementService
+        var gateway: Gateway?
+        var blocks: [String: ChannelBlocks] { channels.mapValues(\.blocks) }
+    }
+
+    private let services: Mutex<Services>
+    /// Background tasks of channels joined after `run` started; `run` starts them.
+    private let taskInbox: (stream: AsyncStream<@Sendable () async -> Void>, continuation: AsyncStream<@Sendable () async -> Void>.Continuation)
+    private let joining = Mutex(false)
 
     /// `builtInChaincodes` ship with the node and are registered without dlopen; a channel's
     /// other chaincodes are plugins installed in the data directory.
@@ -41,15 +62,12 @@ package final class PeerNode: Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
-        let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
-        var providers: [String: MembershipServiceProvider] = [:]
-        var ledgers: [String: Ledger] = [:]
-        var resources: [String: ChannelEndorsementResources] = [:]
-        var notifiers: [String: CommitNotifier] = [:]
-        var committers: [ChannelCommitter] = []
-        var gatewayChannels: [String: GatewayChannel] = [:]
-        var channelBlocks: [String: ChannelBlocks] = [:]
-        var broadcasters: [OrdererBroadcaster] = []
+        self.builtInChaincodes = builtInChaincodes
+        let mspFolder = CryptoMaterialLayout.MSPFolder(directory: configuration.msp)
+        signer = try CryptoMaterialLoader.loadSigningIdentity(mspFolder, mspID: configuration.mspID)
+        ownOrganization = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(mspFolder, mspID: configuration.mspID))
+        services = Mutex(Services(endorser: EndorsementService(signer: signer, membership: MembershipRegistry([]), channels: [:])))
+        taskInbox = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
         for channel in configuration.channels {
             let genesis: Common_Block
             do {
@@ -57,85 +75,159 @@ package final class PeerNode: Sendable {
             } catch {
                 throw ConfigError(.unreadable, file: channel.genesis.path, line: nil, field: "", reason: "not a readable genesis block: \(error)")
             }
-            let config = try ChannelConfig(block: genesis)
-            for organization in config.applicationOrganizations + config.ordererOrganizations where providers[organization.mspID] == nil {
-                providers[organization.mspID] = try MembershipServiceProvider(organization.msp)
+            _ = try join(genesis: genesis, chaincodes: channel.chaincodes, source: channel.genesis.path, persist: false)
+        }
+        for joined in try JoinedChannelRecord.all(in: configuration.data) where !isJoined(joined.channelID) {
+            _ = try join(genesis: joined.genesis, chaincodes: joined.chaincodes, source: joined.file.path, persist: false)
+        }
+    }
+
+    private var currentServices: Services { services.withLock { $0 } }
+
+    private func isJoined(_ channelID: String) -> Bool { services.withLock { $0.channels[channelID] != nil } }
+
+    /// The channels joined and their heights.
+    package var channels: [(channelID: String, height: UInt64, currentBlockHash: [UInt8])] {
+        services.withLock { $0.channels }.sorted { $0.key < $1.key }.map { id, channel in
+            let height = channel.ledger.height
+            let hash = height == 0 ? [] : ((try? channel.ledger.blockStore.block(number: height - 1))??.header.hash ?? [])
+            return (id, height, hash)
+        }
+    }
+
+    /// The endorser as of now (it knows every channel joined so far).
+    package var endorser: EndorsementService { services.withLock { $0.endorser } }
+
+    /// Joins a channel from its genesis block: opens (or creates) its ledger, loads its chaincodes,
+    /// and starts committing its blocks. With `persist`, the peer joins it again on every start.
+    /// Refuses a channel joined already, and a ledger on disk started from another genesis block.
+    @discardableResult
+    package func join(
+        genesis: Common_Block, chaincodes: [(name: String, version: String)], source: String = "JoinChannel", persist: Bool = true
+    ) throws -> (channelID: String, height: UInt64) {
+        // One join at a time, so two joins of one channel cannot both open its ledger.
+        guard joining.withLock({ busy in busy ? false : { busy = true; return true }() }) else {
+            throw ConfigError(.invalidValue, file: source, line: nil, field: "", reason: "another channel is being joined; try again")
+        }
+        defer { joining.withLock { $0 = false } }
+        let config = try ChannelConfig(block: genesis)
+        guard !isJoined(config.channelID) else {
+            throw ConfigError(.invalidValue, file: source, line: nil, field: "", reason: "channel '\(config.channelID)' is joined already")
+        }
+        let channel = try makeChannel(config: config, genesis: genesis, chaincodes: chaincodes, source: source)
+        if persist {
+            do {
+                try JoinedChannelRecord.write(genesis: genesis, channelID: config.channelID, chaincodes: chaincodes, in: configuration.data)
+            } catch {
+                try? channel.ledger.close()
+                throw error
             }
-            let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: config.channelID), logger: logger)
+        }
+        services.withLock { services in
+            services.channels[config.channelID] = channel
+            let providers = Dictionary(services.channels.values.flatMap(\.providers).map { ($0.mspID, $0) }, uniquingKeysWith: { first, _ in first })
+            services.endorser = EndorsementService(
+                signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: services.channels.mapValues(\.resources))
+            let gatewayChannels = services.channels.compactMapValues(\.gateway)
+            services.gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
+                ? Gateway(endorser: services.endorser, channels: gatewayChannels, logger: logger) : nil
+        }
+        for task in channel.tasks { taskInbox.continuation.yield(task) }
+        logger.notice("joined channel", metadata: ["channel": "\(config.channelID)", "height": "\(channel.ledger.height)"])
+        return (config.channelID, channel.ledger.height)
+    }
+
+    private func makeChannel(
+        config: ChannelConfig, genesis: Common_Block, chaincodes installed: [(name: String, version: String)], source: String
+    ) throws -> JoinedChannel {
+        let organizations = config.applicationOrganizations + config.ordererOrganizations
+        let providers = try organizations.map { try MembershipServiceProvider($0.msp) }
+        let membership = MembershipRegistry(providers)
+        var chaincodes: [String: (version: String, contract: any Contract)] = [:]
+        for chaincode in installed {
+            if let builtIn = builtInChaincodes[chaincode.name] {
+                chaincodes[chaincode.name] = (chaincode.version, builtIn)
+            } else {
+                let path = configuration.chaincodeDirectory.appendingPathComponent("\(chaincode.name).so").path
+                chaincodes[chaincode.name] = (chaincode.version, try ChaincodePluginLoader.load(path: path))
+            }
+            logger.info("chaincode ready", metadata: ["channel": "\(config.channelID)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
+        }
+        chaincodes[ChaincodeDefinition.namespace] = (
+            ChaincodeDefinition.lifecycleVersion, LifecycleContract(organizations: config.applicationOrganizations.map(\.mspID)))
+        let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: config.channelID), logger: logger)
+        do {
             if ledger.height == 0 {
                 try ledger.commit(genesis)
             } else if try ledger.blockStore.block(number: 0)?.header.hash != genesis.header.hash {
-                throw ConfigError(.invalidValue, file: channel.genesis.path, line: nil, field: "", reason: "the ledger on disk was started from another genesis block")
+                throw ConfigError(.invalidValue, file: source, line: nil, field: "", reason: "the ledger on disk was started from another genesis block")
             }
-            ledgers[config.channelID] = ledger
-            var chaincodes: [String: (version: String, contract: any Contract)] = [:]
-            for chaincode in channel.chaincodes {
-                if let builtIn = builtInChaincodes[chaincode.name] {
-                    chaincodes[chaincode.name] = (chaincode.version, builtIn)
-                } else {
-                    let path = configuration.chaincodeDirectory.appendingPathComponent("\(chaincode.name).so").path
-                    chaincodes[chaincode.name] = (chaincode.version, try ChaincodePluginLoader.load(path: path))
+        } catch {
+            try? ledger.close()
+            throw error
+        }
+        let resources = ChannelEndorsementResources(
+            state: ledger.state,
+            history: { namespace, key in
+                try ledger.history(namespace: namespace, key: key).map {
+                    KeyModification(transactionID: $0.transactionID, blockNumber: $0.version.blockNumber, transactionNumber: $0.version.transactionNumber, value: $0.value)
                 }
-                logger.info("chaincode ready", metadata: ["channel": "\(config.channelID)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
-            }
-            chaincodes[ChaincodeDefinition.namespace] = (
-                ChaincodeDefinition.lifecycleVersion, LifecycleContract(organizations: config.applicationOrganizations.map(\.mspID)))
-            resources[config.channelID] = ChannelEndorsementResources(
-                state: ledger.state,
-                history: { namespace, key in
-                    try ledger.history(namespace: namespace, key: key).map {
-                        KeyModification(transactionID: $0.transactionID, blockNumber: $0.version.blockNumber, transactionNumber: $0.version.transactionNumber, value: $0.value)
-                    }
-                },
-                isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
-                chaincodes: chaincodes)
-            metrics.setHeight(channel: config.channelID, height: ledger.height)
-            let blockStore = ledger.blockStore
-            let notifier = CommitNotifier { txID in
-                try blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
-            }
-            notifiers[config.channelID] = notifier
-            let organizations = config.applicationOrganizations + config.ordererOrganizations
-            let membership = MembershipRegistry(try organizations.map { try MembershipServiceProvider($0.msp) })
-            let blocks = ChannelBlocks(
-                ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership,
-                readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }))
-            channelBlocks[config.channelID] = blocks
-            if configuration.roles.contains(.committer) {
-                let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
-                let ordererTLS = MutualTLS(
-                    certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
-                    trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
-                let validator = BlockValidator(
-                    membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy)
-                committers.append(ChannelCommitter(
-                    channelID: config.channelID, ledger: ledger,
-                    verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
-                    validator: validator, orderers: endpoints, tls: ordererTLS, signer: signer, notifier: notifier, signal: blocks.signal,
-                    metrics: metrics, logger: logger))
-                var remotePeers: [GatewayChannel.RemotePeer] = []
-                for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
-                    let peerTLS = MutualTLS(
-                        certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
-                        trustedCAPEMs: try organization.tlsRootCertificates.map { try $0.serializeAsPEM().pemString })
-                    remotePeers += organization.anchorPeers.compactMap(NodeAddress.init).map {
-                        GatewayChannel.RemotePeer(mspID: organization.mspID, endpoint: $0, tls: peerTLS)
-                    }
-                }
-                let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
-                broadcasters.append(broadcaster)
-                gatewayChannels[config.channelID] = GatewayChannel(
-                    remotePeers: remotePeers, broadcaster: broadcaster, validator: validator, state: ledger.state, notifier: notifier, blocks: blocks)
+            },
+            isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
+            chaincodes: chaincodes)
+        metrics.setHeight(channel: config.channelID, height: ledger.height)
+        let blockStore = ledger.blockStore
+        let notifier = CommitNotifier { txID in
+            try blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
+        }
+        let blocks = ChannelBlocks(
+            ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership,
+            readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }))
+        guard configuration.roles.contains(.committer) else {
+            return JoinedChannel(ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: nil, tasks: [])
+        }
+        let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
+        let ordererTLS = MutualTLS(
+            certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
+            trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
+        let validator = BlockValidator(
+            membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy)
+        let committer = ChannelCommitter(
+            channelID: config.channelID, ledger: ledger,
+            verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
+            validator: validator, orderers: endpoints, tls: ordererTLS, signer: signer, notifier: notifier, signal: blocks.signal,
+            metrics: metrics, logger: logger)
+        var remotePeers: [GatewayChannel.RemotePeer] = []
+        for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
+            let peerTLS = MutualTLS(
+                certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
+                trustedCAPEMs: try organization.tlsRootCertificates.map { try $0.serializeAsPEM().pemString })
+            remotePeers += organization.anchorPeers.compactMap(NodeAddress.init).map {
+                GatewayChannel.RemotePeer(mspID: organization.mspID, endpoint: $0, tls: peerTLS)
             }
         }
-        self.ledgers = ledgers
-        self.notifiers = notifiers
-        self.committers = committers
-        self.broadcasters = broadcasters
-        self.channelBlocks = channelBlocks
-        endorser = EndorsementService(signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: resources)
-        gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
-            ? Gateway(endorser: endorser, channels: gatewayChannels, logger: logger) : nil
+        let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
+        let gateway = GatewayChannel(
+            remotePeers: remotePeers, broadcaster: broadcaster, validator: validator, state: ledger.state, notifier: notifier, blocks: blocks)
+        return JoinedChannel(
+            ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: gateway,
+            tasks: [{ await committer.run() }, { await broadcaster.run() }])
+    }
+
+    /// Validates an admin request: signed by an admin of the peer's own organization, recently.
+    func checkAdmin(_ signed: Medrex_SignedAdminRequest, now: Date) throws -> Medrex_AdminRequest {
+        let request = try Medrex_AdminRequest(serializedBytes: signed.request)
+        let admin: ValidatedIdentity
+        do {
+            admin = try ownOrganization.validate(serializedIdentity: request.identity, as: .admin, at: now)
+            try SignatureVerifier.verify(signature: signed.signature, over: signed.request, publicKey: admin.publicKey)
+        } catch {
+            throw RPCError(code: .permissionDenied, message: "admin request refused: \(error.reason)")
+        }
+        guard abs(request.timestamp.date.timeIntervalSince(now)) <= 15 * 60 else {
+            throw RPCError(code: .permissionDenied, message: "admin request refused: its timestamp is more than 15 minutes from the peer's clock")
+        }
+        return request
     }
 
     /// The TLS settings of the peer's server.
@@ -149,19 +241,23 @@ package final class PeerNode: Sendable {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
             transportSecurity: tls.serverSecurity, config: ServerTransportSettings.posix)
-        var services: [any RegistrableRPCService] = [PeerDeliverService(channels: channelBlocks)]
-        if configuration.roles.contains(.endorser) { services.append(EndorserRPCService(endorser: endorser, metrics: metrics)) }
-        if let gateway {
-            services.append(GatewayRPCService(gateway: gateway))
-            services.append(TransactionStreamService(gateway: gateway))
+        let current: @Sendable () -> Services = { self.currentServices }
+        var rpcServices: [any RegistrableRPCService] = [
+            PeerDeliverService(channels: { current().blocks }),
+            PeerAdminService(node: self),
+        ]
+        if configuration.roles.contains(.endorser) { rpcServices.append(EndorserRPCService(endorser: { current().endorser }, metrics: metrics)) }
+        if configuration.roles.contains(.endorser) && configuration.roles.contains(.committer) {
+            let gateway: @Sendable () -> Gateway = { current().gateway! }
+            rpcServices.append(GatewayRPCService(gateway: gateway))
+            rpcServices.append(TransactionStreamService(gateway: gateway))
         }
-        let server = GRPCServer(transport: transport, services: services)
+        let server = GRPCServer(transport: transport, services: rpcServices)
         var operations: OperationsServer?
         if let endpoint = configuration.operations {
-            let ledgerCount = ledgers.count
             operations = try await OperationsServer(
                 host: endpoint.host, port: endpoint.port, registry: metrics.registry,
-                checks: ["ledgers": { ledgerCount == 0 ? "no channel joined" : nil }])
+                checks: ["ledgers": { current().channels.isEmpty ? "no channel joined" : nil }])
             logger.notice("operations endpoint serving", metadata: ["port": "\(operations!.port)"])
         }
         let stopEarly = shutdownState.withLock { state -> Bool in
@@ -178,18 +274,19 @@ package final class PeerNode: Sendable {
                 logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
                 onListening(port)
             }
-            for committer in committers {
-                group.addTask { await committer.run() }
-            }
-            for broadcaster in broadcasters {
-                group.addTask { await broadcaster.run() }
+            // Committers and broadcasters of every channel, including channels joined later.
+            let inbox = taskInbox.stream
+            group.addTask {
+                await withDiscardingTaskGroup { tasks in
+                    for await task in inbox { tasks.addTask { await task() } }
+                }
             }
             try await server.serve()
             // The server has stopped: stop pulling blocks; a block being committed finishes first.
             group.cancelAll()
         }
         await operations?.close()
-        for ledger in ledgers.values { try? ledger.close() }
+        for channel in current().channels.values { try? channel.ledger.close() }
         logger.notice("peer stopped")
     }
 
@@ -200,9 +297,11 @@ package final class PeerNode: Sendable {
             return state.server
         }
         server?.beginGracefulShutdown()
-        // Commit-status calls wait for blocks that will not come: release them.
-        for notifier in notifiers.values { notifier.stop() }
-        for blocks in channelBlocks.values { blocks.signal.stop() }
+        // Commit-status and Deliver calls wait for blocks that will not come: release them.
+        for channel in services.withLock({ $0.channels.values }) {
+            channel.notifier.stop()
+            channel.blocks.signal.stop()
+        }
     }
 
     private struct ShutdownState {

@@ -9,7 +9,11 @@ import SwiftProtobuf
 /// most `Limits.streamedTransactionsInFlightMax` per stream); answers are written as they are
 /// ready, each naming the client's correlation id.
 struct TransactionStreamService: Medrex_TransactionStream.SimpleServiceProtocol {
-    let gateway: Gateway
+    /// The gateway as of the call (it changes when the peer joins a channel).
+    let current: @Sendable () -> Gateway
+    var gateway: Gateway { current() }
+
+    init(gateway: @escaping @Sendable () -> Gateway) { current = gateway }
 
     func transact(
         request: RPCAsyncSequence<Medrex_TransactRequest, any Error>, response: RPCWriter<Medrex_TransactResponse>, context: ServerContext

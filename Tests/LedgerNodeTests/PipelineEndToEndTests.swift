@@ -196,6 +196,81 @@ import WorldState
         }
     }
 
+    /// `medrex channel join|list`: a peer started without channels joins one at run time (an
+    /// admin of its organization only), catches up, and joins it again after a restart.
+    @Test func joinsAChannelAtRunTime() async throws {
+        let network = try await LocalTestNetwork.start()
+        defer { network.stopAll() }
+        let txID = try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+            try await gateway.submit(channel: network.channel, chaincode: "asset-transfer", arguments: ["create", "asset-7", "alice", "7"])
+        }
+        _ = try await network.withGateway(peer: 0, user: "dr-carter") { try await $0.commitStatus(channel: network.channel, transactionID: txID) }
+        let target = try await network.height(peer: 0)
+
+        let port = try ChildProcess.freePort()
+        let config = network.work.appendingPathComponent("late-peer.yaml")
+        try """
+        mspID: HospitalAMSP
+        msp: crypto/HospitalA/peers/peer0/msp
+        listen: 127.0.0.1:\(port)
+        tls:
+          certificate: crypto/HospitalA/peers/peer0/tls/cert.crt
+          privateKey: crypto/HospitalA/peers/peer0/tls/key.pem
+          clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
+        data: late-peer
+        roles: [endorser, committer]
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let install = try ChildProcess.run(ChildProcess.medrex, [
+            "chaincode", "install", try ExamplePlugin.assetTransfer().path, "--data", network.work.appendingPathComponent("late-peer").path, "--name", "asset-transfer"])
+        try #require(install.status == 0, "\(install.output)")
+        let peer = Daemon(arguments: ["peer", "start", "--config", config.path], logFile: network.work.appendingPathComponent("late-peer.log"))
+        try peer.start()
+        defer { peer.stop() }
+        let admin = ["--crypto", network.crypto.path, "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--peer", "127.0.0.1:\(port)"]
+        var list = try ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while list.status != 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            list = try ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
+        }
+        #expect(list.status == 0 && list.output.isEmpty, "\(list.output)\n\(peer.log)")
+
+        let genesis = network.work.appendingPathComponent("carechannel.block").path
+        let join = ["channel", "join"] + admin + ["--genesis", genesis, "--chaincode", "asset-transfer:1.0"]
+        let notAdmin = try ChildProcess.run(ChildProcess.medrex, join + ["--user", "dr-carter"])
+        #expect(notAdmin.status != 0 && notAdmin.output.contains("admin request refused"), "\(notAdmin.output)")
+        let joined = try ChildProcess.run(ChildProcess.medrex, join)
+        #expect(joined.status == 0 && joined.output.contains("joined channel 'carechannel'"), "\(joined.output)")
+        let again = try ChildProcess.run(ChildProcess.medrex, join)
+        #expect(again.status != 0 && again.output.contains("joined already"), "\(again.output)")
+
+        func height() throws -> UInt64? {
+            let listed = try ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
+            guard listed.status == 0, let line = listed.output.split(separator: "\n").first(where: { $0.hasPrefix("carechannel") }) else { return nil }
+            return line.split(separator: "\t").dropFirst().first.flatMap { UInt64($0.dropFirst("height ".count)) }
+        }
+        var caughtUp = try height()
+        while caughtUp.map({ $0 < target }) ?? true, ContinuousClock.now < deadline + .seconds(30) {
+            try await Task.sleep(for: .milliseconds(200))
+            caughtUp = try height()
+        }
+        #expect(caughtUp == target, "\(peer.log)")
+
+        // After a restart the peer has the channel without being told again, and serves it.
+        #expect(peer.stop() == 0)
+        try peer.start()
+        var restarted = try height()
+        while restarted == nil, ContinuousClock.now < deadline + .seconds(60) {
+            try await Task.sleep(for: .milliseconds(200))
+            restarted = try height()
+        }
+        #expect(restarted == target, "\(peer.log)")
+        let query = try ChildProcess.run(ChildProcess.medrex, [
+            "chaincode", "query", "--crypto", network.crypto.path, "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "dr-carter",
+            "--peer-org", "HospitalA", "--peer", "127.0.0.1:\(port)", "--channel", network.channel, "--name", "asset-transfer", "read", "asset-7"])
+        #expect(query.status == 0 && query.output.contains(#""owner":"alice""#), "\(query.output)")
+    }
+
     static func transactionID(_ envelope: Common_Envelope) throws -> String {
         try TransactionEnvelope(serialized: try envelope.serializedData()).channelHeader.txID
     }
