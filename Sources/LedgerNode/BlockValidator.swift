@@ -46,16 +46,18 @@ package struct BlockValidator: Sendable {
     }
 
     /// The checks that need no state — structure, creator signature, txid binding, endorsement
-    /// signatures — run in parallel on at most `workers` tasks. A block's preparation may overlap
+    /// signatures — run in parallel on at most `workers` tasks; each distinct signature check is
+    /// made once per block (`BlockSignatureChecks`). A block's preparation may overlap
     /// the commit of the previous block.
     package func prepare(_ block: Common_Block, workers: Int = ProcessInfo.processInfo.activeProcessorCount) async -> [PreparedTransaction] {
         let envelopes = block.data.data
+        let checks = BlockSignatureChecks(membership: membership)
         let workers = max(1, min(workers, envelopes.count))
-        guard workers > 1 else { return envelopes.map(prepare) }
+        guard workers > 1 else { return envelopes.map { prepare($0, checks: checks) } }
         return await withTaskGroup(of: [(Int, PreparedTransaction)].self) { group in
             for worker in 0..<workers {
                 group.addTask {
-                    stride(from: worker, to: envelopes.count, by: workers).map { ($0, prepare(envelopes[$0])) }
+                    stride(from: worker, to: envelopes.count, by: workers).map { ($0, prepare(envelopes[$0], checks: checks)) }
                 }
             }
             var prepared = [PreparedTransaction?](repeating: nil, count: envelopes.count)
@@ -120,7 +122,7 @@ package struct BlockValidator: Sendable {
         return try policiesHold(transaction, chaincodePolicy: definition.policy, signers: signers, reader: reader, overlay: BlockOverlay(blockNumber: 0))
     }
 
-    private func prepare(_ bytes: Data) -> PreparedTransaction {
+    private func prepare(_ bytes: Data, checks: BlockSignatureChecks) -> PreparedTransaction {
         let transaction: TransactionEnvelope
         do {
             transaction = try TransactionEnvelope(serialized: bytes)
@@ -132,8 +134,8 @@ package struct BlockValidator: Sendable {
             return .invalid(transactionID: txID, code: transaction.headerType == .config ? .invalidConfigTransaction : .unknownTxType)
         }
         let timestamp = transaction.channelHeader.timestamp.date
-        guard (try? membership.verify(
-            signature: transaction.envelope.signature, over: transaction.envelope.payload, by: transaction.signatureHeader.creator, at: timestamp)) != nil
+        guard checks.verify(
+            signature: transaction.envelope.signature, over: transaction.envelope.payload, by: transaction.signatureHeader.creator, at: timestamp) != nil
         else { return .invalid(transactionID: txID, code: .badCreatorSignature) }
         guard txID == transaction.expectedTransactionID else { return .invalid(transactionID: txID, code: .badProposalTxid) }
         let endorsed: EndorserTransaction
@@ -142,15 +144,15 @@ package struct BlockValidator: Sendable {
         } catch {
             return .invalid(transactionID: txID, code: error.validationCode)
         }
-        return .candidate(transactionID: txID, transaction: endorsed, endorsers: endorsers(of: endorsed, at: timestamp))
+        return .candidate(transactionID: txID, transaction: endorsed, endorsers: endorsers(of: endorsed, at: timestamp, checks: checks))
     }
 
     /// The distinct, verified endorsers; an endorsement that does not verify counts for nothing.
-    private func endorsers(of transaction: EndorserTransaction, at time: Date) -> [PolicySigner] {
+    private func endorsers(of transaction: EndorserTransaction, at time: Date, checks: BlockSignatureChecks) -> [PolicySigner] {
         var signers: [String: PolicySigner] = [:]
         for endorsement in transaction.endorsements {
             let signed = transaction.proposalResponsePayload + endorsement.endorser
-            if let identity = try? membership.verify(signature: endorsement.signature, over: signed, by: endorsement.endorser, at: time) {
+            if let identity = checks.verify(signature: endorsement.signature, over: signed, by: endorsement.endorser, at: time) {
                 signers[identity.identityID] = identity.policySigner
             }
         }

@@ -184,3 +184,24 @@ struct ValidationFixture {
         #expect(try await fixture.validate([once], committed: [committedID]) == [.duplicateTxid])
     }
 }
+
+@Suite struct BlockSignatureChecksTests {
+    /// Answers from memory agree with fresh checks: the same triple gives the same signer; another
+    /// message, another signature or a time outside the certificate's validity gives none.
+    @Test func remembersEachCheckWithoutChangingItsAnswer() throws {
+        let pki = try TestPKI()
+        let doctor = try pki.identity("dr", units: ["client"], days: 2)
+        let checks = BlockSignatureChecks(membership: MembershipRegistry([try pki.msp()]))
+        let message = Data("payload".utf8)
+        let signature = Data(try doctor.sign(message))
+        let identity = Data(doctor.serialized)
+        let first = checks.verify(signature: signature, over: message, by: identity, at: TestPKI.now)
+        #expect(first?.mspID == "HospitalAMSP")
+        #expect(checks.verify(signature: signature, over: message, by: identity, at: TestPKI.now) == first)
+        #expect(checks.verify(signature: signature, over: Data("other".utf8), by: identity, at: TestPKI.now) == nil)
+        var flipped = signature
+        flipped[flipped.count - 1] ^= 1
+        #expect(checks.verify(signature: flipped, over: message, by: identity, at: TestPKI.now) == nil)
+        #expect(checks.verify(signature: signature, over: message, by: identity, at: TestPKI.now.addingTimeInterval(3 * 86_400)) == nil)
+    }
+}

@@ -1,0 +1,29 @@
+import Crypto
+import Foundation
+import Identity
+import Synchronization
+
+/// The signature checks of one block, each made once: the same identity's signature over the same
+/// bytes at the same time (a replayed envelope, an endorsement repeated in a transaction) is
+/// verified the first time and answered from memory after. Shared by the block's worker tasks.
+final class BlockSignatureChecks: Sendable {
+    private let membership: MembershipRegistry
+    private let results = Mutex<[SHA256Digest: ValidatedIdentity?]>([:])
+
+    init(membership: MembershipRegistry) { self.membership = membership }
+
+    /// The signer when `signature` by `identity` over `message` verifies at `time`; nil otherwise.
+    func verify(signature: Data, over message: Data, by identity: Data, at time: Date) -> ValidatedIdentity? {
+        var hasher = SHA256()
+        for part in [identity, signature, message] {
+            withUnsafeBytes(of: UInt64(part.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: part)
+        }
+        withUnsafeBytes(of: time.timeIntervalSince1970.bitPattern.bigEndian) { hasher.update(bufferPointer: $0) }
+        let key = hasher.finalize()
+        if let known = results.withLock({ $0[key] }) { return known }
+        let result = try? membership.verify(signature: signature, over: message, by: identity, at: time)
+        results.withLock { $0[key] = .some(result) }
+        return result
+    }
+}
