@@ -94,7 +94,7 @@ final class PostgresHarness: StoreHarness {
         self.server = server
     }
 
-    static func with<T: Sendable>(clock: TestClock, _ body: (any StoreHarness) async throws -> T) async throws -> T {
+    static func with<T: Sendable>(clock: TestClock, _ body: (PostgresHarness) async throws -> T) async throws -> T {
         guard let shared = SharedPostgresServer.current else {
             throw PostgresServerError("the suite needs the .postgresServer trait")
         }
