@@ -7,8 +7,9 @@ import PostgresNIO
 /// Tables (`PostgresOffChainSchema`): `phi_record_versions` (record id, version, ciphertext, nonce,
 /// content algorithm id, plaintext digest, created time, anchor state) and `phi_wrapped_keys`
 /// (the wrapped data keys of each version, with their recipient key ids and algorithm ids). Every
-/// statement is parameterized; a `put` of many versions is one transaction of two `INSERT … SELECT
-/// FROM unnest(…)` statements, however many versions it holds.
+/// statement is parameterized, the hot ones prepared (`PostgresStatements`); a `put` of many
+/// versions is one `INSERT … SELECT FROM unnest(…)` statement for both tables, however many
+/// versions it holds, and so atomic.
 ///
 /// The caller runs the client (`client.run()`, or as a service of its `ServiceGroup`) for as long
 /// as the store is used.
@@ -34,62 +35,48 @@ package struct PostgresOffChainStore: OffChainStore {
 
     package func put(_ versions: [EncryptedRecordVersion]) async throws(OffChainStoreError) {
         try PutBatchCheck.check(versions)
-        let rows = PostgresPutBatch(versions, createdAt: now())
-        try await Self.database("storing \(versions.count) record versions") {
-            try await client.withTransaction(logger: logger) { connection in
-                var inserted = Set<RecordVersionID>()
-                let insertedRows = try await connection.query(
-                    """
-                    INSERT INTO phi_record_versions
-                        (record_id, version, ciphertext, nonce, content_algorithm, plaintext_digest, created_at, state)
-                    SELECT record_id, version, ciphertext, nonce, content_algorithm, plaintext_digest, \(rows.createdAt), 'pending'
-                    FROM unnest(\(rows.recordIDs)::text[], \(rows.versions)::bigint[], \(rows.ciphertexts)::bytea[],
-                                \(rows.nonces)::bytea[], \(rows.contentAlgorithms)::text[], \(rows.plaintextDigests)::bytea[])
-                        AS new (record_id, version, ciphertext, nonce, content_algorithm, plaintext_digest)
-                    ON CONFLICT (record_id, version) DO NOTHING
-                    RETURNING record_id, version
-                    """, logger: logger)
-                for try await (recordID, version) in insertedRows.decode((String, Int64).self) {
-                    inserted.insert(RecordVersionID(recordID: recordID, version: UInt32(version)))
-                }
-                guard inserted.count == versions.count else {
-                    // Throwing rolls the transaction back: nothing of this batch is written.
-                    throw RecordVersionID.alreadyStored(rows.ids.filter { !inserted.contains($0) })
-                }
-                try await connection.query(
-                    """
-                    INSERT INTO phi_wrapped_keys
-                        (record_id, version, position, recipient_key_id, encapsulated_key, wrapped_key, wrap_algorithm)
-                    SELECT * FROM unnest(\(rows.keyRecordIDs)::text[], \(rows.keyVersions)::bigint[], \(rows.keyPositions)::smallint[],
-                                         \(rows.keyRecipients)::text[], \(rows.keyEncapsulated)::bytea[], \(rows.keyCiphertexts)::bytea[],
-                                         \(rows.keyAlgorithms)::text[])
-                    """, logger: logger)
+        let batch = PostgresPutBatch(versions, createdAt: now())
+        do {
+            for try await _ in try await client.execute(PostgresStatements.PutVersions(batch: batch), logger: logger) {}
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.uniqueViolation {
+            throw try await alreadyStored(among: batch)
+        } catch {
+            throw Self.storeError(error, "storing \(versions.count) record versions")
+        }
+    }
+
+    /// SQLSTATE of a unique violation: a (record id, version) that exists already.
+    private static let uniqueViolation = "23505"
+
+    /// The `.versionExists` error naming which versions of a refused batch are stored.
+    private func alreadyStored(among batch: PostgresPutBatch) async throws(OffChainStoreError) -> OffChainStoreError {
+        try await Self.database("finding which versions exist") {
+            let rows = try await client.query(
+                """
+                SELECT record_id, version FROM phi_record_versions
+                WHERE (record_id, version) IN (SELECT * FROM unnest(\(batch.recordIDs)::text[], \(batch.versions)::bigint[]))
+                """, logger: logger)
+            var existing: [RecordVersionID] = []
+            for try await (recordID, version) in rows.decode((String, Int64).self) {
+                existing.append(RecordVersionID(recordID: recordID, version: UInt32(version)))
             }
+            return existing.isEmpty
+                ? OffChainStoreError(.versionExists, "a version of this batch was stored concurrently; versions are immutable")
+                : RecordVersionID.alreadyStored(existing)
         }
     }
 
     package func get(recordID: String, version: UInt32) async throws(OffChainStoreError) -> StoredRecordVersion? {
         try OffChainStoreLimits.check(recordID: recordID)
         return try await Self.database("reading record '\(recordID)' version \(version)") {
-            try await readOne(
-                """
-                SELECT \(unescaped: PostgresStoredRow.columns) FROM phi_record_versions r JOIN phi_wrapped_keys k USING (record_id, version)
-                WHERE r.record_id = \(recordID) AND r.version = \(Int64(version))
-                ORDER BY k.position
-                """)
+            try await readOne(client.execute(PostgresStatements.GetVersion(recordID: recordID, version: Int64(version)), logger: logger))
         }
     }
 
     package func latest(recordID: String) async throws(OffChainStoreError) -> StoredRecordVersion? {
         try OffChainStoreLimits.check(recordID: recordID)
         return try await Self.database("reading the latest version of record '\(recordID)'") {
-            try await readOne(
-                """
-                SELECT \(unescaped: PostgresStoredRow.columns) FROM phi_record_versions r JOIN phi_wrapped_keys k USING (record_id, version)
-                WHERE r.record_id = \(recordID)
-                  AND r.version = (SELECT max(version) FROM phi_record_versions WHERE record_id = \(recordID))
-                ORDER BY k.position
-                """)
+            try await readOne(client.execute(PostgresStatements.GetLatestVersion(recordID: recordID), logger: logger))
         }
     }
 
@@ -144,10 +131,10 @@ package struct PostgresOffChainStore: OffChainStore {
         }
     }
 
-    /// Runs a query returning one version's rows (one per wrapped key) and assembles the version.
-    private func readOne(_ query: PostgresQuery) async throws -> StoredRecordVersion? {
+    /// Assembles one version from its rows (one per wrapped key).
+    private func readOne(_ rows: some AsyncSequence<PostgresStoredRow.Cells, any Error>) async throws -> StoredRecordVersion? {
         var row: PostgresStoredRow?
-        for try await cells in try await client.query(query, logger: logger).decode(PostgresStoredRow.Cells.self) {
+        for try await cells in rows {
             if row == nil { row = PostgresStoredRow(cells) }
             row?.appendKey(cells)
         }
