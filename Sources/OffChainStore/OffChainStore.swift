@@ -33,8 +33,11 @@ package protocol OffChainStore: Sendable {
     func markAnchored(recordID: String, version: UInt32) async throws(OffChainStoreError)
 
     /// Deletes up to `OffChainStoreLimits.pendingDeletionCountMax` pending versions created before
-    /// `cutoff` (their anchors never committed); anchored versions are never deleted. Returns how
-    /// many it deleted.
+    /// `cutoff` (their anchors never committed); anchored versions are never deleted, also when
+    /// one is marked anchored concurrently. Returns how many it deleted.
+    ///
+    /// Choose a cutoff well past the longest time an anchor can take to commit: a version deleted
+    /// here whose anchor commits later cannot be marked anchored (`.notFound`) and must be put again.
     func deletePending(createdBefore cutoff: Date) async throws(OffChainStoreError) -> Int
 }
 

@@ -119,10 +119,13 @@ package struct PostgresOffChainStore: OffChainStore {
         try await Self.database("deleting pending record versions") {
             let rows = try await client.query(
                 """
-                DELETE FROM phi_record_versions WHERE (record_id, version) IN (
-                    SELECT record_id, version FROM phi_record_versions
-                    WHERE state = 'pending' AND created_at < \(cutoff)
-                    LIMIT \(OffChainStoreLimits.pendingDeletionCountMax))
+                DELETE FROM phi_record_versions
+                WHERE (record_id, version) IN (
+                        SELECT record_id, version FROM phi_record_versions
+                        WHERE state = 'pending' AND created_at < \(cutoff)
+                        LIMIT \(OffChainStoreLimits.pendingDeletionCountMax))
+                    -- Checked again on the row it deletes, should a concurrent markAnchored have changed it.
+                    AND state = 'pending' AND created_at < \(cutoff)
                 RETURNING version
                 """, logger: logger)
             var count = 0
