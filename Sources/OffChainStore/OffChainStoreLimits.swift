@@ -8,6 +8,8 @@ package enum OffChainStoreLimits {
     package static let wrappedKeysPerRecordMax = 8
     /// One record's plaintext.
     package static let plaintextBytesMax = 64 << 20
+    /// The ciphertexts of one `put` together (a PostgreSQL message is at most 1 GiB).
+    package static let batchCiphertextBytesMax = 256 << 20
     /// Rows removed by one `deletePending` call; call again while it returns this many.
     package static let pendingDeletionCountMax = 10_000
 

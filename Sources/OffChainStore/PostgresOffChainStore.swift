@@ -61,7 +61,7 @@ package struct PostgresOffChainStore: OffChainStore {
                 existing.append(RecordVersionID(recordID: recordID, version: UInt32(version)))
             }
             return existing.isEmpty
-                ? OffChainStoreError(.versionExists, "a version of this batch was stored concurrently; versions are immutable")
+                ? OffChainStoreError(.versionExists, "a version of this batch existed when the batch was written; versions are immutable")
                 : RecordVersionID.alreadyStored(existing)
         }
     }

@@ -158,6 +158,29 @@ struct OffChainStoreSuite {
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func refusesInvalidArgumentsAndWritesNothing(_ backend: StoreBackend) async throws {
+        try await backend.withHarness(clock: clock) { harness in
+            let store = harness.store
+            let sealed = try custodian.seal(plaintext("x"), recordID: "rec-1", version: 1)
+            let invalid: [[EncryptedRecordVersion]] = [
+                [],
+                [EncryptedRecordVersion(sealed: sealed.sealed, wrappedKeys: [])],
+                [EncryptedRecordVersion(sealed: sealed.sealed, wrappedKeys: Array(repeating: sealed.wrappedKeys[0], count: OffChainStoreLimits.wrappedKeysPerRecordMax + 1))],
+            ]
+            for batch in invalid {
+                let error = await #expect(throws: OffChainStoreError.self) { try await store.put(batch) }
+                #expect(error?.code == .invalidArgument)
+            }
+            for recordID in ["", "a\u{0}b"] {
+                let error = await #expect(throws: OffChainStoreError.self) { _ = try await store.get(recordID: recordID, version: 1) }
+                #expect(error?.code == .invalidArgument)
+            }
+            #expect(try await store.versions(of: "rec-1").isEmpty)
+            #expect(try await store.deletePending(createdBefore: clock.now.addingTimeInterval(1)) == 0)
+        }
+    }
+
+    @Test(arguments: StoreBackend.onDisk)
     func plaintextNeverReachesTheStoresFiles(_ backend: StoreBackend) async throws {
         try await backend.withHarness(clock: clock) { harness in
             let marker = "MEDREX-PHI-MARKER-\(UUID().uuidString)"

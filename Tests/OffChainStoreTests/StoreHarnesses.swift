@@ -12,6 +12,11 @@ import WorldState
 enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case postgres
     case embedded
+    /// The test double, held to the same semantics.
+    case inMemory
+
+    /// The backends that write files.
+    static let onDisk: [StoreBackend] = [.postgres, .embedded]
 
     var testDescription: String { rawValue }
 
@@ -20,6 +25,7 @@ enum StoreBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
         switch self {
         case .postgres: try await PostgresHarness.with(clock: clock, body)
         case .embedded: try await EmbeddedHarness.with(clock: clock, body)
+        case .inMemory: try await body(InMemoryHarness(clock: clock))
         }
     }
 }
@@ -184,4 +190,28 @@ final class EmbeddedHarness: StoreHarness {
     }
 
     func flushedStorageDirectory() async throws -> URL { directory }
+}
+
+final class InMemoryHarness: StoreHarness {
+    private let memory: InMemoryOffChainStore
+    var store: any OffChainStore { memory }
+
+    init(clock: TestClock) { memory = InMemoryOffChainStore(now: clock.read) }
+
+    func corruptCiphertextByte(recordID: String, version: UInt32) async throws {
+        memory.replaceStoredVersion(recordID: recordID, version: version) { stored in
+            var ciphertext = stored.encrypted.sealed.ciphertext
+            ciphertext[ciphertext.startIndex] ^= 1
+            let sealed = stored.encrypted.sealed
+            let changed = SealedRecord(
+                recordID: sealed.recordID, version: sealed.version, ciphertext: ciphertext, nonce: sealed.nonce,
+                plaintextDigest: sealed.plaintextDigest, algorithm: sealed.algorithm)
+            return StoredRecordVersion(
+                encrypted: EncryptedRecordVersion(sealed: changed, wrappedKeys: stored.encrypted.wrappedKeys), createdAt: stored.createdAt, state: stored.state)
+        }
+    }
+
+    func flushedStorageDirectory() async throws -> URL {
+        throw PostgresServerError("the in-memory store writes no files")
+    }
 }
