@@ -19,7 +19,8 @@ package final class PostgresServer: @unchecked Sendable {
     /// The user PostgreSQL runs as when the tests run as root.
     package static let serverUser = "postgres"
 
-    package let port: Int
+    /// The loopback port; chosen again if another process takes it first (`startAttemptsMax`).
+    package private(set) var port: Int
     /// The database created for the tests; the superuser is `postgres` (trust authentication).
     package let database: String
     package let username = "postgres"
@@ -28,8 +29,8 @@ package final class PostgresServer: @unchecked Sendable {
     /// The data directory: every file PostgreSQL writes for the database.
     package let dataDirectory: URL
     private let logFile: URL
-    // `@unchecked Sendable`: `process` is set once in `start` before the server is shared, then only
-    // read; `stop` is serialized by `lock`.
+    // `@unchecked Sendable`: `port` and `process` are set in `start` before the server is shared,
+    // then only read; `stop` is serialized by `lock`.
     private var process: Process?
     private let lock = NSLock()
 
@@ -51,8 +52,7 @@ package final class PostgresServer: @unchecked Sendable {
         let server = try PostgresServer(port: ChildProcess.freePort(), database: database)
         do {
             try server.initializeDataDirectory(timeout: timeout)
-            try server.launch()
-            try server.waitUntilReady(timeout: timeout)
+            try server.launchOnAFreePort(timeout: timeout)
             try server.createDatabase(timeout: timeout)
         } catch {
             server.stop()
@@ -114,6 +114,22 @@ package final class PostgresServer: @unchecked Sendable {
         guard status == 0 else { throw PostgresServerError("initdb failed with status \(status):\n\(output.suffix(2_000))") }
     }
 
+    /// How often a start is tried on a new port when the server exits at once: the free port was
+    /// taken by another process between `ChildProcess.freePort()` and the server's bind.
+    static let startAttemptsMax = 3
+
+    private func launchOnAFreePort(timeout: Duration) throws {
+        for attempt in 1...Self.startAttemptsMax {
+            if attempt > 1 { port = try ChildProcess.freePort() }
+            try launch()
+            do {
+                return try waitUntilReady(timeout: timeout)
+            } catch where !isRunning && attempt < Self.startAttemptsMax && logTail.contains("could not bind") {
+                continue
+            }
+        }
+    }
+
     private func launch() throws {
         let process = Process()
         process.executableURL = Self.serverProgram("postgres")
@@ -128,6 +144,7 @@ package final class PostgresServer: @unchecked Sendable {
             ])
         let log = try FileHandle(forWritingTo: logFile)
         defer { try? log.close() }
+        log.seekToEndOfFile()
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
