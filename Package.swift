@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Generated protobuf and gRPC code only (scripts/gen-proto.sh); nothing hand-written.
@@ -115,7 +116,12 @@ let package = Package(
         ),
         .target(
             name: "OffChainStore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "WorldState",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .target(
             name: "LedgerNode",
@@ -183,7 +189,10 @@ let package = Package(
             name: "OrdererTests",
             dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
         ),
-        .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
+        .testTarget(
+            name: "OffChainStoreTests",
+            dependencies: ["OffChainStore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
             name: "LedgerNodeTests",

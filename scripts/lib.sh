@@ -15,5 +15,6 @@ medrex_require_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
 }
 
-# The Debian packages Medrex builds and tests with (etcd-server: the etcd that the EtcdClient tests run).
-MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev gcc etcd-server)
+# The Debian packages Medrex builds and tests with (etcd-server: the etcd that the EtcdClient tests run;
+# postgresql: the PostgreSQL 15 server that the OffChainStore tests start).
+MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev gcc etcd-server postgresql)

@@ -21,25 +21,6 @@ package enum RecordAlgorithm: String, Sendable, Hashable, Codable {
     case aes256GCM = "AES-256-GCM"
 }
 
-/// Why a record could not be sealed or opened. Never carries plaintext.
-package struct OffChainStoreError: Error, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
-        case tampered
-        case digestMismatch
-        case badKey
-    }
-
-    package let code: Code
-    package let reason: String
-
-    package init(_ code: Code, _ reason: String) {
-        self.code = code
-        self.reason = reason
-    }
-
-    package var description: String { "\(code.rawValue): \(reason)" }
-}
-
 /// Encrypts each record version under a fresh 256-bit data key with AES-256-GCM; the record id and
 /// version are authenticated as associated data, so a ciphertext cannot be replayed as another
 /// record or version. Opening checks the plaintext against the anchored SHA-256.

@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+
+/// An `OffChainStore` in memory: the test double for code that uses a store (STYLE §6), run by the
+/// same shared suite as the real backends. Never a deployment choice: it keeps nothing on disk.
+package final class InMemoryOffChainStore: OffChainStore {
+    private let records = Mutex<[String: [UInt32: StoredRecordVersion]]>([:])
+    private let now: @Sendable () -> Date
+
+    /// - Parameter now: the clock stamped on new versions and compared with `deletePending` cutoffs.
+    package init(now: @escaping @Sendable () -> Date = Date.init) {
+        self.now = now
+    }
+
+    package func put(_ versions: [EncryptedRecordVersion]) async throws(OffChainStoreError) {
+        try PutBatchCheck.check(versions)
+        let createdAt = now()
+        try records.withLock { records throws(OffChainStoreError) in
+            let taken = versions.filter { records[$0.recordID]?[$0.version] != nil }.map { RecordVersionID(recordID: $0.recordID, version: $0.version) }
+            guard taken.isEmpty else { throw RecordVersionID.alreadyStored(taken) }
+            for version in versions {
+                records[version.recordID, default: [:]][version.version] = StoredRecordVersion(encrypted: version, createdAt: createdAt, state: .pending)
+            }
+        }
+    }
+
+    package func get(recordID: String, version: UInt32) async throws(OffChainStoreError) -> StoredRecordVersion? {
+        try OffChainStoreLimits.check(recordID: recordID)
+        return records.withLock { $0[recordID]?[version] }
+    }
+
+    package func latest(recordID: String) async throws(OffChainStoreError) -> StoredRecordVersion? {
+        try OffChainStoreLimits.check(recordID: recordID)
+        return records.withLock { $0[recordID]?.max { $0.key < $1.key }?.value }
+    }
+
+    package func versions(of recordID: String) async throws(OffChainStoreError) -> [RecordVersionSummary] {
+        try OffChainStoreLimits.check(recordID: recordID)
+        return records.withLock { ($0[recordID] ?? [:]).sorted { $0.key < $1.key }.map(\.value.summary) }
+    }
+
+    package func markAnchored(recordID: String, version: UInt32) async throws(OffChainStoreError) {
+        try OffChainStoreLimits.check(recordID: recordID)
+        try records.withLock { records throws(OffChainStoreError) in
+            guard let stored = records[recordID]?[version] else {
+                throw OffChainStoreError(.notFound, "record '\(recordID)' version \(version) is not stored")
+            }
+            records[recordID]?[version] = StoredRecordVersion(encrypted: stored.encrypted, createdAt: stored.createdAt, state: .anchored)
+        }
+    }
+
+    package func deletePending(createdBefore cutoff: Date) async throws(OffChainStoreError) -> Int {
+        records.withLock { records in
+            let expired = records.flatMap { recordID, versions in
+                versions.values.filter { $0.state == .pending && $0.createdAt < cutoff }.map { RecordVersionID(recordID: recordID, version: $0.encrypted.version) }
+            }
+            let deleted = expired.sorted().prefix(OffChainStoreLimits.pendingDeletionCountMax)
+            for id in deleted {
+                records[id.recordID]?[id.version] = nil
+                if records[id.recordID]?.isEmpty == true { records[id.recordID] = nil }
+            }
+            return deleted.count
+        }
+    }
+
+    /// Replaces a stored version's bytes in place, as an attacker with access to the storage could:
+    /// for tests of integrity checks.
+    func replaceStoredVersion(recordID: String, version: UInt32, _ change: (StoredRecordVersion) -> StoredRecordVersion) {
+        records.withLock { records in
+            guard let stored = records[recordID]?[version] else { return }
+            records[recordID]?[version] = change(stored)
+        }
+    }
+}
