@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Orderer",
             dependencies: [
-                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations",
+                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations", "EtcdClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -180,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrdererTests",
-            dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
+            dependencies: ["Orderer", "EtcdClient", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
         ),
         .testTarget(name: "OffChainStoreTests", dependencies: ["OffChainStore"]),
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2")]),

@@ -13,7 +13,7 @@ import SwiftProtobuf
 /// checked against the channel's Readers policy; blocks are written as the client reads them
 /// (gRPC flow control bounds the stream).
 struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
-    let chains: [String: SoloChain]
+    let chains: [String: any OrderingChain]
     let clock: @Sendable () -> Date
     let metrics: OrdererMetrics
 

@@ -1,0 +1,31 @@
+/// The timing of an etcd-ordered chain: how fast leadership fails over, and how often an orderer
+/// reports its height and the leader compacts the log.
+package struct EtcdChainTiming: Sendable, Hashable {
+    /// The leader's lease: when the leader stops renewing it (crash, partition), another orderer
+    /// may lead this long afterwards at the latest.
+    package var leaseTTLSeconds: Int64
+    /// How often a follower looks at the leader key (to learn the leader, or to campaign when none).
+    package var leaderPollInterval: Duration
+    /// How often an orderer records its persisted height in etcd.
+    package var persistedHeightInterval: Duration
+    /// How often the leader deletes blocks every orderer has persisted and compacts etcd's history.
+    package var compactionInterval: Duration
+    /// Blocks read from etcd per range request while catching up.
+    package var catchUpPageBlocks: Int64
+
+    package init(
+        leaseTTLSeconds: Int64 = 3, leaderPollInterval: Duration = .milliseconds(200), persistedHeightInterval: Duration = .seconds(1),
+        compactionInterval: Duration = .seconds(5), catchUpPageBlocks: Int64 = 32
+    ) {
+        precondition(leaseTTLSeconds >= 2 && catchUpPageBlocks >= 1, "leaseTTLSeconds >= 2 and catchUpPageBlocks >= 1")
+        self.leaseTTLSeconds = leaseTTLSeconds
+        self.leaderPollInterval = leaderPollInterval
+        self.persistedHeightInterval = persistedHeightInterval
+        self.compactionInterval = compactionInterval
+        self.catchUpPageBlocks = catchUpPageBlocks
+    }
+
+    /// The largest block the leader writes to etcd, in bytes: etcd refuses requests over 1.5 MiB by
+    /// default (`--max-request-bytes`), so an etcd channel cuts blocks no larger than this.
+    package static let blockBytesMax = 1024 * 1024
+}
