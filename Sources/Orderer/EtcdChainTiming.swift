@@ -10,12 +10,13 @@ package struct EtcdChainTiming: Sendable, Hashable {
     package var persistedHeightInterval: Duration
     /// How often the leader deletes blocks every orderer has persisted and compacts etcd's history.
     package var compactionInterval: Duration
-    /// Blocks read from etcd per range request while catching up.
+    /// Blocks read from etcd per range request while catching up: blocks are at most
+    /// `blockBytesMax` (1 MiB), and a gRPC answer at most 4 MiB.
     package var catchUpPageBlocks: Int64
 
     package init(
         leaseTTLSeconds: Int64 = 3, leaderPollInterval: Duration = .milliseconds(200), persistedHeightInterval: Duration = .seconds(1),
-        compactionInterval: Duration = .seconds(5), catchUpPageBlocks: Int64 = 32
+        compactionInterval: Duration = .seconds(5), catchUpPageBlocks: Int64 = 3
     ) {
         precondition(leaseTTLSeconds >= 2 && catchUpPageBlocks >= 1, "leaseTTLSeconds >= 2 and catchUpPageBlocks >= 1")
         self.leaseTTLSeconds = leaseTTLSeconds

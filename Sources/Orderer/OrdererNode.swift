@@ -28,6 +28,7 @@ package final class OrdererNode: Sendable {
     private let databases: [RocksDatabase]
     private let logger: Logger
     package let metrics = OrdererMetrics()
+    private let shutdownSignal = ShutdownSignal()
     private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<HTTP2ServerTransport.Posix>?)>((false, nil))
 
     package init(configuration: OrdererConfiguration, timing: EtcdChainTiming = EtcdChainTiming(), logger: Logger = Logger(label: "medrex.orderer")) throws {
@@ -117,7 +118,7 @@ package final class OrdererNode: Sendable {
             trustedCAPEMs: ordererTLSRootPEMs)
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort), transportSecurity: tls.serverSecurity)
-        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics)])
+        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics, shutdown: shutdownSignal)])
         let chains = self.chains
         var operations: OperationsServer?
         if let endpoint = configuration.operations {
@@ -160,6 +161,15 @@ package final class OrdererNode: Sendable {
         await consensus.value
         await etcd?.close()
         await operations?.close()
+        // Close the ledgers here rather than in a deinit on whichever thread drops them last, which
+        // can race with the process exiting (RocksDB aborts when its statics are destroyed first).
+        for database in databases {
+            do {
+                try database.close()
+            } catch {
+                logger.warning("a ledger database could not be closed", metadata: ["error": "\(error)"])
+            }
+        }
         logger.notice("orderer stopped")
     }
 
@@ -169,6 +179,7 @@ package final class OrdererNode: Sendable {
             return state.server
         }
         server?.beginGracefulShutdown()
+        shutdownSignal.fire()
         // Deliver streams wait for blocks that will not come: end them so the server can stop.
         let chains = self.chains
         Task { for chain in chains.values { await chain.stopServing() } }
