@@ -76,10 +76,11 @@ package actor EtcdChain: OrderingChain {
 
     /// - Parameters:
     ///   - settings: The channel's settings; blocks are cut no larger than `EtcdChainTiming.blockBytesMax`.
+    ///   - genesisHash: Header hash of the channel's genesis block: the chain's name in etcd.
     ///   - member: This orderer's advertised `host:port`.
     ///   - forwardingTLS: This orderer's TLS identity as a client of the other orderers, trusting their TLS CAs.
     package init(
-        settings: ChannelOrderingSettings, blockStore: BlockStore, signer: SigningIdentity, etcd: EtcdClient, member: String,
+        settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: BlockStore, signer: SigningIdentity, etcd: EtcdClient, member: String,
         forwardingTLS: MutualTLS, timing: EtcdChainTiming = EtcdChainTiming(), clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in }
     ) {
@@ -101,7 +102,7 @@ package actor EtcdChain: OrderingChain {
         self.clock = clock
         self.logger = logger
         self.onBlockStored = onBlockStored
-        keys = EtcdLogKeys(channel: settings.channelID)
+        keys = EtcdLogKeys(channel: settings.channelID, genesisHash: genesisHash)
         readers = ChainHeightWaiters(height: blockStore.height)
     }
 

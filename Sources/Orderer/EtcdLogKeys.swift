@@ -1,4 +1,6 @@
-/// Where a channel's ordering state lives in etcd, under `medrex/ordering/<channel>/`:
+/// Where a channel's ordering state lives in etcd, under `medrex/ordering/<channel>/<genesis>/`,
+/// `<genesis>` being the first 8 bytes of the genesis block's header hash in hex, so that a channel
+/// created again under the same name (a test, a benchmark) never reads another chain's blocks:
 ///
 /// - `leader`: the advertised endpoint of the orderer that leads, attached to its lease;
 /// - `blocks/<number>`: block `number`, a serialized `common.Block`, written once (create-if-absent)
@@ -8,9 +10,10 @@ package struct EtcdLogKeys: Sendable, Hashable {
     package let channel: String
     private let root: String
 
-    package init(channel: String) {
+    package init(channel: String, genesisHash: [UInt8]) {
         self.channel = channel
-        root = "medrex/ordering/\(channel)/"
+        let chain = genesisHash.prefix(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        root = "medrex/ordering/\(channel)/\(chain)/"
     }
 
     package var leader: [UInt8] { Array((root + "leader").utf8) }

@@ -78,7 +78,7 @@ package final class OrdererNode: Sendable {
                     certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
                     trustedCAPEMs: roots)
                 let chain = EtcdChain(
-                    settings: settings, blockStore: blockStore, signer: signer, etcd: client, member: etcdSettings.advertisedEndpoint,
+                    settings: settings, genesisHash: genesis.header.hash, blockStore: blockStore, signer: signer, etcd: client, member: etcdSettings.advertisedEndpoint,
                     forwardingTLS: forwardingTLS, timing: timing, logger: logger, onBlockStored: onBlockStored)
                 chains[channelID] = chain
                 etcdChains.append(chain)

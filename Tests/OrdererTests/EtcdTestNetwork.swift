@@ -181,6 +181,14 @@ struct EtcdTestNetwork: Sendable {
         return (try CryptoMaterialLoader.loadSigningIdentity(member.msp, mspID: "\(organization)MSP"), tls)
     }
 
+    /// The channel's keys in etcd (named after the genesis block).
+    var keys: EtcdLogKeys {
+        get throws {
+            let genesisBlock = try Common_Block(serializedBytes: try Data(contentsOf: genesis))
+            return EtcdLogKeys(channel: "healthchannel", genesisHash: genesisBlock.header.hash)
+        }
+    }
+
     func ordererClient(_ index: Int, tls: MutualTLS) -> OrdererClient {
         OrdererClient(host: "127.0.0.1", port: orderers[index % orderers.count].port, tls: tls)
     }
@@ -221,14 +229,14 @@ struct EtcdTestNetwork: Sendable {
 
     /// The index of the orderer the leader key names; nil when none leads.
     func leaderIndex(_ client: EtcdClient) async throws -> Int? {
-        guard let leader = try await client.get(EtcdLogKeys(channel: "healthchannel").leader) else { return nil }
+        guard let leader = try await client.get(try keys.leader) else { return nil }
         let endpoint = String(decoding: leader.value, as: UTF8.self)
         return orderers.firstIndex { "127.0.0.1:\($0.port)" == endpoint }
     }
 
     /// The number of the newest block in the etcd log, plus one (0 when the log is empty).
     func logHeight(_ client: EtcdClient) async throws -> UInt64 {
-        let keys = EtcdLogKeys(channel: "healthchannel")
+        let keys = try keys
         // Compaction deletes a prefix of the blocks: the first block's number plus their count.
         let blocks = try await client.range(.interval(from: keys.block(0), to: keys.blocksEnd), limit: 1)
         guard let first = blocks.keyValues.first.flatMap({ keys.blockNumber(of: $0.key) }) else { return 0 }
@@ -238,7 +246,7 @@ struct EtcdTestNetwork: Sendable {
     /// Waits until every orderer reports the same persisted height as the log's, unchanged for a
     /// second; returns it.
     func waitUntilOrderersAgree(_ client: EtcdClient, within timeout: Duration) async throws -> UInt64 {
-        let keys = EtcdLogKeys(channel: "healthchannel")
+        let keys = try keys
         let deadline = ContinuousClock.now + timeout
         var agreed: (height: UInt64, since: ContinuousClock.Instant)?
         var last = ""
