@@ -144,6 +144,7 @@ let package = Package(
                 "LedgerNode",
                 "BuiltInChaincodes",
                 "LoadGenerator",
+                "EtcdClient",
                 "LedgerCore",
                 "LedgerWire",
                 "Orderer",
