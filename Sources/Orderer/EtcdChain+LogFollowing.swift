@@ -51,7 +51,9 @@ extension EtcdChain {
     /// Blocks `height..<number` were compacted out of the log: fetches them from the leader's
     /// Deliver, which still holds them (every orderer that reported its height had persisted them).
     private nonisolated func fetchFromLeader(from height: UInt64, below number: UInt64) async throws {
-        let leader = await leaderEndpoint
+        // Right after start the election loop may not have looked at the leader key yet.
+        var leader = await leaderEndpoint
+        if leader == nil { leader = try await etcd.get(keys.leader).map { String(decoding: $0.value, as: UTF8.self) } }
         guard let leader, leader != member, let address = NodeAddress(leader) else {
             let error = OrdererError(
                 .compactedAway,

@@ -122,6 +122,39 @@ import TestSupport
         }
     }
 
+    /// An orderer that joins after the blocks it needs were compacted out of etcd fetches them from
+    /// the leader's Deliver, then follows the log.
+    @Test func lateOrdererCatchesUpPastCompaction() async throws {
+        let network = try await EtcdTestNetwork.start(starting: [0, 1])
+        defer { network.stop() }
+        try await network.waitUntilEveryOrdererAcknowledges(within: .seconds(60), only: [0, 1])
+        let etcd = try EtcdClient(endpoints: network.etcd.endpoints)
+        defer { Task { await etcd.close() } }
+        let (signer, tls) = try network.client("nurse-ng")
+        for round in 0..<5 {
+            let answers = try await network.ordererClient(round % 2, tls: tls).broadcast(try (0..<100).map { try network.envelope(signer, round * 100 + $0) })
+            #expect(answers.allSatisfy { $0.status == .success })
+        }
+        let keys = try network.keys
+        let compacted = try await eventually(within: .seconds(20)) { try await etcd.get(keys.block(1)) == nil }
+        try #require(compacted, "block 1 was not compacted out of etcd")
+
+        try network.orderers[2].start()
+        let height = try await network.waitUntilOrderersAgree(etcd, within: .seconds(60))
+        var chains: [[UInt8]] = []
+        for index in network.orderers.indices {
+            let (blocks, status) = try await network.ordererClient(index, tls: tls).deliver(channel: "healthchannel", start: 0, stop: height - 1, signer: signer)
+            #expect(status == .success)
+            #expect(blocks.count == Int(height))
+            chains.append(blocks.flatMap(\.header.hash))
+        }
+        #expect(chains[2] == chains[0] && chains[1] == chains[0], "the late orderer holds the same chain")
+        #expect(network.orderers[2].logTail.contains("fetching them from the leader"), "\(network.orderers[2].logTail)")
+        for orderer in network.orderers {
+            #expect(orderer.stop() == 0, "orderer did not stop cleanly on SIGTERM:\n\(orderer.logTail)")
+        }
+    }
+
     @Test func orderersStartWithoutEtcdAreRefused() throws {
         let network = try EtcdTestNetwork.prepare(etcdEndpoints: nil)
         defer { network.removeFiles() }

@@ -137,8 +137,8 @@ struct EtcdTestNetwork: Sendable {
         func removeFiles() { try? FileManager.default.removeItem(at: work) }
     }
 
-    /// Starts the etcd cluster and the three orderers.
-    static func start() async throws -> EtcdTestNetwork {
+    /// Starts the etcd cluster and the orderers of `starting` (all three by default).
+    static func start(starting: [Int] = [0, 1, 2]) async throws -> EtcdTestNetwork {
         let cluster = try await EtcdCluster.start(members: 3)
         let prepared: PreparedFiles
         do {
@@ -149,7 +149,7 @@ struct EtcdTestNetwork: Sendable {
         }
         let network = EtcdTestNetwork(work: prepared.work, crypto: prepared.crypto, genesis: prepared.genesis, etcd: cluster, orderers: prepared.orderers)
         do {
-            for orderer in network.orderers { try orderer.start() }
+            for index in starting { try network.orderers[index].start() }
         } catch {
             network.stop()
             throw error
@@ -213,10 +213,10 @@ struct EtcdTestNetwork: Sendable {
     }
 
     /// Waits until each orderer answers a broadcast with SUCCESS (a leader is elected and forwarding works).
-    func waitUntilEveryOrdererAcknowledges(within timeout: Duration) async throws {
+    func waitUntilEveryOrdererAcknowledges(within timeout: Duration, only indices: [Int] = [0, 1, 2]) async throws {
         let (signer, tls) = try client("dr-carter")
         let deadline = ContinuousClock.now + timeout
-        for index in orderers.indices {
+        for index in indices {
             var acknowledged = false
             while !acknowledged, ContinuousClock.now < deadline {
                 guard orderers[index].isRunning else { throw EtcdClusterErrorText("orderer \(index) exited:\n\(orderers[index].logTail)") }
