@@ -281,6 +281,9 @@ package actor EtcdChain: OrderingChain {
 
     func isLeading(term: UInt64) -> Bool { leadership?.term == term }
 
+    /// Whether this orderer leads the channel now (and cuts blocks).
+    package var isLeader: Bool { leadership != nil }
+
     /// Stops cutting at once: envelopes not yet being appended are answered SERVICE_UNAVAILABLE
     /// (the batch being appended is answered by its append).
     func stepDown(term: UInt64) {
@@ -296,9 +299,21 @@ package actor EtcdChain: OrderingChain {
         logger.notice("stopped leading the channel", metadata: ["channel": "\(keys.channel)"])
     }
 
-    /// Follows the leader the leader key names (nil: none): forwards Broadcast to it.
+    /// Follows the leader the leader key names (nil: none): forwards Broadcast to it. A stream to
+    /// the same leader that has stopped answering is replaced (its waiting envelopes get
+    /// SERVICE_UNAVAILABLE), so that forwarded envelopes never wait without bound.
     func follow(leader endpoint: String?) {
-        guard leadership == nil, endpoint != leaderEndpoint else { return }
+        guard leadership == nil else { return }
+        if endpoint == leaderEndpoint {
+            guard let stalled = forwarder, stalled.isStalled(longerThan: timing.forwardingAnswerMax) else { return }
+            logger.warning("the leader has not answered forwarded envelopes; reconnecting", metadata: [
+                "channel": "\(keys.channel)", "leader": "\(stalled.leader)", "waited": "\(timing.forwardingAnswerMax)",
+            ])
+            forwarder = nil
+            stalled.close()
+            forwarder = LeaderForwarder(leader: stalled.leader, tls: forwardingTLS, logger: logger)
+            return
+        }
         forwarder?.close()
         forwarder = nil
         leaderEndpoint = endpoint

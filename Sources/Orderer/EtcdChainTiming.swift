@@ -8,6 +8,9 @@ package struct EtcdChainTiming: Sendable, Hashable {
     package var leaderPollInterval: Duration
     /// How often an orderer records its persisted height in etcd.
     package var persistedHeightInterval: Duration
+    /// The longest a follower lets forwarded envelopes wait for the leader's answers before it
+    /// answers them SERVICE_UNAVAILABLE and reconnects.
+    package var forwardingAnswerMax: Duration
     /// How often the leader deletes blocks every orderer has persisted and compacts etcd's history.
     package var compactionInterval: Duration
     /// Blocks read from etcd per range request while catching up: blocks are at most
@@ -16,8 +19,9 @@ package struct EtcdChainTiming: Sendable, Hashable {
 
     package init(
         leaseTTLSeconds: Int64 = 3, leaderPollInterval: Duration = .milliseconds(200), persistedHeightInterval: Duration = .seconds(1),
-        compactionInterval: Duration = .seconds(5), catchUpPageBlocks: Int64 = 3
+        compactionInterval: Duration = .seconds(5), catchUpPageBlocks: Int64 = 3, forwardingAnswerMax: Duration = .seconds(10)
     ) {
+        self.forwardingAnswerMax = forwardingAnswerMax
         precondition(leaseTTLSeconds >= 2 && catchUpPageBlocks >= 1, "leaseTTLSeconds >= 2 and catchUpPageBlocks >= 1")
         self.leaseTTLSeconds = leaseTTLSeconds
         self.leaderPollInterval = leaderPollInterval
