@@ -66,6 +66,7 @@ package actor EtcdChain: OrderingChain {
     let clock: @Sendable () -> Date
     let readers: ChainHeightWaiters
     let onBlockStored: @Sendable (Common_Block) -> Void
+    let onLeadershipChange: @Sendable (Bool) -> Void
 
     /// The leader as the leader key last said; nil when there is none.
     var leaderEndpoint: String?
@@ -82,8 +83,10 @@ package actor EtcdChain: OrderingChain {
     package init(
         settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: BlockStore, signer: SigningIdentity, etcd: EtcdClient, member: String,
         forwardingTLS: MutualTLS, timing: EtcdChainTiming = EtcdChainTiming(), clock: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in }
+        logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in },
+        onLeadershipChange: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
+        self.onLeadershipChange = onLeadershipChange
         let limits = settings.batchLimits
         let absoluteMax = min(limits.absoluteMaxBytes, EtcdChainTiming.blockBytesMax - 16 * 1024)
         let effective = ChannelOrderingSettings(
@@ -276,6 +279,7 @@ package actor EtcdChain: OrderingChain {
         leadership = Leadership(
             term: term, lease: lease, nextNumber: blockStore.height, lastHash: blockStore.lastHeaderHash,
             cutter: BlockCutter(limits: settings.batchLimits))
+        onLeadershipChange(true)
         logger.notice("leading the channel", metadata: ["channel": "\(keys.channel)", "next block": "\(blockStore.height)"])
     }
 
@@ -296,6 +300,7 @@ package actor EtcdChain: OrderingChain {
         for batch in current.batches {
             for continuation in batch.acknowledgements { continuation.resume(returning: refused) }
         }
+        onLeadershipChange(false)
         logger.notice("stopped leading the channel", metadata: ["channel": "\(keys.channel)"])
     }
 

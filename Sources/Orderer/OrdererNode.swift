@@ -79,7 +79,9 @@ package final class OrdererNode: Sendable {
                     trustedCAPEMs: roots)
                 let chain = EtcdChain(
                     settings: settings, genesisHash: genesis.header.hash, blockStore: blockStore, signer: signer, etcd: client, member: etcdSettings.advertisedEndpoint,
-                    forwardingTLS: forwardingTLS, timing: timing, logger: logger, onBlockStored: onBlockStored)
+                    forwardingTLS: forwardingTLS, timing: timing, logger: logger, onBlockStored: onBlockStored,
+                    onLeadershipChange: { leading in metrics.setLeader(channel: channelID, leading: leading) })
+                metrics.setLeader(channel: channelID, leading: false)
                 chains[channelID] = chain
                 etcdChains.append(chain)
             } else {

@@ -150,6 +150,13 @@ import TestSupport
         }
         #expect(chains[2] == chains[0] && chains[1] == chains[0], "the late orderer holds the same chain")
         #expect(network.orderers[2].logTail.contains("fetching them from the leader"), "\(network.orderers[2].logTail)")
+        // Exactly one orderer reports that it leads.
+        var leading = 0
+        for orderer in network.orderers {
+            let metrics = try await HTTP.get("http://127.0.0.1:\(orderer.operationsPort)/metrics")
+            if metrics.body.contains("medrex_orderer_leader_bool{channel=\"healthchannel\"} 1") { leading += 1 }
+        }
+        #expect(leading == 1)
         for orderer in network.orderers {
             #expect(orderer.stop() == 0, "orderer did not stop cleanly on SIGTERM:\n\(orderer.logTail)")
         }

@@ -16,13 +16,15 @@ import TestSupport
 final class OrdererDaemon: @unchecked Sendable {
     let config: URL
     let port: Int
+    let operationsPort: Int
     let logFile: URL
     private var process: Process?
     private let lock = NSLock()
 
-    init(config: URL, port: Int, logFile: URL) {
+    init(config: URL, port: Int, operationsPort: Int, logFile: URL) {
         self.config = config
         self.port = port
+        self.operationsPort = operationsPort
         self.logFile = logFile
     }
 
@@ -107,6 +109,7 @@ struct EtcdTestNetwork: Sendable {
         guard create.status == 0 else { throw EtcdClusterErrorText("medrex channel create failed: \(create.output)") }
         let orderers = try (0..<3).map { index in
             let port = try ChildProcess.freePort()
+            let operationsPort = try ChildProcess.freePort()
             let config = work.appendingPathComponent("orderer\(index).yaml")
             var text = """
                 mspID: OrdererMSP
@@ -118,11 +121,12 @@ struct EtcdTestNetwork: Sendable {
                   clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
                 data: orderer\(index)
                 channels: [healthchannel.block]
+                operations: 127.0.0.1:\(operationsPort)
 
                 """
             if let etcdEndpoints { text += "etcd: { endpoints: [\(etcdEndpoints.joined(separator: ", "))] }\n" }
             try text.write(to: config, atomically: true, encoding: .utf8)
-            return OrdererDaemon(config: config, port: port, logFile: work.appendingPathComponent("orderer\(index).log"))
+            return OrdererDaemon(config: config, port: port, operationsPort: operationsPort, logFile: work.appendingPathComponent("orderer\(index).log"))
         }
         return PreparedFiles(work: work, crypto: crypto, genesis: genesis, orderers: orderers)
     }
