@@ -117,8 +117,7 @@ extension EtcdChain {
     }
 
     func compacted(below: UInt64, term: UInt64) {
-        guard var current = leadership, current.term == term else { return }
-        current.compactedBelow = max(current.compactedBelow, below)
-        leadership = current
+        guard leadership?.term == term else { return }
+        leadership!.compactedBelow = max(leadership!.compactedBelow, below)
     }
 }

@@ -149,28 +149,30 @@ package actor EtcdChain: OrderingChain {
         return await forwarder.forward(envelope)
     }
 
+    // The leadership state is mutated in place (`leadership!.…`): copying it out and back would
+    // copy the pending envelopes and acknowledgements on every envelope.
+
     private func enqueue(_ bytes: Data, _ continuation: Acknowledgement) {
-        guard var current = leadership else {
+        guard let term = leadership?.term else {
             continuation.resume(returning: BroadcastOutcome(status: .serviceUnavailable, info: "this orderer stopped leading; try again"))
             return
         }
-        let startsBatch = !current.cutter.hasPending
+        let startsBatch = !leadership!.cutter.hasPending
         let batches: [[Data]]
         do {
-            batches = try current.cutter.append(bytes)
+            batches = try leadership!.cutter.append(bytes)
         } catch {
             continuation.resume(returning: BroadcastOutcome(status: .requestEntityTooLarge, info: error.reason))
             return
         }
-        current.acknowledgements.append(continuation)
+        leadership!.acknowledgements.append(continuation)
         for batch in batches {
-            let waiting = Array(current.acknowledgements.prefix(batch.count))
-            current.acknowledgements.removeFirst(batch.count)
-            current.batches.append((batch, waiting))
+            let waiting = Array(leadership!.acknowledgements.prefix(batch.count))
+            leadership!.acknowledgements.removeFirst(batch.count)
+            leadership!.batches.append((batch, waiting))
         }
-        leadership = current
         if !batches.isEmpty { timerGeneration += 1 }
-        if current.cutter.hasPending, startsBatch || !batches.isEmpty { armTimer(term: current.term) }
+        if leadership!.cutter.hasPending, startsBatch || !batches.isEmpty { armTimer(term: term) }
         startAppending()
     }
 
@@ -185,12 +187,11 @@ package actor EtcdChain: OrderingChain {
     }
 
     private func timerFired(_ generation: Int, term: UInt64) {
-        guard generation == timerGeneration, var current = leadership, current.term == term, current.cutter.hasPending else { return }
-        let batch = current.cutter.cut()
-        let waiting = current.acknowledgements
-        current.acknowledgements.removeAll()
-        current.batches.append((batch, waiting))
-        leadership = current
+        guard generation == timerGeneration, leadership?.term == term, leadership!.cutter.hasPending else { return }
+        let batch = leadership!.cutter.cut()
+        let waiting = leadership!.acknowledgements
+        leadership!.acknowledgements.removeAll()
+        leadership!.batches.append((batch, waiting))
         timerGeneration += 1
         startAppending()
     }
@@ -198,29 +199,26 @@ package actor EtcdChain: OrderingChain {
     // MARK: - Appending to the log
 
     private func startAppending() {
-        guard var current = leadership, !current.appending, !current.batches.isEmpty else { return }
-        current.appending = true
-        leadership = current
-        let term = current.term
+        guard let term = leadership?.term, !leadership!.appending, !leadership!.batches.isEmpty else { return }
+        leadership!.appending = true
         Task { await self.appendBatches(term: term) }
     }
 
     /// Appends the cut batches one block at a time while this term lasts, answering each batch's
     /// broadcasters with the outcome of its append.
     private func appendBatches(term: UInt64) async {
-        while var current = leadership, current.term == term, !current.batches.isEmpty {
-            let (envelopes, waiting) = current.batches.removeFirst()
-            leadership = current
-            var block = Common_Block(number: current.nextNumber, previousHash: current.lastHash, envelopes: envelopes)
+        while leadership?.term == term, !leadership!.batches.isEmpty {
+            let (envelopes, waiting) = leadership!.batches.removeFirst()
+            let (number, previousHash, lease) = (leadership!.nextNumber, leadership!.lastHash, leadership!.lease)
+            var block = Common_Block(number: number, previousHash: previousHash, envelopes: envelopes)
             let outcome: BroadcastOutcome
             do {
                 try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
-                let appended = try await append(block, lease: current.lease)
+                let appended = try await append(block, lease: lease)
                 if appended {
-                    if var still = leadership, still.term == term {
-                        still.nextNumber += 1
-                        still.lastHash = block.header.hash
-                        leadership = still
+                    if leadership?.term == term {
+                        leadership!.nextNumber += 1
+                        leadership!.lastHash = block.header.hash
                     }
                     outcome = .success
                 } else {
@@ -235,10 +233,7 @@ package actor EtcdChain: OrderingChain {
             }
             for continuation in waiting { continuation.resume(returning: outcome) }
         }
-        if var current = leadership, current.term == term {
-            current.appending = false
-            leadership = current
-        }
+        if leadership?.term == term { leadership!.appending = false }
     }
 
     /// Writes `block` as block N of the log if there is no block N yet and `lease` still holds the
