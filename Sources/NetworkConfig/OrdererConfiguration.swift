@@ -13,6 +13,7 @@ import Foundation
 ///     etcd:                      # needed by channels with consensus etcd
 ///       endpoints: [127.0.0.1:2379, 127.0.0.1:2479, 127.0.0.1:2579]
 ///       advertise: 127.0.0.1:7050   # how the other orderers reach this one; default: listen
+///       leaseSeconds: 3             # leader lease TTL: failover time after a crash; default 3
 package struct OrdererConfiguration: Sendable {
     /// How an orderer takes part in `etcd` consensus: the etcd cluster it uses as the replicated log,
     /// and the address under which the other orderers reach it (to forward Broadcast to it when it
@@ -23,11 +24,14 @@ package struct OrdererConfiguration: Sendable {
         /// This orderer's Broadcast/Deliver address as the other orderers dial it.
         package var advertisedHost: String
         package var advertisedPort: Int
+        /// The leader's lease TTL: after a leader crashes, another takes over within about this long.
+        package var leaseSeconds: Int
 
-        package init(endpoints: [String], advertisedHost: String, advertisedPort: Int) {
+        package init(endpoints: [String], advertisedHost: String, advertisedPort: Int, leaseSeconds: Int = 3) {
             self.endpoints = endpoints
             self.advertisedHost = advertisedHost
             self.advertisedPort = advertisedPort
+            self.leaseSeconds = leaseSeconds
         }
 
         /// `host:port` of `advertisedHost` and `advertisedPort`.
@@ -107,7 +111,9 @@ package struct OrdererConfiguration: Sendable {
     /// listen address, which must then not be a wildcard.
     private static func etcdSettings(_ reader: YAMLNodeReader, listen: (host: String, port: Int)) throws(ConfigError) -> EtcdSettings {
         var reader = reader
-        try reader.allowOnly(["endpoints", "advertise"])
+        try reader.allowOnly(["endpoints", "advertise", "leaseSeconds"])
+        // etcd grants no lease shorter than its election timeout allows (about 2 s with its defaults).
+        let leaseSeconds = try reader.optionalField("leaseSeconds")?.integer(in: 2...60) ?? 3
         let endpointsReader = try reader.field("endpoints")
         let endpoints = try endpointsReader.list().map { item throws(ConfigError) -> String in
             let (host, port) = try PeerConfiguration.hostAndPort(item)
@@ -116,11 +122,11 @@ package struct OrdererConfiguration: Sendable {
         guard !endpoints.isEmpty else { throw endpointsReader.error(.invalidValue, "list at least one etcd member, e.g. [127.0.0.1:2379]") }
         if let advertise = try reader.optionalField("advertise") {
             let (host, port) = try PeerConfiguration.hostAndPort(advertise)
-            return EtcdSettings(endpoints: endpoints, advertisedHost: host, advertisedPort: port)
+            return EtcdSettings(endpoints: endpoints, advertisedHost: host, advertisedPort: port, leaseSeconds: leaseSeconds)
         }
         guard !["0.0.0.0", "::", "[::]"].contains(listen.host) else {
             throw reader.error(.missingField, "listen is a wildcard address: set etcd.advertise to the host:port the other orderers dial")
         }
-        return EtcdSettings(endpoints: endpoints, advertisedHost: listen.host, advertisedPort: listen.port)
+        return EtcdSettings(endpoints: endpoints, advertisedHost: listen.host, advertisedPort: listen.port, leaseSeconds: leaseSeconds)
     }
 }

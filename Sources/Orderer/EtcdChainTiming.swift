@@ -30,6 +30,13 @@ package struct EtcdChainTiming: Sendable, Hashable {
         self.catchUpPageBlocks = catchUpPageBlocks
     }
 
+    /// The same timing with a lease TTL of `seconds`.
+    package func leasing(seconds: Int) -> EtcdChainTiming {
+        var timing = self
+        timing.leaseTTLSeconds = Int64(seconds)
+        return timing
+    }
+
     /// The largest block the leader writes to etcd, in bytes: etcd refuses requests over 1.5 MiB by
     /// default (`--max-request-bytes`), so an etcd channel cuts blocks no larger than this.
     package static let blockBytesMax = 1024 * 1024

@@ -31,6 +31,7 @@ package final class OrdererNode: Sendable {
     private let shutdownSignal = ShutdownSignal()
     private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<HTTP2ServerTransport.Posix>?)>((false, nil))
 
+    /// - Parameter timing: For etcd channels; the lease TTL comes from the configuration's `etcd.leaseSeconds`.
     package init(configuration: OrdererConfiguration, timing: EtcdChainTiming = EtcdChainTiming(), logger: Logger = Logger(label: "medrex.orderer")) throws {
         self.configuration = configuration
         self.logger = logger
@@ -79,7 +80,7 @@ package final class OrdererNode: Sendable {
                     trustedCAPEMs: roots)
                 let chain = EtcdChain(
                     settings: settings, genesisHash: genesis.header.hash, blockStore: blockStore, signer: signer, etcd: client, member: etcdSettings.advertisedEndpoint,
-                    forwardingTLS: forwardingTLS, timing: timing, logger: logger, onBlockStored: onBlockStored,
+                    forwardingTLS: forwardingTLS, timing: timing.leasing(seconds: etcdSettings.leaseSeconds), logger: logger, onBlockStored: onBlockStored,
                     onLeadershipChange: { leading in metrics.setLeader(channel: channelID, leading: leading) })
                 metrics.setLeader(channel: channelID, leading: false)
                 chains[channelID] = chain

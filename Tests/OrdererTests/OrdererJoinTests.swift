@@ -85,11 +85,12 @@ import WorldState
         try (base + "etcd: { endpoints: [127.0.0.1:2379, 127.0.0.1:2479] }").write(to: file, atomically: true, encoding: .utf8)
         let defaulted = try OrdererConfiguration.load(file: file.path)
         #expect(defaulted.etcd == OrdererConfiguration.EtcdSettings(endpoints: ["127.0.0.1:2379", "127.0.0.1:2479"], advertisedHost: "127.0.0.1", advertisedPort: 7050))
-        try (base + "etcd: { endpoints: [127.0.0.1:2379], advertise: orderer0.example:7050 }").write(to: file, atomically: true, encoding: .utf8)
+        try (base + "etcd: { endpoints: [127.0.0.1:2379], advertise: orderer0.example:7050, leaseSeconds: 5 }").write(to: file, atomically: true, encoding: .utf8)
         #expect(try OrdererConfiguration.load(file: file.path).etcd?.advertisedEndpoint == "orderer0.example:7050")
+        #expect(try OrdererConfiguration.load(file: file.path).etcd?.leaseSeconds == 5)
         try base.write(to: file, atomically: true, encoding: .utf8)
         #expect(try OrdererConfiguration.load(file: file.path).etcd == nil)
-        for (bad, field) in [("etcd: { endpoints: [] }", "etcd.endpoints"), ("etcd: { endpoints: [nohost] }", "etcd.endpoints[0]"), ("etcd: { endpoint: [a:1] }", "etcd.endpoint")] {
+        for (bad, field) in [("etcd: { endpoints: [] }", "etcd.endpoints"), ("etcd: { endpoints: [nohost] }", "etcd.endpoints[0]"), ("etcd: { endpoint: [a:1] }", "etcd.endpoint"), ("etcd: { endpoints: [a:1], leaseSeconds: 1 }", "etcd.leaseSeconds")] {
             try (base + bad).write(to: file, atomically: true, encoding: .utf8)
             #expect(throws: ConfigError.self) { _ = try OrdererConfiguration.load(file: file.path) }
             do {
