@@ -19,7 +19,7 @@ extension EtcdChain {
                     }
                 } else {
                     await follow(leader: nil)
-                    try await contend()
+                    if await !cannotCatchUp { try await contend() }
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -13,6 +13,7 @@ extension EtcdChain {
         while !Task.isCancelled {
             do {
                 let revision = try await catchUp()
+                await setCannotCatchUp(false)
                 for try await events in etcd.watch(.interval(from: keys.block(0), to: keys.blocksEnd), fromRevision: revision + 1) {
                     for event in events where event.kind == .put {
                         guard let number = keys.blockNumber(of: event.key) else { continue }
@@ -23,10 +24,18 @@ extension EtcdChain {
                 logger.info("the log watch fell behind compaction; catching up with range reads", metadata: ["channel": "\(keys.channel)"])
             } catch {
                 if Task.isCancelled { return }
+                if let error = error as? OrdererError, [.logInconsistent, .compactedAway].contains(error.code) {
+                    await setCannotCatchUp(true)
+                }
                 logger.warning("following the etcd log failed; starting over", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(500))
             }
         }
+    }
+
+    func setCannotCatchUp(_ value: Bool) {
+        if value, !cannotCatchUp { logger.error("this orderer cannot catch up with the etcd log; it will not contend for leadership until it can", metadata: ["channel": "\(keys.channel)"]) }
+        cannotCatchUp = value
     }
 
     /// Applies every block the log holds from this orderer's height on; returns the etcd revision

@@ -73,6 +73,9 @@ package actor EtcdChain: OrderingChain {
     var forwarder: LeaderForwarder?
     var leadership: Leadership?
     var lastTerm: UInt64 = 0
+    /// Set while the log holds a block this orderer cannot take (inconsistent, or compacted away
+    /// and not fetchable): it does not contend for leadership then.
+    var cannotCatchUp = false
     var timerGeneration = 0
 
     /// - Parameters:
