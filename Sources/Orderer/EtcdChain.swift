@@ -242,7 +242,7 @@ package actor EtcdChain: OrderingChain {
     /// Writes `block` as block N of the log if there is no block N yet and `lease` still holds the
     /// leader key. True when the block is in the log (also when an attempt that failed over had
     /// written it); false when the log refused it; throws when etcd could not be reached.
-    private nonisolated func append(_ block: Common_Block, lease: LeaseID) async throws -> Bool {
+    nonisolated func append(_ block: Common_Block, lease: LeaseID) async throws -> Bool {
         let key = keys.block(block.header.number)
         let bytes = [UInt8](try block.serializedData())
         var attempt = 0

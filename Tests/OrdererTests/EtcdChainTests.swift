@@ -15,6 +15,19 @@ import WorldState
 /// log; when the leader's lease is revoked it stops cutting at once and the other takes over,
 /// continuing the same chain.
 @Suite(.serialized) struct EtcdChainTests {
+    @Test func blockKeysSortInBlockOrderAndParseBack() {
+        let keys = EtcdLogKeys(channel: "c", genesisHash: [0xab, 0x01, 0, 0, 0, 0, 0, 0, 0xff])
+        #expect(String(decoding: keys.leader, as: UTF8.self) == "medrex/ordering/c/ab01000000000000/leader")
+        let numbers: [UInt64] = [0, 1, 9, 10, 99, 100, 12_345, UInt64.max]
+        let encoded = numbers.map { keys.block($0) }
+        #expect(encoded == encoded.sorted { $0.lexicographicallyPrecedes($1) }, "key order is block order")
+        #expect(encoded.map { keys.blockNumber(of: $0) } == numbers)
+        #expect(encoded.allSatisfy { $0.lexicographicallyPrecedes(keys.blocksEnd) && keys.blocksPrefix.lexicographicallyPrecedes($0) })
+        #expect(keys.blockNumber(of: keys.leader) == nil)
+        #expect(keys.blockNumber(of: keys.persisted(by: "127.0.0.1:7050")) == nil)
+        #expect(EtcdLogKeys(channel: "c", genesisHash: [1]).leader != EtcdLogKeys(channel: "c", genesisHash: [2]).leader)
+    }
+
     @Test func leadershipMovesWhenTheLeaseIsLost() async throws {
         let cluster = try await EtcdCluster.start(members: 1)
         defer { cluster.stop() }
@@ -75,7 +88,12 @@ import WorldState
         // The leader's lease goes away (as when etcd expires it): it must stop leading at once.
         let keys = EtcdLogKeys(channel: "healthchannel", genesisHash: genesisHash)
         let lease = try #require(try await etcd.get(keys.leader)?.lease)
+        let heightBefore = await chains[first].height
         try await etcd.revokeLease(lease)
+        // A block written under the lost lease is refused, even for a number not yet in the log.
+        let stale = Common_Block(number: heightBefore + 100, previousHash: [1], envelopes: [])
+        #expect(try await chains[first].append(stale, lease: lease) == false, "a stale leader appended")
+        #expect(try await etcd.get(keys.block(heightBefore + 100)) == nil)
         let stepped = ContinuousClock.now
         #expect(try await eventually(within: .seconds(3)) { await !chains[first].isLeader }, "the leader kept leading without its lease")
         print("etcd chain: the leader stopped leading \(ContinuousClock.now - stepped) after its lease was revoked")
