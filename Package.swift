@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "Orderer",
             dependencies: [
-                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations",
+                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations", "EtcdClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,6 +151,7 @@ let package = Package(
                 "LedgerNode",
                 "BuiltInChaincodes",
                 "LoadGenerator",
+                "EtcdClient",
                 "LedgerCore",
                 "LedgerWire",
                 "Orderer",
@@ -187,7 +188,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrdererTests",
-            dependencies: ["Orderer", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
+            dependencies: ["Orderer", "EtcdClient", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
         ),
         .testTarget(
             name: "OffChainStoreTests",

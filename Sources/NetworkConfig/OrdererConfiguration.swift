@@ -10,7 +10,34 @@ import Foundation
 ///     tls: { certificate: ..., privateKey: ..., clientRootCAs: [...] }
 ///     data: orderer0
 ///     channels: [healthchannel.block]
+///     etcd:                      # needed by channels with consensus etcd
+///       endpoints: [127.0.0.1:2379, 127.0.0.1:2479, 127.0.0.1:2579]
+///       advertise: 127.0.0.1:7050   # how the other orderers reach this one; default: listen
+///       leaseSeconds: 3             # leader lease TTL: failover time after a crash; default 3
 package struct OrdererConfiguration: Sendable {
+    /// How an orderer takes part in `etcd` consensus: the etcd cluster it uses as the replicated log,
+    /// and the address under which the other orderers reach it (to forward Broadcast to it when it
+    /// leads, and to tell the orderers apart in etcd).
+    package struct EtcdSettings: Sendable, Hashable {
+        /// The etcd members' client addresses, `host:port`.
+        package var endpoints: [String]
+        /// This orderer's Broadcast/Deliver address as the other orderers dial it.
+        package var advertisedHost: String
+        package var advertisedPort: Int
+        /// The leader's lease TTL: after a leader crashes, another takes over within about this long.
+        package var leaseSeconds: Int
+
+        package init(endpoints: [String], advertisedHost: String, advertisedPort: Int, leaseSeconds: Int = 3) {
+            self.endpoints = endpoints
+            self.advertisedHost = advertisedHost
+            self.advertisedPort = advertisedPort
+            self.leaseSeconds = leaseSeconds
+        }
+
+        /// `host:port` of `advertisedHost` and `advertisedPort`.
+        package var advertisedEndpoint: String { "\(advertisedHost):\(advertisedPort)" }
+    }
+
     package var mspID: String
     package var msp: URL
     package var listenHost: String
@@ -23,6 +50,10 @@ package struct OrdererConfiguration: Sendable {
     package var operations: (host: String, port: Int)?
     /// Genesis blocks of the channels to order.
     package var channels: [URL]
+    /// The etcd cluster for channels with consensus `etcd`; nil when the orderer serves solo channels only.
+    package var etcd: EtcdSettings?
+    /// The file this configuration was read from, for errors that point at it.
+    package var sourceFile: String = "orderer.yaml"
 
     package init(
         mspID: String, msp: URL, listenHost: String, listenPort: Int, tlsCertificate: URL, tlsPrivateKey: URL,
@@ -54,7 +85,7 @@ package struct OrdererConfiguration: Sendable {
             return value.hasPrefix("/") ? URL(fileURLWithPath: value) : base.appendingPathComponent(value)
         }
         var root = try YAMLNodeReader.root(yaml: text, file: configFile)
-        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "channels", "operations"])
+        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "channels", "operations", "etcd"])
         let mspID = try root.field("mspID").nonEmptyString()
         let msp = try path(try root.field("msp"))
         let (host, port) = try PeerConfiguration.hostAndPort(try root.field("listen"))
@@ -66,10 +97,36 @@ package struct OrdererConfiguration: Sendable {
         let data = try path(try root.field("data"))
         let channels = try root.field("channels").list().map { item throws(ConfigError) in try path(item) }
         let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try PeerConfiguration.hostAndPort(reader) }
+        let etcd = try root.optionalField("etcd").map { reader throws(ConfigError) in try etcdSettings(reader, listen: (host, port)) }
         var configuration = OrdererConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: roots, data: data, channels: channels)
         configuration.operations = operations
+        configuration.etcd = etcd
+        configuration.sourceFile = configFile
         return configuration
+    }
+
+    /// `etcd: { endpoints: [host:port, ...], advertise: host:port }`; `advertise` defaults to the
+    /// listen address, which must then not be a wildcard.
+    private static func etcdSettings(_ reader: YAMLNodeReader, listen: (host: String, port: Int)) throws(ConfigError) -> EtcdSettings {
+        var reader = reader
+        try reader.allowOnly(["endpoints", "advertise", "leaseSeconds"])
+        // etcd grants no lease shorter than its election timeout allows (about 2 s with its defaults).
+        let leaseSeconds = try reader.optionalField("leaseSeconds")?.integer(in: 2...60) ?? 3
+        let endpointsReader = try reader.field("endpoints")
+        let endpoints = try endpointsReader.list().map { item throws(ConfigError) -> String in
+            let (host, port) = try PeerConfiguration.hostAndPort(item)
+            return "\(host):\(port)"
+        }
+        guard !endpoints.isEmpty else { throw endpointsReader.error(.invalidValue, "list at least one etcd member, e.g. [127.0.0.1:2379]") }
+        if let advertise = try reader.optionalField("advertise") {
+            let (host, port) = try PeerConfiguration.hostAndPort(advertise)
+            return EtcdSettings(endpoints: endpoints, advertisedHost: host, advertisedPort: port, leaseSeconds: leaseSeconds)
+        }
+        guard !["0.0.0.0", "::", "[::]"].contains(listen.host) else {
+            throw reader.error(.missingField, "listen is a wildcard address: set etcd.advertise to the host:port the other orderers dial")
+        }
+        return EtcdSettings(endpoints: endpoints, advertisedHost: listen.host, advertisedPort: listen.port, leaseSeconds: leaseSeconds)
     }
 }

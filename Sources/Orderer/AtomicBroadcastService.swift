@@ -9,13 +9,16 @@ import SwiftProtobuf
 ///
 /// Broadcast: envelopes on one stream are ordered concurrently (at most
 /// `Limits.broadcastInFlightMax` waiting per stream) and answered in the order they came, each
-/// once its block is stored or with its refusal. Deliver: one signed SeekInfo per request,
+/// once its block is stored or with its refusal. On shutdown a stream stops reading, answers what
+/// it read and ends (other orderers keep forwarding streams open to a leader). Deliver: one signed SeekInfo per request,
 /// checked against the channel's Readers policy; blocks are written as the client reads them
 /// (gRPC flow control bounds the stream).
 struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
-    let chains: [String: SoloChain]
+    let chains: [String: any OrderingChain]
     let clock: @Sendable () -> Date
     let metrics: OrdererMetrics
+    /// When it fires, Broadcast streams stop reading and end once their envelopes are answered.
+    var shutdown = ShutdownSignal()
 
     func broadcast(
         request: RPCAsyncSequence<Common_Envelope, any Error>, response: RPCWriter<Orderer_BroadcastResponse>, context: ServerContext
@@ -33,13 +36,20 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
                     try await response.write(message)
                 }
             }
-            for try await envelope in request {
-                await slots.acquire()
-                sink.yield(Task {
-                    let outcome = await route(envelope)
-                    metrics.countBroadcast(outcome.status)
-                    return outcome
-                })
+            try await withThrowingTaskGroup(of: Void.self) { reading in
+                reading.addTask {
+                    for try await envelope in request {
+                        await slots.acquire()
+                        sink.yield(Task {
+                            let outcome = await route(envelope)
+                            metrics.countBroadcast(outcome.status)
+                            return outcome
+                        })
+                    }
+                }
+                reading.addTask { await shutdown.wait() }
+                defer { reading.cancelAll() }
+                try await reading.next()
             }
             sink.finish()
             try await group.waitForAll()

@@ -16,6 +16,13 @@ package struct OrdererMetrics: Sendable {
     private static var height: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "medrex", subsystem: "ledger", metricName: "height", unitName: "blocks", helpText: "Blocks in the channel's ledger") }
 
+    private static var leader: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "medrex", subsystem: "orderer", metricName: "leader", unitName: "bool", helpText: "1 while this orderer leads the etcd-ordered channel, else 0") }
+
+    func setLeader(channel: String, leading: Bool) {
+        registry.makeGauge(descriptor: Self.leader, labels: [("channel", channel)]).set(Double(leading ? 1 : 0))
+    }
+
     func countBroadcast(_ status: Common_Status) {
         registry.makeCounter(descriptor: Self.broadcast, labels: [("status", "\(status)")]).increment()
     }

@@ -1,3 +1,4 @@
+import EtcdClient
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -11,23 +12,35 @@ import Operations
 import RPCTransport
 import Synchronization
 import WorldState
+import X509
 
-/// An orderer process with the `solo` consensus: one chain per configured channel, served over
-/// gRPC with mutual TLS.
+/// An orderer process: one chain per configured channel — `solo`, or `etcd` over the etcd cluster
+/// of its configuration — served over gRPC with mutual TLS.
 package final class OrdererNode: Sendable {
     package let configuration: OrdererConfiguration
-    private let chains: [String: SoloChain]
+    private let chains: [String: any OrderingChain]
+    /// The chains ordered over etcd, whose election and log following run beside the server.
+    private let etcdChains: [EtcdChain]
+    private let etcd: EtcdClient?
+    /// TLS roots of the etcd channels' orderer organizations, accepted from clients so that
+    /// followers can forward Broadcast to the leader.
+    private let ordererTLSRootPEMs: [String]
     private let databases: [RocksDatabase]
     private let logger: Logger
     package let metrics = OrdererMetrics()
+    private let shutdownSignal = ShutdownSignal()
     private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<HTTP2ServerTransport.Posix>?)>((false, nil))
 
-    package init(configuration: OrdererConfiguration, logger: Logger = Logger(label: "medrex.orderer")) throws {
+    /// - Parameter timing: For etcd channels; the lease TTL comes from the configuration's `etcd.leaseSeconds`.
+    package init(configuration: OrdererConfiguration, timing: EtcdChainTiming = EtcdChainTiming(), logger: Logger = Logger(label: "medrex.orderer")) throws {
         self.configuration = configuration
         self.logger = logger
         let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
-        var chains: [String: SoloChain] = [:]
+        var chains: [String: any OrderingChain] = [:]
+        var etcdChains: [EtcdChain] = []
         var databases: [RocksDatabase] = []
+        var ordererTLSRootPEMs: [String] = []
+        var etcd: EtcdClient?
         for genesisFile in configuration.channels {
             let genesis: Common_Block
             do {
@@ -36,9 +49,13 @@ package final class OrdererNode: Sendable {
                 throw ConfigError(.unreadable, file: genesisFile.path, line: nil, field: "", reason: "not a readable genesis block: \(error)")
             }
             let config = try ChannelConfig(block: genesis)
-            guard config.consensusType == "solo" else {
+            guard ["solo", "etcd"].contains(config.consensusType) else {
                 throw ConfigError(.invalidValue, file: genesisFile.path, line: nil, field: "ConsensusType",
-                                  reason: "consensus '\(config.consensusType)' is not available in this orderer yet; create the channel with consensus: solo")
+                                  reason: "consensus '\(config.consensusType)' is not available in this orderer; create the channel with consensus: solo or etcd")
+            }
+            if config.consensusType == "etcd", configuration.etcd == nil {
+                throw ConfigError(.missingField, file: configuration.sourceFile, line: nil, field: "etcd.endpoints",
+                                  reason: "channel '\(config.channelID)' (genesis block \(genesisFile.lastPathComponent)) is ordered by consensus etcd, but this orderer has no etcd cluster: add etcd: { endpoints: [host:port, ...] }")
             }
             // The orderer keeps blocks only: no world state.
             let directory = configuration.ledgerDirectory(channel: config.channelID)
@@ -49,13 +66,43 @@ package final class OrdererNode: Sendable {
             databases.append(database)
             let metrics = self.metrics
             let channelID = config.channelID
-            chains[config.channelID] = SoloChain(
-                settings: try ChannelOrderingSettings(config: config), blockStore: blockStore, signer: signer, logger: logger,
-                onBlockStored: { block in metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count) })
+            let settings = try ChannelOrderingSettings(config: config)
+            let onBlockStored: @Sendable (Common_Block) -> Void = { block in
+                metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count)
+            }
+            if let etcdSettings = configuration.etcd, config.consensusType == "etcd" {
+                let client = try etcd ?? Self.etcdClient(etcdSettings, file: configuration.sourceFile, logger: logger)
+                etcd = client
+                let roots = try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } }
+                ordererTLSRootPEMs += roots
+                let forwardingTLS = MutualTLS(
+                    certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
+                    trustedCAPEMs: roots)
+                let chain = EtcdChain(
+                    settings: settings, genesisHash: genesis.header.hash, blockStore: blockStore, signer: signer, etcd: client, member: etcdSettings.advertisedEndpoint,
+                    forwardingTLS: forwardingTLS, timing: timing.leasing(seconds: etcdSettings.leaseSeconds), logger: logger, onBlockStored: onBlockStored,
+                    onLeadershipChange: { leading in metrics.setLeader(channel: channelID, leading: leading) })
+                metrics.setLeader(channel: channelID, leading: false)
+                chains[channelID] = chain
+                etcdChains.append(chain)
+            } else {
+                chains[channelID] = SoloChain(settings: settings, blockStore: blockStore, signer: signer, logger: logger, onBlockStored: onBlockStored)
+            }
             metrics.setHeight(channel: channelID, height: blockStore.height)
         }
         self.chains = chains
+        self.etcdChains = etcdChains
+        self.etcd = etcd
+        self.ordererTLSRootPEMs = ordererTLSRootPEMs
         self.databases = databases
+    }
+
+    private static func etcdClient(_ settings: OrdererConfiguration.EtcdSettings, file: String, logger: Logger) throws -> EtcdClient {
+        do {
+            return try EtcdClient(endpoints: settings.endpoints, logger: logger)
+        } catch {
+            throw ConfigError(.invalidValue, file: file, line: nil, field: "etcd.endpoints", reason: "\(error)")
+        }
     }
 
     /// Stores the genesis block as block 0 of a new ledger; an existing ledger must start with it.
@@ -69,10 +116,12 @@ package final class OrdererNode: Sendable {
 
     /// Serves until `beginShutdown()`.
     package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        let tls = MutualTLS(certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs)
+        let tls = MutualTLS(
+            certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
+            trustedCAPEMs: ordererTLSRootPEMs)
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.listenHost, port: configuration.listenPort), transportSecurity: tls.serverSecurity)
-        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics)])
+        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics, shutdown: shutdownSignal)])
         let chains = self.chains
         var operations: OperationsServer?
         if let endpoint = configuration.operations {
@@ -88,16 +137,42 @@ package final class OrdererNode: Sendable {
         if stopEarly { server.beginGracefulShutdown() }
         let configuration = self.configuration
         let logger = self.logger
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask {
-                let address = try await transport.listeningAddress
-                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
-                logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "solo"])
-                onListening(port)
+        // Election and log following run until the server has drained: in-flight broadcasts need them.
+        let etcdChains = self.etcdChains
+        let consensus = Task {
+            await withDiscardingTaskGroup { group in
+                for chain in etcdChains { group.addTask { await chain.run() } }
             }
-            try await server.serve()
         }
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    let address = try await transport.listeningAddress
+                    let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
+                    logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "\(etcdChains.isEmpty ? "solo" : "etcd")"])
+                    onListening(port)
+                }
+                try await server.serve()
+            }
+        } catch {
+            consensus.cancel()
+            await consensus.value
+            await etcd?.close()
+            throw error
+        }
+        consensus.cancel()
+        await consensus.value
+        await etcd?.close()
         await operations?.close()
+        // Close the ledgers here rather than in a deinit on whichever thread drops them last, which
+        // can race with the process exiting (RocksDB aborts when its statics are destroyed first).
+        for database in databases {
+            do {
+                try database.close()
+            } catch {
+                logger.warning("a ledger database could not be closed", metadata: ["error": "\(error)"])
+            }
+        }
         logger.notice("orderer stopped")
     }
 
@@ -107,6 +182,7 @@ package final class OrdererNode: Sendable {
             return state.server
         }
         server?.beginGracefulShutdown()
+        shutdownSignal.fire()
         // Deliver streams wait for blocks that will not come: end them so the server can stop.
         let chains = self.chains
         Task { for chain in chains.values { await chain.stopServing() } }

@@ -11,7 +11,7 @@ import WorldState
 ///
 /// A broadcast answers SUCCESS only once the block holding its envelope is fsynced, so an
 /// acknowledged envelope survives a crash of the orderer. Envelopes are ordered in arrival order.
-package actor SoloChain {
+package actor SoloChain: OrderingChain {
     package nonisolated let settings: ChannelOrderingSettings
     private let validator: BroadcastValidator
     private let blockStore: BlockStore
@@ -22,10 +22,7 @@ package actor SoloChain {
     /// Waiting broadcasters, in the order of their envelopes in the cutter.
     private var acknowledgements: [CheckedContinuation<BroadcastOutcome, Never>] = []
     private var timerGeneration = 0
-    private var heightWaiters: [(id: UInt64, height: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
-    private var nextWaiterID: UInt64 = 0
-    /// Set on shutdown: readers waiting for blocks are released and told the service is going away.
-    private var stopped = false
+    private let readers: ChainHeightWaiters
     private let onBlockStored: @Sendable (Common_Block) -> Void
 
     package init(
@@ -41,6 +38,7 @@ package actor SoloChain {
         self.clock = clock
         self.logger = logger
         cutter = BlockCutter(limits: settings.batchLimits)
+        readers = ChainHeightWaiters(height: blockStore.height)
     }
 
     package var height: UInt64 { blockStore.height }
@@ -105,10 +103,7 @@ package actor SoloChain {
             outcome = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer could not store the block")
         }
         for continuation in waiting { continuation.resume(returning: outcome) }
-        let height = blockStore.height
-        let ready = heightWaiters.filter { $0.height <= height }
-        heightWaiters.removeAll { $0.height <= height }
-        for waiter in ready { waiter.continuation.resume() }
+        readers.advance(to: blockStore.height)
     }
 
     /// Block `number`; with `wait`, waits until it exists (or the task is cancelled, or the chain
@@ -116,37 +111,14 @@ package actor SoloChain {
     package func block(_ number: UInt64, wait: Bool) async throws -> Common_Block? {
         if number >= blockStore.height {
             guard wait else { return nil }
-            guard !stopped else { throw OrdererError(.unavailable, "the orderer is shutting down") }
-            nextWaiterID += 1
-            let id = nextWaiterID
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    if Task.isCancelled {
-                        continuation.resume()
-                    } else {
-                        heightWaiters.append((id, number + 1, continuation))
-                    }
-                }
-            } onCancel: {
-                Task { await self.releaseWaiter(id) }
-            }
-            try Task.checkCancellation()
-            guard number < blockStore.height else { throw OrdererError(.unavailable, "the orderer is shutting down") }
+            try await readers.wait(forHeight: number + 1)
         }
         return try blockStore.block(number: number)
-    }
-
-    private func releaseWaiter(_ id: UInt64) {
-        guard let index = heightWaiters.firstIndex(where: { $0.id == id }) else { return }
-        heightWaiters.remove(at: index).continuation.resume()
     }
 
     /// Releases every reader waiting for a block; later waits fail at once. Called on shutdown so
     /// open Deliver streams end and the server can stop.
     package func stopServing() {
-        stopped = true
-        let waiting = heightWaiters
-        heightWaiters.removeAll()
-        for waiter in waiting { waiter.continuation.resume() }
+        readers.stop()
     }
 }

@@ -7,7 +7,7 @@ struct OrdererCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "orderer", abstract: "Run an orderer.", subcommands: [Start.self])
 
     struct Start: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start a solo orderer from its orderer.yaml; stops cleanly on SIGTERM or SIGINT.")
+        static let configuration = CommandConfiguration(abstract: "Start an orderer (solo or etcd channels) from its orderer.yaml; stops cleanly on SIGTERM or SIGINT.")
 
         @Option(help: "The orderer's configuration file.") var config: String
 

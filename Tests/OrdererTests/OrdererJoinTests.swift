@@ -53,14 +53,52 @@ import WorldState
         #expect(throws: ConfigError.self) { _ = try OrdererNode(configuration: mixed) }
     }
 
-    @Test func refusesAConsensusItDoesNotImplement() throws {
-        let (work, configuration, _) = try setUp(consensus: "etcd")
+    @Test func refusesAnEtcdChannelWithoutAnEtcdCluster() throws {
+        var (work, configuration, _) = try setUp(consensus: "etcd")
         defer { try? FileManager.default.removeItem(at: work) }
+        configuration.sourceFile = work.appendingPathComponent("orderer.yaml").path
         do {
             _ = try OrdererNode(configuration: configuration)
-            Issue.record("started an etcd channel")
+            Issue.record("started an etcd channel without etcd endpoints")
         } catch let error as ConfigError {
-            #expect(error.reason.contains("consensus 'etcd'"))
+            #expect(error.file == configuration.sourceFile)
+            #expect(error.field == "etcd.endpoints")
+            #expect(error.reason.contains("channel 'healthchannel'"))
+            #expect(error.reason.contains("consensus etcd"))
+        }
+    }
+
+    @Test func readsTheEtcdSectionOfOrdererYAML() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-yaml-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let file = work.appendingPathComponent("orderer.yaml")
+        let base = """
+            mspID: OrdererMSP
+            msp: msp
+            listen: 127.0.0.1:7050
+            tls: { certificate: c.pem, privateKey: k.pem, clientRootCAs: [ca.pem] }
+            data: data
+            channels: [c.block]
+
+            """
+        try (base + "etcd: { endpoints: [127.0.0.1:2379, 127.0.0.1:2479] }").write(to: file, atomically: true, encoding: .utf8)
+        let defaulted = try OrdererConfiguration.load(file: file.path)
+        #expect(defaulted.etcd == OrdererConfiguration.EtcdSettings(endpoints: ["127.0.0.1:2379", "127.0.0.1:2479"], advertisedHost: "127.0.0.1", advertisedPort: 7050))
+        try (base + "etcd: { endpoints: [127.0.0.1:2379], advertise: orderer0.example:7050, leaseSeconds: 5 }").write(to: file, atomically: true, encoding: .utf8)
+        #expect(try OrdererConfiguration.load(file: file.path).etcd?.advertisedEndpoint == "orderer0.example:7050")
+        #expect(try OrdererConfiguration.load(file: file.path).etcd?.leaseSeconds == 5)
+        try base.write(to: file, atomically: true, encoding: .utf8)
+        #expect(try OrdererConfiguration.load(file: file.path).etcd == nil)
+        for (bad, field) in [("etcd: { endpoints: [] }", "etcd.endpoints"), ("etcd: { endpoints: [nohost] }", "etcd.endpoints[0]"), ("etcd: { endpoint: [a:1] }", "etcd.endpoint"), ("etcd: { endpoints: [a:1], leaseSeconds: 1 }", "etcd.leaseSeconds")] {
+            try (base + bad).write(to: file, atomically: true, encoding: .utf8)
+            #expect(throws: ConfigError.self) { _ = try OrdererConfiguration.load(file: file.path) }
+            do {
+                _ = try OrdererConfiguration.load(file: file.path)
+            } catch {
+                #expect(error.field == field, "\(error)")
+                #expect(error.file == file.path)
+            }
         }
     }
 }

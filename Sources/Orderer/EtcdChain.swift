@@ -1,0 +1,345 @@
+import EtcdClient
+import Foundation
+import Identity
+import LedgerCore
+import LedgerWire
+import Logging
+import RPCTransport
+import SwiftProtobuf
+import WorldState
+
+/// The `etcd` ordering service of one channel: several orderers share an etcd cluster as the
+/// replicated log of the channel's blocks and for leader election; there is no consensus
+/// algorithm of our own.
+///
+/// - **Leader election.** An orderer leads while it holds the channel's leader key, created if
+///   absent under a lease it keeps alive. When the lease is lost it stops cutting at once; the
+///   envelopes it has not appended are answered SERVICE_UNAVAILABLE.
+/// - **Leader.** It validates envelopes, cuts blocks (count, bytes, batch timeout), signs them and
+///   appends block N to the log only if there is no block N yet and it still holds the leader key
+///   (one etcd transaction). A broadcast answers SUCCESS once that append succeeded. A new leader
+///   first catches up to the log's height and continues at the next height: no fork, no gap.
+/// - **Followers** forward Broadcast to the leader (the leader key's value is its endpoint) over
+///   mutual TLS and relay its answers; SERVICE_UNAVAILABLE while there is no leader.
+/// - **Every orderer**, the leader too, follows the log from its own height (range reads, then a
+///   watch), checks that block N chains onto block N-1, fsyncs it to its own block store and
+///   serves Deliver from there.
+/// - **Compaction.** Every orderer records its persisted height in etcd; the leader deletes the
+///   blocks below the lowest recorded height (always keeping the newest block) and compacts etcd's
+///   history. An orderer whose next block was compacted away fetches it from the leader's Deliver,
+///   or logs why it cannot.
+package actor EtcdChain: OrderingChain {
+    /// What the broadcasters of one batch wait for.
+    typealias Acknowledgement = CheckedContinuation<BroadcastOutcome, Never>
+
+    /// The state of this orderer while it leads the channel.
+    struct Leadership {
+        /// Tells one leadership of this orderer from the next.
+        let term: UInt64
+        let lease: LeaseID
+        /// The number of the next block to append to the log.
+        var nextNumber: UInt64
+        /// Header hash of the last block appended to the log.
+        var lastHash: [UInt8]
+        var cutter: BlockCutter
+        /// Waiting broadcasters, in the order of their envelopes in the cutter.
+        var acknowledgements: [Acknowledgement] = []
+        /// Cut batches waiting to be appended, in order, with their broadcasters.
+        var batches: [(envelopes: [Data], acknowledgements: [Acknowledgement])] = []
+        var appending = false
+        /// Blocks below this number were deleted from the log in this term.
+        var compactedBelow: UInt64 = 0
+    }
+
+    package nonisolated let settings: ChannelOrderingSettings
+    /// This orderer's advertised endpoint: the leader key's value while it leads, and its name in
+    /// the persisted heights.
+    package nonisolated let member: String
+    nonisolated let etcd: EtcdClient
+    nonisolated let keys: EtcdLogKeys
+    nonisolated let timing: EtcdChainTiming
+    nonisolated let forwardingTLS: MutualTLS
+    nonisolated let signer: SigningIdentity
+    nonisolated let logger: Logger
+    let validator: BroadcastValidator
+    let blockStore: BlockStore
+    let clock: @Sendable () -> Date
+    let readers: ChainHeightWaiters
+    let onBlockStored: @Sendable (Common_Block) -> Void
+    let onLeadershipChange: @Sendable (Bool) -> Void
+
+    /// The leader as the leader key last said; nil when there is none.
+    var leaderEndpoint: String?
+    var forwarder: LeaderForwarder?
+    var leadership: Leadership?
+    var lastTerm: UInt64 = 0
+    /// Set while the log holds a block this orderer cannot take (inconsistent, or compacted away
+    /// and not fetchable): it does not contend for leadership then.
+    var cannotCatchUp = false
+    var timerGeneration = 0
+
+    /// - Parameters:
+    ///   - settings: The channel's settings; blocks are cut no larger than `EtcdChainTiming.blockBytesMax`.
+    ///   - genesisHash: Header hash of the channel's genesis block: the chain's name in etcd.
+    ///   - member: This orderer's advertised `host:port`.
+    ///   - forwardingTLS: This orderer's TLS identity as a client of the other orderers, trusting their TLS CAs.
+    package init(
+        settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: BlockStore, signer: SigningIdentity, etcd: EtcdClient, member: String,
+        forwardingTLS: MutualTLS, timing: EtcdChainTiming = EtcdChainTiming(), clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in },
+        onLeadershipChange: @escaping @Sendable (Bool) -> Void = { _ in }
+    ) {
+        self.onLeadershipChange = onLeadershipChange
+        let limits = settings.batchLimits
+        let absoluteMax = min(limits.absoluteMaxBytes, EtcdChainTiming.blockBytesMax - 16 * 1024)
+        let effective = ChannelOrderingSettings(
+            channelID: settings.channelID, membership: settings.membership, writers: settings.writers, readers: settings.readers,
+            batchLimits: BatchLimits(
+                maxMessageCount: limits.maxMessageCount, absoluteMaxBytes: absoluteMax, preferredMaxBytes: min(limits.preferredMaxBytes, absoluteMax)),
+            batchTimeout: settings.batchTimeout)
+        self.settings = effective
+        validator = BroadcastValidator(settings: effective)
+        self.blockStore = blockStore
+        self.signer = signer
+        self.etcd = etcd
+        self.member = member
+        self.forwardingTLS = forwardingTLS
+        self.timing = timing
+        self.clock = clock
+        self.logger = logger
+        self.onBlockStored = onBlockStored
+        keys = EtcdLogKeys(channel: settings.channelID, genesisHash: genesisHash)
+        readers = ChainHeightWaiters(height: blockStore.height)
+    }
+
+    package var height: UInt64 { blockStore.height }
+
+    /// Runs leader election, log following and height reporting until the task is cancelled; then
+    /// gives up leadership (revoking the lease, so another orderer takes over at once).
+    package func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.followLog() }
+            group.addTask { await self.reportPersistedHeight() }
+            group.addTask { await self.campaign() }
+        }
+        forwarder?.close()
+        forwarder = nil
+    }
+
+    // MARK: - Broadcast
+
+    /// Leader: validates and orders the envelope, answering once its block is in the log.
+    /// Follower: relays the leader's answer.
+    package func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+        guard leadership != nil else { return await forward(envelope) }
+        let bytes: Data
+        do {
+            bytes = try envelope.serializedData()
+        } catch {
+            return BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded")
+        }
+        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return refusal }
+        return await withCheckedContinuation { continuation in
+            enqueue(bytes, continuation)
+        }
+    }
+
+    private func forward(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+        guard let forwarder else {
+            let reason = leaderEndpoint == member ? "this orderer is taking over as leader" : "the channel has no leader at the moment"
+            return BroadcastOutcome(status: .serviceUnavailable, info: "\(reason); try again shortly")
+        }
+        return await forwarder.forward(envelope)
+    }
+
+    // The leadership state is mutated in place (`leadership!.…`): copying it out and back would
+    // copy the pending envelopes and acknowledgements on every envelope.
+
+    private func enqueue(_ bytes: Data, _ continuation: Acknowledgement) {
+        guard let term = leadership?.term else {
+            continuation.resume(returning: BroadcastOutcome(status: .serviceUnavailable, info: "this orderer stopped leading; try again"))
+            return
+        }
+        let startsBatch = !leadership!.cutter.hasPending
+        let batches: [[Data]]
+        do {
+            batches = try leadership!.cutter.append(bytes)
+        } catch {
+            continuation.resume(returning: BroadcastOutcome(status: .requestEntityTooLarge, info: error.reason))
+            return
+        }
+        leadership!.acknowledgements.append(continuation)
+        for batch in batches {
+            let waiting = Array(leadership!.acknowledgements.prefix(batch.count))
+            leadership!.acknowledgements.removeFirst(batch.count)
+            leadership!.batches.append((batch, waiting))
+        }
+        if !batches.isEmpty { timerGeneration += 1 }
+        if leadership!.cutter.hasPending, startsBatch || !batches.isEmpty { armTimer(term: term) }
+        startAppending()
+    }
+
+    private func armTimer(term: UInt64) {
+        timerGeneration += 1
+        let generation = timerGeneration
+        let timeout = settings.batchTimeout
+        Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.timerFired(generation, term: term)
+        }
+    }
+
+    private func timerFired(_ generation: Int, term: UInt64) {
+        guard generation == timerGeneration, leadership?.term == term, leadership!.cutter.hasPending else { return }
+        let batch = leadership!.cutter.cut()
+        let waiting = leadership!.acknowledgements
+        leadership!.acknowledgements.removeAll()
+        leadership!.batches.append((batch, waiting))
+        timerGeneration += 1
+        startAppending()
+    }
+
+    // MARK: - Appending to the log
+
+    private func startAppending() {
+        guard let term = leadership?.term, !leadership!.appending, !leadership!.batches.isEmpty else { return }
+        leadership!.appending = true
+        Task { await self.appendBatches(term: term) }
+    }
+
+    /// Appends the cut batches one block at a time while this term lasts, answering each batch's
+    /// broadcasters with the outcome of its append.
+    private func appendBatches(term: UInt64) async {
+        while leadership?.term == term, !leadership!.batches.isEmpty {
+            let (envelopes, waiting) = leadership!.batches.removeFirst()
+            let (number, previousHash, lease) = (leadership!.nextNumber, leadership!.lastHash, leadership!.lease)
+            var block = Common_Block(number: number, previousHash: previousHash, envelopes: envelopes)
+            let outcome: BroadcastOutcome
+            do {
+                try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+                let appended = try await append(block, lease: lease)
+                if appended {
+                    if leadership?.term == term {
+                        leadership!.nextNumber += 1
+                        leadership!.lastHash = block.header.hash
+                    }
+                    outcome = .success
+                } else {
+                    logger.warning("block was not appended: this orderer no longer leads, or the log moved on", metadata: ["channel": "\(keys.channel)", "block": "\(block.header.number)"])
+                    outcome = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer lost its leadership before the block was appended; try again")
+                    stepDown(term: term)
+                }
+            } catch {
+                logger.error("block could not be appended to the etcd log", metadata: ["channel": "\(keys.channel)", "block": "\(block.header.number)", "error": "\(error)"])
+                outcome = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer could not append the block; it may or may not have been ordered")
+                stepDown(term: term)
+            }
+            for continuation in waiting { continuation.resume(returning: outcome) }
+        }
+        if leadership?.term == term { leadership!.appending = false }
+    }
+
+    /// Writes `block` as block N of the log if there is no block N yet and `lease` still holds the
+    /// leader key. True when the block is in the log (also when an attempt that failed over had
+    /// written it); false when the log refused it; throws when etcd could not be reached.
+    nonisolated func append(_ block: Common_Block, lease: LeaseID) async throws -> Bool {
+        let key = keys.block(block.header.number)
+        let bytes = [UInt8](try block.serializedData())
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let result = try await etcd.transaction(
+                    compare: [.absent(key), Comparison(key: keys.leader, .equal, .lease(lease))],
+                    success: [.put(key: key, value: bytes)])
+                if result.succeeded { return true }
+                // An earlier attempt may have gone through before its member failed.
+                return try await etcd.get(key)?.value == bytes
+            } catch let error as EtcdError where (error.code == .timeout || error.code == .unavailable) && attempt < 3 {
+                logger.warning("appending a block timed out; checking whether it went through", metadata: ["channel": "\(keys.channel)", "block": "\(block.header.number)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - Leadership transitions
+
+    /// A new term number.
+    func beginTerm() -> UInt64 {
+        lastTerm += 1
+        return lastTerm
+    }
+
+    /// Starts leading at the local height, which the caller has caught up to the log's height.
+    func becomeLeader(lease: LeaseID, term: UInt64) {
+        forwarder?.close()
+        forwarder = nil
+        leaderEndpoint = member
+        leadership = Leadership(
+            term: term, lease: lease, nextNumber: blockStore.height, lastHash: blockStore.lastHeaderHash,
+            cutter: BlockCutter(limits: settings.batchLimits))
+        onLeadershipChange(true)
+        logger.notice("leading the channel", metadata: ["channel": "\(keys.channel)", "next block": "\(blockStore.height)"])
+    }
+
+    func isLeading(term: UInt64) -> Bool { leadership?.term == term }
+
+    /// Whether this orderer leads the channel now (and cuts blocks).
+    package var isLeader: Bool { leadership != nil }
+
+    /// Stops cutting at once: envelopes not yet being appended are answered SERVICE_UNAVAILABLE
+    /// (the batch being appended is answered by its append).
+    func stepDown(term: UInt64) {
+        guard let current = leadership, current.term == term else { return }
+        leadership = nil
+        leaderEndpoint = nil
+        timerGeneration += 1
+        let refused = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer stopped leading before ordering the envelope; try again")
+        for continuation in current.acknowledgements { continuation.resume(returning: refused) }
+        for batch in current.batches {
+            for continuation in batch.acknowledgements { continuation.resume(returning: refused) }
+        }
+        onLeadershipChange(false)
+        logger.notice("stopped leading the channel", metadata: ["channel": "\(keys.channel)"])
+    }
+
+    /// Follows the leader the leader key names (nil: none): forwards Broadcast to it. A stream to
+    /// the same leader that has stopped answering is replaced (its waiting envelopes get
+    /// SERVICE_UNAVAILABLE), so that forwarded envelopes never wait without bound.
+    func follow(leader endpoint: String?) {
+        guard leadership == nil else { return }
+        if endpoint == leaderEndpoint {
+            guard let stalled = forwarder, stalled.isStalled(longerThan: timing.forwardingAnswerMax) else { return }
+            logger.warning("the leader has not answered forwarded envelopes; reconnecting", metadata: [
+                "channel": "\(keys.channel)", "leader": "\(stalled.leader)", "waited": "\(timing.forwardingAnswerMax)",
+            ])
+            forwarder = nil
+            stalled.close()
+            forwarder = LeaderForwarder(leader: stalled.leader, tls: forwardingTLS, logger: logger)
+            return
+        }
+        forwarder?.close()
+        forwarder = nil
+        leaderEndpoint = endpoint
+        guard let endpoint, endpoint != member else { return }
+        guard let address = NodeAddress(endpoint) else {
+            logger.error("the leader key holds no host:port; cannot forward", metadata: ["channel": "\(keys.channel)"])
+            return
+        }
+        forwarder = LeaderForwarder(leader: address, tls: forwardingTLS, logger: logger)
+        logger.info("following the leader", metadata: ["channel": "\(keys.channel)", "leader": "\(endpoint)"])
+    }
+
+    // MARK: - Deliver
+
+    package func block(_ number: UInt64, wait: Bool) async throws -> Common_Block? {
+        if number >= blockStore.height {
+            guard wait else { return nil }
+            try await readers.wait(forHeight: number + 1)
+        }
+        return try blockStore.block(number: number)
+    }
+
+    package func stopServing() {
+        readers.stop()
+    }
+}

@@ -1,0 +1,60 @@
+import LedgerWire
+import Logging
+import RPCTransport
+import Synchronization
+
+/// A follower's Broadcast stream to the current leader of an etcd-ordered channel: envelopes are
+/// written on one long-lived stream (an `OrdererBroadcaster`) and the leader's answers relayed.
+/// When the stream fails, the envelopes awaiting an answer get SERVICE_UNAVAILABLE: the follower
+/// cannot tell whether the leader ordered them.
+final class LeaderForwarder: Sendable {
+    private struct Progress {
+        /// Envelopes forwarded and not yet answered.
+        var waiting = 0
+        /// When an answer last came, or when the first of the waiting envelopes was forwarded.
+        var lastProgress = ContinuousClock.now
+    }
+
+    let leader: NodeAddress
+    private let broadcaster: OrdererBroadcaster
+    private let streaming: Task<Void, Never>
+    private let progress = Mutex(Progress())
+
+    init(leader: NodeAddress, tls: MutualTLS, logger: Logger) {
+        self.leader = leader
+        let broadcaster = OrdererBroadcaster(endpoints: [leader], tls: tls, logger: logger)
+        self.broadcaster = broadcaster
+        streaming = Task { await broadcaster.run() }
+    }
+
+    /// The leader's answer to `envelope`, or SERVICE_UNAVAILABLE when it could not be had.
+    func forward(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+        progress.withLock { progress in
+            if progress.waiting == 0 { progress.lastProgress = .now }
+            progress.waiting += 1
+        }
+        defer {
+            progress.withLock { progress in
+                progress.waiting -= 1
+                progress.lastProgress = .now
+            }
+        }
+        do {
+            let answer = try await broadcaster.broadcast(envelope)
+            return BroadcastOutcome(status: answer.status, info: answer.info)
+        } catch {
+            return BroadcastOutcome(status: .serviceUnavailable, info: "the leader \(leader) did not answer: the envelope may or may not have been ordered")
+        }
+    }
+
+    /// Whether envelopes have been waiting for an answer, with none coming, for longer than
+    /// `limit` (the leader is unreachable from here though it still holds the leader key).
+    func isStalled(longerThan limit: Duration) -> Bool {
+        progress.withLock { $0.waiting > 0 && ContinuousClock.now - $0.lastProgress > limit }
+    }
+
+    /// Ends the stream; envelopes still waiting get SERVICE_UNAVAILABLE.
+    func close() {
+        streaming.cancel()
+    }
+}

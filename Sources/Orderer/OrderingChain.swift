@@ -1,0 +1,25 @@
+import LedgerWire
+
+/// The ordering service of one channel, as the Broadcast and Deliver services drive it, whatever
+/// the consensus behind it (`SoloChain`, `EtcdChain`).
+package protocol OrderingChain: Sendable {
+    /// Who may write and read the channel, and how its blocks are cut.
+    var settings: ChannelOrderingSettings { get }
+
+    /// Blocks this orderer holds (and serves through Deliver).
+    var height: UInt64 { get async }
+
+    /// Validates and orders one envelope. SUCCESS means that the envelope's block is durably
+    /// accepted by consensus (fsynced by a solo orderer, appended to the replicated log by an etcd
+    /// leader); any other status says why not.
+    func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome
+
+    /// Block `number`; with `wait`, waits until this orderer holds it (or the task is cancelled,
+    /// or the chain stops serving: then `OrdererError.unavailable`), otherwise nil when it does not
+    /// hold it yet.
+    func block(_ number: UInt64, wait: Bool) async throws -> Common_Block?
+
+    /// Releases every reader waiting for a block; later waits fail at once. Called on shutdown so
+    /// open Deliver streams end and the server can stop.
+    func stopServing() async
+}

@@ -1,0 +1,290 @@
+import EtcdClient
+import Foundation
+import Identity
+import LedgerCore
+import LedgerWire
+import NetworkConfig
+import RPCTransport
+import SwiftProtobuf
+import Testing
+import TestSupport
+
+@testable import Orderer
+
+/// A `medrex orderer start` process, started, SIGKILLed and restarted by PID; its output goes to a
+/// log file. Waits poll instead of `waitUntilExit`, which spins a CPU on Linux.
+final class OrdererDaemon: @unchecked Sendable {
+    let config: URL
+    let port: Int
+    let operationsPort: Int
+    let logFile: URL
+    private var process: Process?
+    private let lock = NSLock()
+
+    init(config: URL, port: Int, operationsPort: Int, logFile: URL) {
+        self.config = config
+        self.port = port
+        self.operationsPort = operationsPort
+        self.logFile = logFile
+    }
+
+    func start() throws {
+        let process = Process()
+        process.executableURL = ChildProcess.medrex
+        process.arguments = ["orderer", "start", "--config", config.path]
+        if !FileManager.default.fileExists(atPath: logFile.path) { _ = FileManager.default.createFile(atPath: logFile.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: logFile)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try lock.withLock {
+            try process.run()
+            self.process = process
+        }
+        try? handle.close()
+    }
+
+    var isRunning: Bool { lock.withLock { process?.isRunning ?? false } }
+
+    /// Sends `signal` and waits (at most 30 s) until the process is gone.
+    func kill(signal: Int32) {
+        guard let process = lock.withLock({ process }), process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning, ContinuousClock.now < deadline { usleep(10_000) }
+    }
+
+    /// SIGTERM, then the exit status; SIGKILL (and -1) when it has not stopped within 30 s.
+    @discardableResult
+    func stop() -> Int32 {
+        guard let process = lock.withLock({ process }) else { return 0 }
+        guard process.isRunning else { return process.terminationStatus }
+        kill(signal: SIGTERM)
+        guard !process.isRunning else {
+            kill(signal: SIGKILL)
+            return -1
+        }
+        return process.terminationStatus
+    }
+
+    /// The end of the log, and the first crash report in it if there is one.
+    var logTail: String {
+        let lines = ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n")
+        let crash = lines.firstIndex { $0.contains("Fatal error") || $0.contains("💣") || $0.contains("Crash") }
+        let crashReport = crash.map { lines[max(0, $0 - 3)..<min(lines.count, $0 + 25)].joined(separator: "\n") + "\n...\n" } ?? ""
+        return crashReport + lines.suffix(30).joined(separator: "\n")
+    }
+}
+
+/// Three orderers of the sample network (`network-config/network.yaml`, channel `healthchannel`,
+/// consensus etcd, small blocks) over a throwaway 3-member etcd cluster, on free loopback ports.
+struct EtcdTestNetwork: Sendable {
+    let work: URL
+    let crypto: URL
+    let genesis: URL
+    let etcd: EtcdCluster
+    let orderers: [OrdererDaemon]
+
+    /// Writes crypto material, the genesis block and one `orderer<i>.yaml` per orderer (with an
+    /// `etcd` section naming `etcdEndpoints`, or none when nil); starts nothing.
+    static func prepare(etcdEndpoints: [String]?) throws -> PreparedFiles {
+        let repository = EtcdOrderingProcessTests.repository
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-etcd-ordering-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let sample = try String(contentsOf: repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
+        let networkFile = work.appendingPathComponent("network.yaml")
+        try sample.replacingOccurrences(of: "maxMessageCount: 500", with: "maxMessageCount: 100")
+            .replacingOccurrences(of: "timeout: 250ms", with: "timeout: 50ms")
+            .replacingOccurrences(of: "absoluteMaxBytes: 10485760", with: "absoluteMaxBytes: 1048576")
+            .replacingOccurrences(of: "preferredMaxBytes: 2097152", with: "preferredMaxBytes: 524288")
+            .write(to: networkFile, atomically: true, encoding: .utf8)
+        let network = try NetworkDescription.load(file: networkFile.path)
+        let crypto = work.appendingPathComponent("crypto")
+        _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
+        let genesis = work.appendingPathComponent("healthchannel.block")
+        let create = try ChildProcess.run(ChildProcess.medrex, [
+            "channel", "create", "--config", networkFile.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path,
+        ])
+        guard create.status == 0 else { throw EtcdClusterErrorText("medrex channel create failed: \(create.output)") }
+        let orderers = try (0..<3).map { index in
+            let port = try ChildProcess.freePort()
+            let operationsPort = try ChildProcess.freePort()
+            let config = work.appendingPathComponent("orderer\(index).yaml")
+            var text = """
+                mspID: OrdererMSP
+                msp: crypto/OrdererOrg/orderers/orderer\(index)/msp
+                listen: 127.0.0.1:\(port)
+                tls:
+                  certificate: crypto/OrdererOrg/orderers/orderer\(index)/tls/cert.crt
+                  privateKey: crypto/OrdererOrg/orderers/orderer\(index)/tls/key.pem
+                  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
+                data: orderer\(index)
+                channels: [healthchannel.block]
+                operations: 127.0.0.1:\(operationsPort)
+
+                """
+            if let etcdEndpoints { text += "etcd: { endpoints: [\(etcdEndpoints.joined(separator: ", "))] }\n" }
+            try text.write(to: config, atomically: true, encoding: .utf8)
+            return OrdererDaemon(config: config, port: port, operationsPort: operationsPort, logFile: work.appendingPathComponent("orderer\(index).log"))
+        }
+        return PreparedFiles(work: work, crypto: crypto, genesis: genesis, orderers: orderers)
+    }
+
+    /// The files of a network, nothing started.
+    struct PreparedFiles {
+        let work: URL
+        let crypto: URL
+        let genesis: URL
+        let orderers: [OrdererDaemon]
+
+        func removeFiles() { try? FileManager.default.removeItem(at: work) }
+    }
+
+    /// Starts the etcd cluster and the orderers of `starting` (all three by default).
+    static func start(starting: [Int] = [0, 1, 2]) async throws -> EtcdTestNetwork {
+        let cluster = try await EtcdCluster.start(members: 3)
+        let prepared: PreparedFiles
+        do {
+            prepared = try prepare(etcdEndpoints: cluster.endpoints)
+        } catch {
+            cluster.stop()
+            throw error
+        }
+        let network = EtcdTestNetwork(work: prepared.work, crypto: prepared.crypto, genesis: prepared.genesis, etcd: cluster, orderers: prepared.orderers)
+        do {
+            for index in starting { try network.orderers[index].start() }
+        } catch {
+            network.stop()
+            throw error
+        }
+        return network
+    }
+
+    /// Stops every process it started (orderers by SIGKILL if still running, etcd) and removes the files.
+    func stop() {
+        for orderer in orderers { orderer.kill(signal: SIGKILL) }
+        etcd.stop()
+        // MEDREX_KEEP_LOGS=DIR keeps the orderers' logs for a look after the run.
+        if let keep = ProcessInfo.processInfo.environment["MEDREX_KEEP_LOGS"] {
+            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            for orderer in orderers {
+                try? FileManager.default.copyItem(atPath: orderer.logFile.path, toPath: "\(keep)/\(UUID().uuidString.prefix(4))-\(orderer.logFile.lastPathComponent)")
+            }
+        }
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    /// A client identity of HospitalA or HospitalB with its TLS settings for the orderers.
+    func client(_ user: String) throws -> (signer: SigningIdentity, tls: MutualTLS) {
+        let organization = ["dr-carter", "nurse-ng"].contains(user) ? "HospitalA" : "HospitalB"
+        let member = CryptoMaterialLayout(root: crypto, organization: organization).member(kind: .user, name: user)
+        let tls = MutualTLS(
+            certificate: member.tlsCertificate, privateKey: member.tlsPrivateKey,
+            trustedCAs: [CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").tlsCACertificate])
+        return (try CryptoMaterialLoader.loadSigningIdentity(member.msp, mspID: "\(organization)MSP"), tls)
+    }
+
+    /// The channel's keys in etcd (named after the genesis block).
+    var keys: EtcdLogKeys {
+        get throws {
+            let genesisBlock = try Common_Block(serializedBytes: try Data(contentsOf: genesis))
+            return EtcdLogKeys(channel: "healthchannel", genesisHash: genesisBlock.header.hash)
+        }
+    }
+
+    func ordererClient(_ index: Int, tls: MutualTLS) -> OrdererClient {
+        OrdererClient(host: "127.0.0.1", port: orderers[index % orderers.count].port, tls: tls)
+    }
+
+    func ordererMSP() throws -> MembershipServiceProvider {
+        try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(
+            CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").organizationMSP, mspID: "OrdererMSP"))
+    }
+
+    /// A signed endorser transaction writing one key, unique per `index`.
+    func envelope(_ signer: SigningIdentity, _ index: Int) throws -> Common_Envelope {
+        var builder = EndorserTransactionBuilder(
+            channelID: "healthchannel", chaincodeName: "cc", creator: Data(signer.serialized),
+            nonce: Data((0..<24).map { _ in UInt8.random(in: 0...255) }), timestamp: Date())
+        var set = Kvrwset_KVRWSet()
+        var write = Kvrwset_KVWrite()
+        write.key = "k\(index)"
+        write.value = Data(repeating: 7, count: 100)
+        set.writes = [write]
+        builder.readWriteSets = [("cc", set)]
+        return try builder.envelope { Data(try signer.sign($0)) }
+    }
+
+    /// Waits until each orderer answers a broadcast with SUCCESS (a leader is elected and forwarding works).
+    func waitUntilEveryOrdererAcknowledges(within timeout: Duration, only indices: [Int] = [0, 1, 2]) async throws {
+        let (signer, tls) = try client("dr-carter")
+        let deadline = ContinuousClock.now + timeout
+        for index in indices {
+            var acknowledged = false
+            while !acknowledged, ContinuousClock.now < deadline {
+                guard orderers[index].isRunning else { throw EtcdClusterErrorText("orderer \(index) exited:\n\(orderers[index].logTail)") }
+                acknowledged = (try? await ordererClient(index, tls: tls).broadcast([try envelope(signer, -1 - index)]))?.first?.status == .success
+                if !acknowledged { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            guard acknowledged else { throw EtcdClusterErrorText("orderer \(index) did not acknowledge a broadcast within \(timeout):\n\(orderers[index].logTail)") }
+        }
+    }
+
+    /// The index of the orderer the leader key names; nil when none leads.
+    func leaderIndex(_ client: EtcdClient) async throws -> Int? {
+        guard let leader = try await client.get(try keys.leader) else { return nil }
+        let endpoint = String(decoding: leader.value, as: UTF8.self)
+        return orderers.firstIndex { "127.0.0.1:\($0.port)" == endpoint }
+    }
+
+    /// The number of the newest block in the etcd log, plus one (0 when the log is empty).
+    func logHeight(_ client: EtcdClient) async throws -> UInt64 {
+        let keys = try keys
+        // Compaction deletes a prefix of the blocks: the first block's number plus their count.
+        let blocks = try await client.range(.interval(from: keys.block(0), to: keys.blocksEnd), limit: 1)
+        guard let first = blocks.keyValues.first.flatMap({ keys.blockNumber(of: $0.key) }) else { return 0 }
+        return first + UInt64(blocks.count)
+    }
+
+    /// Waits until every orderer reports the same persisted height as the log's, unchanged for a
+    /// second; returns it.
+    func waitUntilOrderersAgree(_ client: EtcdClient, within timeout: Duration) async throws -> UInt64 {
+        let keys = try keys
+        let deadline = ContinuousClock.now + timeout
+        var agreed: (height: UInt64, since: ContinuousClock.Instant)?
+        var last = ""
+        while ContinuousClock.now < deadline {
+            let log = try await logHeight(client)
+            let heights = try await orderers.asyncMap { orderer -> UInt64? in
+                try await client.get(keys.persisted(by: "127.0.0.1:\(orderer.port)")).flatMap { UInt64(String(decoding: $0.value, as: UTF8.self)) }
+            }
+            last = "log \(log), orderers \(heights)"
+            if heights.allSatisfy({ $0 == log }) {
+                if let agreed, agreed.height == log {
+                    if ContinuousClock.now - agreed.since >= .seconds(1) { return log }
+                } else {
+                    agreed = (log, ContinuousClock.now)
+                }
+            } else {
+                agreed = nil
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw EtcdClusterErrorText("the orderers did not reach the log's height within \(timeout): \(last)\n\(orderers.map(\.logTail).joined(separator: "\n---\n"))")
+    }
+}
+
+/// A test setup failure with its explanation.
+struct EtcdClusterErrorText: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
