@@ -134,8 +134,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // Chaincodes that ship with the peer (bench workloads; later the healthcare chaincodes).
-        .target(name: "BuiltInChaincodes", dependencies: ["Identity", "LedgerCore", .product(name: "Chaincode", package: "Chaincode")]),
+        // Chaincodes that ship with the peer: bench workloads and the healthcare contracts.
+        .target(name: "BuiltInChaincodes", dependencies: ["Identity", "LedgerCore", "HealthChaincodes", .product(name: "Chaincode", package: "Chaincode")]),
+        // The healthcare contracts (phi, access, audit, clinical, vitals): the chaincode SDK only.
+        .target(name: "HealthChaincodes", dependencies: [.product(name: "Chaincode", package: "Chaincode")]),
         // `medrex bench run`: workloads driven through a peer's gateway, with a latency report.
         .target(
             name: "LoadGenerator",
@@ -181,6 +183,10 @@ let package = Package(
             dependencies: ["NetworkConfig", "Identity", "TestSupport", .product(name: "X509", package: "swift-certificates")]
         ),
         .testTarget(name: "ChaincodeTests", dependencies: [.product(name: "Chaincode", package: "Chaincode")]),
+        .testTarget(
+            name: "HealthChaincodesTests",
+            dependencies: ["HealthChaincodes", "BuiltInChaincodes", "Endorser", "Identity", "LedgerCore", "LedgerWire", "WorldState", "TestSupport", .product(name: "Chaincode", package: "Chaincode")]
+        ),
         .testTarget(name: "WorldStateTests", dependencies: ["WorldState", "LedgerCore", "LedgerWire", "TestSupport"]),
         .testTarget(
             name: "EndorserTests",
