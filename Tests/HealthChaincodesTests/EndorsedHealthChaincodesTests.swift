@@ -21,6 +21,7 @@ final class HealthEndorsementFixture {
     static let names = ["phi", "access", "audit", "clinical", "vitals"]
     let pki: TestPKI
     let service: EndorsementService
+    let resources: ChannelEndorsementResources
     let state: RocksStateDatabase
     let directory: URL
     private var blockNumber: UInt64 = 1
@@ -40,12 +41,17 @@ final class HealthEndorsementFixture {
         let contracts: [String: any Contract] = [
             "phi": PhiContract(), "access": AccessContract(), "audit": AuditContract(), "clinical": ClinicalContract(), "vitals": VitalsContract(),
         ]
-        let resources = ChannelEndorsementResources(
+        resources = ChannelEndorsementResources(
             state: state, history: { _, _ in [] }, isCommitted: { _ in false },
             chaincodes: contracts.mapValues { (version: "1.0", contract: $0) })
-        service = EndorsementService(
-            signer: try pki.identity("peer0", units: ["peer"]), membership: MembershipRegistry([try pki.msp()]),
-            channels: [Self.channel: resources], clock: { TestPKI.now })
+        service = try Self.service(pki: pki, peerName: "peer0", resources: resources)
+    }
+
+    /// An endorser of the organization over the same state.
+    static func service(pki: TestPKI, peerName: String, resources: ChannelEndorsementResources) throws -> EndorsementService {
+        EndorsementService(
+            signer: try pki.identity(peerName, units: ["peer"]), membership: MembershipRegistry([try pki.msp()]),
+            channels: [channel: resources], clock: { TestPKI.now })
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
@@ -159,6 +165,24 @@ struct EndorsedSets {
         let missing = try fixture.endorse("access", ["request", "rec-404", "latest"], as: ana)
         #expect(missing.response.status == 404)
         #expect(!missing.hasEndorsement)
+    }
+
+    @Test func twoEndorsersAgreeByteForByteOnADecision() throws {
+        let fixture = try HealthEndorsementFixture()
+        let operatorA = try fixture.identity("op-a", ["role": "operator"])
+        let anchorJSON = #"{"recordID":"rec-1","version":1,"sha256":"\#(digest(1))","patient":"HospitalAMSP/pat-ana","custodian":"HospitalAMSP","resourceType":"Observation","cipher":"AES-256-GCM","keyWrap":"ECDH-ES"}"#
+        try fixture.commit(try fixture.endorse("phi", ["anchor", anchorJSON], as: operatorA))
+        let second = try HealthEndorsementFixture.service(pki: fixture.pki, peerName: "peer1", resources: fixture.resources)
+        for signer in [operatorA, try fixture.identity("dr-carter", ["role": "consulting_doctor"])] {
+            let proposal = try ProposalFactory.make(
+                channel: HealthEndorsementFixture.channel, chaincode: "access", arguments: ["request", "rec-1", "latest"], signer: signer,
+                timestamp: TestPKI.now)
+            let first = fixture.service.processProposal(proposal)
+            let other = second.processProposal(proposal)
+            #expect(first.response.status == 200)
+            #expect(first.payload == other.payload, "proposal response payloads differ")
+            #expect(first.endorsement.endorser != other.endorsement.endorser)
+        }
     }
 
     @Test func aTraineesOrderCarriesAKeyLevelPolicyTheValidatorParses() throws {
