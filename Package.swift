@@ -126,11 +126,14 @@ let package = Package(
         .target(
             name: "LedgerNode",
             dependencies: [
-                "BuiltInChaincodes",
+                "BuiltInChaincodes", "HealthChaincodes",
                 "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore", "NetworkConfig", "RPCTransport", "Operations",
+                .product(name: "Chaincode", package: "Chaincode"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -152,6 +155,7 @@ let package = Package(
             dependencies: [
                 "LedgerNode",
                 "BuiltInChaincodes",
+                "HealthChaincodes",
                 "LoadGenerator",
                 "EtcdClient",
                 "LedgerCore",
@@ -203,7 +207,8 @@ let package = Package(
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
             name: "LedgerNodeTests",
-            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2"),
+            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
+                "HealthChaincodes", "OffChainStore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates")]
         ),
     ],

@@ -7,7 +7,10 @@
 #      operations endpoints), with the example chaincode (Examples/asset-transfer) installed,
 #   4. approves and commits the chaincode definitions (_lifecycle) as each hospital's admin,
 #   5. submits a transaction through HospitalA's gateway and reads it back on HospitalB's peer,
-#   6. runs a 30-second `medrex bench run` (blind writes, 1,024 clients) and prints its report,
+#   6. stores a sample FHIR record as HospitalA's operator (encrypted off the chain in the peer's
+#      embedded store, anchored on the chain), reads it back as the patient, shows that another
+#      hospital's lab technician is refused, and prints the patient's audit trail,
+#   7. runs a 30-second `medrex bench run` (blind writes, 1,024 clients) and prints its report,
 # and stops everything it started, also on Ctrl-C. Everything lives under run/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +70,14 @@ channels:
       - { name: asset-transfer, version: "1.0" }
       - { name: kv, version: "1.0" }
       - { name: accounts, version: "1.0" }
+      - { name: phi, version: "1.0" }
+      - { name: access, version: "1.0" }
+      - { name: audit, version: "1.0" }
+      - { name: clinical, version: "1.0" }
+      - { name: vitals, version: "1.0" }
+phi:
+  channel: devchannel
+  store: embedded
 YAML
 }
 peer_yaml HospitalA peer0-hospital-a 7051 9443
@@ -93,7 +104,7 @@ as() { # ORG USER PEER_ORG PEER_PORT: the gateway options of a caller
 }
 
 echo "== 4. chaincode definitions: each hospital's admin approves, then one commits (_lifecycle)"
-for name in asset-transfer kv accounts; do
+for name in asset-transfer kv accounts phi access audit clinical vitals; do
     "$medrex" chaincode approve $(as HospitalA admin HospitalA 7051) --name "$name" --version 1.0 --sequence 1
     "$medrex" chaincode approve $(as HospitalB admin HospitalB 8051) --name "$name" --version 1.0 --sequence 1
     "$medrex" chaincode commit $(as HospitalA admin HospitalA 7051) --name "$name" --version 1.0 --sequence 1
@@ -106,7 +117,19 @@ query=("$medrex" chaincode query --crypto "$run/crypto" --org HospitalB --msp-id
 echo "  read asset-1 on HospitalB's peer: $("${query[@]}" read asset-1)"
 echo "  listByOwner alice: $("${query[@]}" listByOwner alice)"
 
-echo "== 6. medrex bench run: blind writes (kv put) for ${MEDREX_BENCH_SECONDS:-30} s, 1024 clients, streaming API"
+echo "== 6. PHI: stored encrypted off the chain, anchored on it; every access decided and audited on the chain"
+alice="HospitalAMSP/patient-alice@hospital-a.medrex.example"
+"$medrex" phi put $(as HospitalA operator-olsen HospitalA 7051) --patient "$alice" --file Examples/phi/observation-blood-pressure.json
+"$medrex" phi get $(as HospitalA patient-alice HospitalA 7051) --record bp-alice-0001 --output "$run/bp-alice-0001.json"
+echo "  HospitalB's lab technician asks for the same record:"
+if "$medrex" phi get $(as HospitalB lab-tech-lee HospitalA 7051) --record bp-alice-0001 --output /dev/null; then
+    echo "  ... and was served: the access rules are broken" >&2
+    exit 1
+fi
+echo "  the patient's audit trail:"
+"$medrex" audit query $(as HospitalA patient-alice HospitalA 7051) --patient "$alice"
+
+echo "== 7. medrex bench run: blind writes (kv put) for ${MEDREX_BENCH_SECONDS:-30} s, 1024 clients, streaming API"
 "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload put \
     --clients 1024 --duration "${MEDREX_BENCH_SECONDS:-30}" --quiet
 echo

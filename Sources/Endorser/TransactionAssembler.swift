@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 import LedgerWire
 import SwiftProtobuf
 
@@ -47,6 +48,30 @@ package enum TransactionAssembler {
             return try payload.serializedData()
         } catch {
             throw TransactionAssemblyError(reason: "the proposal does not decode: \(error)")
+        }
+    }
+
+    /// Adds `cosigner`'s endorsement to an assembled transaction payload: its signature over the
+    /// proposal response payload and its own serialized identity, as a peer endorses. This is a
+    /// co-signature (DESIGN §3): a person satisfying an attribute principal of a key-level policy,
+    /// e.g. a supervisor co-signing a trainee's order. Sign the envelope after this.
+    package static func addCoSignature(to payloadBytes: Data, by cosigner: SigningIdentity) throws(TransactionAssemblyError) -> Data {
+        do {
+            var payload = try Common_Payload(serializedBytes: payloadBytes)
+            var transaction = try Protos_Transaction(serializedBytes: payload.data)
+            guard transaction.actions.count == 1 else { throw TransactionAssemblyError(reason: "the transaction has no single action to co-sign") }
+            var actionPayload = try Protos_ChaincodeActionPayload(serializedBytes: transaction.actions[0].payload)
+            var endorsement = Protos_Endorsement()
+            endorsement.endorser = Data(cosigner.serialized)
+            endorsement.signature = Data(try cosigner.sign(actionPayload.action.proposalResponsePayload + endorsement.endorser))
+            actionPayload.action.endorsements.append(endorsement)
+            transaction.actions[0].payload = try actionPayload.serializedData()
+            payload.data = try transaction.serializedData()
+            return try payload.serializedData()
+        } catch let error as TransactionAssemblyError {
+            throw error
+        } catch {
+            throw TransactionAssemblyError(reason: "the transaction cannot be co-signed: \(error)")
         }
     }
 }

@@ -62,16 +62,26 @@ package struct Gateway: Sendable {
 
     /// Endorses until the policies hold; returns the unsigned transaction envelope and the
     /// chaincode's response.
-    package func endorse(_ proposal: Protos_SignedProposal, channelID: String) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
+    ///
+    /// With `endorsingOrganizations` (Fabric's EndorseRequest field), exactly those organizations'
+    /// peers endorse and the gateway does not require the policies to hold: the client completes
+    /// the endorsements itself — a supervisor's co-signature (DESIGN §3) is added this way — and
+    /// validation decides.
+    package func endorse(
+        _ proposal: Protos_SignedProposal, channelID: String, endorsingOrganizations: [String] = []
+    ) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
         let channel = try channel(channelID)
         let local = endorser.processProposal(proposal)
         guard local.response.status < 400 else {
             throw RPCError(code: .aborted, message: "endorsement refused (\(local.response.status)): \(local.response.message)")
         }
-        var responses = [local]
-        if try !policiesSatisfied(proposal, responses, channel) {
+        let chosen = Set(endorsingOrganizations)
+        let localMSP = endorser.signer.mspID
+        var responses = chosen.isEmpty || chosen.contains(localMSP) ? [local] : []
+        let remotePeers = chosen.isEmpty ? channel.remotePeers : channel.remotePeers.filter { chosen.contains($0.mspID) }
+        if try !chosen.isEmpty || !policiesSatisfied(proposal, responses, channel) {
             let others = await withTaskGroup(of: (String, Result<Protos_ProposalResponse, any Error>).self) { group in
-                for peer in channel.remotePeers {
+                for peer in remotePeers {
                     group.addTask {
                         do {
                             let response = try await EndorserClient.processProposal(proposal, host: peer.endpoint.host, port: peer.endpoint.port, tls: peer.tls)
@@ -98,10 +108,20 @@ package struct Gateway: Sendable {
                     problems.append("\(peer): unreachable (\(error))")
                 }
             }
-            guard try policiesSatisfied(proposal, responses, channel) else {
+            if !chosen.isEmpty {
+                let endorsed = Set(try responses.map { try SerializedIdentity.mspID(of: $0.endorsement.endorser) })
+                guard chosen.isSubset(of: endorsed) else {
+                    throw RPCError(
+                        code: .failedPrecondition,
+                        message: "not every requested organization endorsed (\(chosen.subtracting(endorsed).sorted().joined(separator: ", ")))"
+                            + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
+                }
+            } else {
+                guard try policiesSatisfied(proposal, responses, channel) else {
                 throw RPCError(
                     code: .failedPrecondition,
                     message: "the endorsements gathered do not satisfy the endorsement policies" + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
+                }
             }
         }
         var envelope = Common_Envelope()
@@ -215,7 +235,9 @@ struct GatewayRPCService: Gateway_Gateway.SimpleServiceProtocol {
 
     func endorse(request: Gateway_EndorseRequest, context: ServerContext) async throws -> Gateway_EndorseResponse {
         var response = Gateway_EndorseResponse()
-        response.preparedTransaction = try await mapped { try await gateway.endorse(request.proposedTransaction, channelID: request.channelID).transaction }
+        response.preparedTransaction = try await mapped {
+            try await gateway.endorse(request.proposedTransaction, channelID: request.channelID, endorsingOrganizations: request.endorsingOrganizations).transaction
+        }
         return response
     }
 

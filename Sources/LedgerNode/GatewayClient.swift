@@ -39,13 +39,19 @@ package struct GatewayClient: Sendable {
         return try Self.transactionID(of: proposal)
     }
 
-    /// The gateway's Endorse: the transaction, signed here by the client.
-    package func endorse(channel: String, proposal: Protos_SignedProposal) async throws -> Common_Envelope {
+    /// The gateway's Endorse: the transaction, signed here by the client. With
+    /// `endorsingOrganizations`, only those organizations' peers endorse and the gateway leaves the
+    /// policies to validation; each of `coSigners` then adds its co-signature (DESIGN §3).
+    package func endorse(
+        channel: String, proposal: Protos_SignedProposal, endorsingOrganizations: [String] = [], coSigners: [SigningIdentity] = []
+    ) async throws -> Common_Envelope {
         var endorse = Gateway_EndorseRequest()
         endorse.transactionID = try Self.transactionID(of: proposal)
         endorse.channelID = channel
         endorse.proposedTransaction = proposal
+        endorse.endorsingOrganizations = endorsingOrganizations
         var envelope = try await gateway.endorse(endorse).preparedTransaction
+        for coSigner in coSigners { envelope.payload = try TransactionAssembler.addCoSignature(to: envelope.payload, by: coSigner) }
         envelope.signature = Data(try signer.sign(envelope.payload))
         return envelope
     }

@@ -44,6 +44,16 @@ package struct PeerMetrics: Sendable {
         setHeight(channel: channel, height: height)
     }
 
+    private static var phiRequests: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "medrex", subsystem: "phi", metricName: "requests", unitName: "total",
+            helpText: "PHI service outcomes, by operation and outcome (no record ids, no PHI)")
+    }
+
+    func countPhiRequest(operation: String, outcome: String) {
+        registry.makeCounter(descriptor: Self.phiRequests, labels: [("operation", operation), ("outcome", outcome)]).increment()
+    }
+
     func countProposal(status: Int32) {
         registry.makeCounter(descriptor: Self.proposals, labels: [("status", "\(status)")]).increment()
     }

@@ -11,6 +11,7 @@ import Identity
 import LedgerWire
 import Logging
 import NetworkConfig
+import OffChainStore
 import Operations
 import SwiftProtobuf
 import Synchronization
@@ -252,6 +253,18 @@ package final class PeerNode: Sendable {
             rpcServices.append(GatewayRPCService(gateway: gateway))
             rpcServices.append(TransactionStreamService(gateway: gateway))
         }
+        var phi: (service: PhiRecordService, close: @Sendable () async -> Void)?
+        if let settings = configuration.phi {
+            phi = try await PhiRecordService.open(
+                settings: settings, dataDirectory: configuration.data, mspID: configuration.mspID, signer: signer, metrics: metrics, logger: logger
+            ) {
+                let services = current()
+                guard let channel = services.channels[settings.channel], let gateway = services.gateway else { return nil }
+                return PhiRecordService.Channel(blocks: channel.blocks, notifier: channel.notifier, gateway: gateway)
+            }
+            rpcServices.append(PhiRecordsRPCService(service: phi!.service))
+            logger.notice("PHI records service ready", metadata: ["channel": "\(settings.channel)"])
+        }
         let server = GRPCServer(transport: transport, services: rpcServices)
         var operations: OperationsServer?
         if let endpoint = configuration.operations {
@@ -281,10 +294,12 @@ package final class PeerNode: Sendable {
                     for await task in inbox { tasks.addTask { await task() } }
                 }
             }
+            if let service = phi?.service { group.addTask { await service.sweepPending() } }
             try await server.serve()
             // The server has stopped: stop pulling blocks; a block being committed finishes first.
             group.cancelAll()
         }
+        await phi?.close()
         await operations?.close()
         for channel in current().channels.values { try? channel.ledger.close() }
         logger.notice("peer stopped")

@@ -49,6 +49,10 @@ package struct LoadReport: Codable, Sendable {
     package var recommendation: String?
     /// Transactions committed in each whole second of the run.
     package var committedTimeline: [Int]
+    /// p99 submit→commit latency (ms) of the transactions committed in each whole second.
+    package var p99Timeline: [Double] = []
+    /// CPU use of the node processes on this machine and of the bench client.
+    package var processCPU: [ProcessCPU] = []
 
     package struct ContendedKey: Codable, Sendable, Hashable {
         package var key: String
@@ -79,7 +83,49 @@ package struct LoadReport: Codable, Sendable {
             lines.append("  most contended keys: " + contendedKeys.map { "\($0.key) (\($0.conflicts))" }.joined(separator: ", "))
         }
         if let recommendation { lines.append("  recommendation: \(recommendation)") }
+        if !processCPU.isEmpty {
+            lines.append("  CPU (100% = one core): " + processCPU.map { "\($0.name) \(format($0.percent))%" }.joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// An SVG chart of committed TPS (bars) and p99 submit→commit latency (line) per second.
+    package var svg: String {
+        let width = 800.0, height = 360.0, left = 60.0, right = 60.0, top = 30.0, bottom = 40.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let seconds = max(committedTimeline.count, 1)
+        let maxTPS = Double(max(committedTimeline.max() ?? 1, 1)) * 1.1
+        let maxLatency = max(p99Timeline.max() ?? 1, 1) * 1.1
+        func x(_ second: Int) -> Double { left + plotWidth * Double(second) / Double(seconds) }
+        func f(_ value: Double) -> String { String(format: "%.1f", value) }
+        let barWidth = plotWidth / Double(seconds)
+        var parts = [
+            #"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(width))" height="\#(Int(height))" font-family="sans-serif" font-size="12">"#,
+            #"<rect width="100%" height="100%" fill="white"/>"#,
+            #"<text x="\#(f(left))" y="18">medrex bench: \#(workload), \#(clients) clients, \#(api) API — committed TPS (bars), p99 submit→commit ms (line)</text>"#,
+        ]
+        for (second, count) in committedTimeline.enumerated() {
+            let barHeight = plotHeight * Double(count) / maxTPS
+            parts.append(#"<rect x="\#(f(x(second)))" y="\#(f(top + plotHeight - barHeight))" width="\#(f(max(barWidth - 1, 1)))" height="\#(f(barHeight))" fill="steelblue"/>"#)
+        }
+        let points = p99Timeline.enumerated().map { second, latency in
+            "\(f(x(second) + barWidth / 2)),\(f(top + plotHeight - plotHeight * latency / maxLatency))"
+        }
+        if !points.isEmpty {
+            parts.append(#"<polyline fill="none" stroke="crimson" stroke-width="2" points="\#(points.joined(separator: " "))"/>"#)
+        }
+        parts += [
+            #"<line x1="\#(f(left))" y1="\#(f(top + plotHeight))" x2="\#(f(left + plotWidth))" y2="\#(f(top + plotHeight))" stroke="black"/>"#,
+            #"<line x1="\#(f(left))" y1="\#(f(top))" x2="\#(f(left))" y2="\#(f(top + plotHeight))" stroke="black"/>"#,
+            #"<line x1="\#(f(left + plotWidth))" y1="\#(f(top))" x2="\#(f(left + plotWidth))" y2="\#(f(top + plotHeight))" stroke="black"/>"#,
+            #"<text x="\#(f(left - 5))" y="\#(f(top + 4))" text-anchor="end">\#(Int(maxTPS))</text>"#,
+            #"<text x="\#(f(left - 5))" y="\#(f(top + plotHeight))" text-anchor="end">0</text>"#,
+            #"<text x="\#(f(left + plotWidth + 5))" y="\#(f(top + 4))">\#(Int(maxLatency)) ms</text>"#,
+            #"<text x="\#(f(left + plotWidth + 5))" y="\#(f(top + plotHeight))">0 ms</text>"#,
+            #"<text x="\#(f(left + plotWidth / 2))" y="\#(f(height - 10))" text-anchor="middle">seconds (\#(seconds))</text>"#,
+            "</svg>",
+        ]
+        return parts.joined(separator: "\n") + "\n"
     }
 }
 
@@ -95,6 +141,8 @@ final class LoadRecorder: Sendable {
         var orderAndCommit = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
         var total = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
         var timeline: [Int] = []
+        /// Submit→commit latencies of the transactions committed in each second.
+        var latencyBySecond: [Histogram<UInt64>] = []
         var lastSecond = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
     }
 
@@ -124,6 +172,10 @@ final class LoadRecorder: Sendable {
             _ = state.lastSecond.record(Self.microseconds(committed - began))
             while state.timeline.count <= second { state.timeline.append(0) }
             state.timeline[second] += 1
+            while state.latencyBySecond.count <= second {
+                state.latencyBySecond.append(Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .two))
+            }
+            _ = state.latencyBySecond[second].record(Self.microseconds(committed - began))
         }
     }
 
@@ -166,7 +218,8 @@ final class LoadRecorder: Sendable {
                 mvccConflictRate: committed > 0 ? Double(conflicts) / Double(committed) : 0,
                 endorseLatency: LatencySummary(state.endorse), orderAndCommitLatency: LatencySummary(state.orderAndCommit),
                 totalLatency: LatencySummary(state.total), contendedKeys: Array(contended), recommendation: recommendation,
-                committedTimeline: state.timeline)
+                committedTimeline: state.timeline,
+                p99Timeline: state.latencyBySecond.map { $0.totalCount == 0 ? 0 : (Double($0.valueAtPercentile(99)) / 100).rounded() / 10 })
         }
     }
 

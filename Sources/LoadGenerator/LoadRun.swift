@@ -62,6 +62,7 @@ package struct LoadRun: Sendable {
     }
 
     package func run() async throws -> LoadReport {
+        let cpuBefore = ProcessCPUSample.now()
         let start = ContinuousClock.now
         let recorder = LoadRecorder(start: start)
         let sequence = TransactionSequence(deadline: duration.map { start + $0 }, limit: transactions)
@@ -96,7 +97,9 @@ package struct LoadRun: Sendable {
                 await work(UnarySender(gateway: gateway))
             }
         }
-        return recorder.report(workload: workload, api: api.rawValue, clients: clients, elapsed: .now - start)
+        var report = recorder.report(workload: workload, api: api.rawValue, clients: clients, elapsed: .now - start)
+        report.processCPU = ProcessCPUSample.now().usage(since: cpuBefore)
+        return report
     }
 
     private static func client(

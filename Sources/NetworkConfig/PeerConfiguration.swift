@@ -17,6 +17,13 @@ import Foundation
 ///       - genesis: healthchannel.block
 ///         chaincodes:
 ///           - { name: asset-transfer, version: "1.0" }
+///     phi:                                  # optional: the off-chain PHI service
+///       channel: healthchannel
+///       store: embedded                     # or postgres
+///       postgres: { host: 127.0.0.1, port: 5432, user: medrex, database: medrex }
+///       custodianKey: phi-custodian-key.pem # default: created in the data directory
+///       pendingTimeoutSeconds: 600
+///       grantValiditySeconds: 300
 package struct PeerConfiguration: Sendable {
     package enum Role: String, Sendable, Equatable, CaseIterable {
         case endorser
@@ -50,6 +57,8 @@ package struct PeerConfiguration: Sendable {
     package var tlsClientRootCAs: [URL]
     package var data: URL
     package var roles: [Role]
+    /// The off-chain PHI service; none when nil.
+    package var phi: PhiSettings?
     package var channels: [Channel]
     /// Where the operations endpoint (/healthz, /metrics) listens; none when nil.
     package var operations: (host: String, port: Int)?
@@ -90,7 +99,7 @@ package struct PeerConfiguration: Sendable {
             return value.hasPrefix("/") ? URL(fileURLWithPath: value) : baseDirectory.appendingPathComponent(value)
         }
         var root = try YAMLNodeReader.root(yaml: text, file: file)
-        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels", "operations"])
+        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels", "operations", "phi"])
         let mspID = try root.field("mspID").nonEmptyString()
         let msp = try path(try root.field("msp"))
         let listenReader = try root.field("listen")
@@ -124,11 +133,16 @@ package struct PeerConfiguration: Sendable {
             channels.append(Channel(genesis: genesis, chaincodes: chaincodes))
         }
         let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try hostAndPort(reader) }
+        let phi = try root.optionalField("phi").map { reader throws(ConfigError) in try PhiSettings.parse(reader, path: path) }
         try root.finish()
         var configuration = PeerConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? [.endorser] : roles, channels: channels)
         configuration.operations = operations
+        configuration.phi = phi
+        if phi != nil, !configuration.roles.contains(.endorser) || !configuration.roles.contains(.committer) {
+            throw ConfigError(.invalidValue, file: file, line: nil, field: "phi", reason: "the PHI service needs both roles, endorser and committer")
+        }
         return configuration
     }
 
@@ -139,5 +153,53 @@ package struct PeerConfiguration: Sendable {
             throw reader.error(.invalidValue, "expected host:port, e.g. 127.0.0.1:7051")
         }
         return (String(text[..<colon]), port)
+    }
+}
+
+/// `phi:` of peer.yaml: where the peer keeps its organization's encrypted PHI records and how long
+/// it waits for anchors and honours grants.
+package struct PhiSettings: Sendable, Equatable {
+    package enum Store: Sendable, Equatable {
+        /// RocksDB in the peer's data directory (`phi/`): the single-machine default.
+        case embedded
+        /// A PostgreSQL server; the password, if any, comes from the environment variable
+        /// MEDREX_PHI_POSTGRES_PASSWORD, never from the file.
+        case postgres(host: String, port: Int, user: String, database: String)
+    }
+
+    package var channel: String
+    package var store: Store
+    /// The custodian's P-256 key-agreement key (PEM); nil: `phi/custodian-key.pem` in the data
+    /// directory, created on first start.
+    package var custodianKey: URL?
+    package var pendingTimeoutSeconds: Int
+    package var grantValiditySeconds: Int
+
+    static func parse(_ reader: YAMLNodeReader, path: (YAMLNodeReader) throws(ConfigError) -> URL) throws(ConfigError) -> PhiSettings {
+        var root = reader
+        try root.allowOnly(["channel", "store", "postgres", "custodianKey", "pendingTimeoutSeconds", "grantValiditySeconds"])
+        let channel = try root.field("channel").nonEmptyString()
+        let storeReader = try root.optionalField("store")
+        let storeName = try storeReader?.string() ?? "embedded"
+        var store = Store.embedded
+        let postgres = try root.optionalField("postgres")
+        switch storeName {
+        case "embedded":
+            if let postgres { throw postgres.error(.invalidValue, "postgres settings are given but store is embedded") }
+        case "postgres":
+            guard var postgres else { throw root.error(.missingField, "store postgres needs a postgres: { host, port, user, database } section") }
+            try postgres.allowOnly(["host", "port", "user", "database"])
+            store = .postgres(
+                host: try postgres.field("host").nonEmptyString(), port: try postgres.optionalField("port")?.integer(in: 1...65535) ?? 5432,
+                user: try postgres.field("user").nonEmptyString(), database: try postgres.field("database").nonEmptyString())
+            try postgres.finish()
+        default:
+            throw storeReader!.error(.invalidValue, "unknown store '\(storeName)' (expected embedded or postgres)")
+        }
+        let custodianKey = try root.optionalField("custodianKey").map { item throws(ConfigError) in try path(item) }
+        let pending = try root.optionalField("pendingTimeoutSeconds")?.integer(in: 10...86_400) ?? 600
+        let grant = try root.optionalField("grantValiditySeconds")?.integer(in: 1...3_600) ?? 300
+        try root.finish()
+        return PhiSettings(channel: channel, store: store, custodianKey: custodianKey, pendingTimeoutSeconds: pending, grantValiditySeconds: grant)
     }
 }

@@ -138,6 +138,24 @@ package final class EmbeddedOffChainStore: OffChainStore {
         }
     }
 
+    package func pendingVersions(createdBefore cutoff: Date) async throws(OffChainStoreError) -> [RecordVersionID] {
+        let iterator = try storage { () throws(StorageError) in
+            try database.makeIterator(pending, upperBound: EmbeddedRowEncoding.pendingUpperBound(cutoff))
+        }
+        var ids: [RecordVersionID] = []
+        iterator.seekToFirst()
+        while iterator.isValid, ids.count < OffChainStoreLimits.pendingDeletionCountMax {
+            let versionKey = Array(iterator.key.dropFirst(8))
+            if let bytes = try storage({ () throws(StorageError) in try database.get(versionKey, in: versions) }) {
+                let stored = try EmbeddedRowEncoding.decode(bytes, key: versionKey)
+                ids.append(RecordVersionID(recordID: stored.encrypted.recordID, version: stored.encrypted.version))
+            }
+            iterator.next()
+        }
+        try storage { () throws(StorageError) in try iterator.checkError() }
+        return ids
+    }
+
     /// Runs a RocksDB call, turning its `StorageError` into `.storage`.
     private func storage<T>(_ body: () throws(StorageError) -> T) throws(OffChainStoreError) -> T {
         do {

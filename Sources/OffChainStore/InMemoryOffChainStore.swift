@@ -63,6 +63,15 @@ package final class InMemoryOffChainStore: OffChainStore {
         }
     }
 
+    package func pendingVersions(createdBefore cutoff: Date) async throws(OffChainStoreError) -> [RecordVersionID] {
+        records.withLock { records in
+            let pending = records.flatMap { recordID, versions in
+                versions.values.filter { $0.state == .pending && $0.createdAt < cutoff }.map { (createdAt: $0.createdAt, id: RecordVersionID(recordID: recordID, version: $0.encrypted.version)) }
+            }
+            return Array(pending.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.prefix(OffChainStoreLimits.pendingDeletionCountMax).map(\.id))
+        }
+    }
+
     /// Replaces a stored version's bytes in place, as an attacker with access to the storage could:
     /// for tests of integrity checks.
     func replaceStoredVersion(recordID: String, version: UInt32, _ change: (StoredRecordVersion) -> StoredRecordVersion) {

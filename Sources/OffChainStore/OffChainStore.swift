@@ -39,6 +39,12 @@ package protocol OffChainStore: Sendable {
     /// Choose a cutoff well past the longest time an anchor can take to commit: a version deleted
     /// here whose anchor commits later cannot be marked anchored (`.notFound`) and must be put again.
     func deletePending(createdBefore cutoff: Date) async throws(OffChainStoreError) -> Int
+
+    /// Pending versions created before `cutoff`, oldest first, at most
+    /// `OffChainStoreLimits.pendingDeletionCountMax`: what `deletePending` would delete now. A
+    /// caller checks these against the chain (marking the ones whose anchors did commit) before it
+    /// deletes the rest.
+    func pendingVersions(createdBefore cutoff: Date) async throws(OffChainStoreError) -> [RecordVersionID]
 }
 
 extension OffChainStore {

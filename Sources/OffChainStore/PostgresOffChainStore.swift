@@ -134,6 +134,23 @@ package struct PostgresOffChainStore: OffChainStore {
         }
     }
 
+    package func pendingVersions(createdBefore cutoff: Date) async throws(OffChainStoreError) -> [RecordVersionID] {
+        try await Self.database("listing pending record versions") {
+            let rows = try await client.query(
+                """
+                SELECT record_id, version FROM phi_record_versions
+                WHERE state = 'pending' AND created_at < \(cutoff)
+                ORDER BY created_at, record_id, version
+                LIMIT \(OffChainStoreLimits.pendingDeletionCountMax)
+                """, logger: logger)
+            var ids: [RecordVersionID] = []
+            for try await (recordID, version) in rows.decode((String, Int64).self) {
+                ids.append(RecordVersionID(recordID: recordID, version: UInt32(version)))
+            }
+            return ids
+        }
+    }
+
     /// Assembles one version from its rows (one per wrapped key).
     private func readOne(_ rows: some AsyncSequence<PostgresStoredRow.Cells, any Error>) async throws -> StoredRecordVersion? {
         var row: PostgresStoredRow?

@@ -14,6 +14,17 @@ package struct SealedRecord: Sendable, Hashable {
     package let plaintextDigest: Data
     /// Identifies the content cipher so that algorithms can be rotated later.
     package let algorithm: RecordAlgorithm
+
+    /// A sealed record as received (a requester's copy from the custodian); nothing is checked
+    /// until it is opened.
+    package init(recordID: String, version: UInt32, ciphertext: Data, nonce: Data, plaintextDigest: Data, algorithm: RecordAlgorithm) {
+        self.recordID = recordID
+        self.version = version
+        self.ciphertext = ciphertext
+        self.nonce = nonce
+        self.plaintextDigest = plaintextDigest
+        self.algorithm = algorithm
+    }
 }
 
 /// Algorithm ids stored with every record.

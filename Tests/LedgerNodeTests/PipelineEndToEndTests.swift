@@ -340,7 +340,17 @@ struct LocalTestNetwork: Sendable {
     let ordererProcess: Daemon
     let orderer: OrdererClient
 
-    static func start() async throws -> LocalTestNetwork {
+    /// What a test adds to the standard two-hospital network.
+    struct Options: Sendable {
+        /// More users: YAML list items for each organization's `users`.
+        var extraUsers: [String: [String]] = [:]
+        /// A `phi:` section (YAML, indented by two) for an organization's peer.
+        var phi: [String: String] = [:]
+        /// Built-in chaincodes besides kv and accounts to install and define.
+        var builtInChaincodes: [String] = []
+    }
+
+    static func start(_ options: Options = Options()) async throws -> LocalTestNetwork {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-pipeline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let ports = try (0..<6).map { _ in try ChildProcess.freePort() }
@@ -364,6 +374,7 @@ struct LocalTestNetwork: Sendable {
                 attributes: { role: md_student, specialty: cardiology, is_trainee: true, hospital: HospitalA }
               - name: dr-shah
                 attributes: { role: consulting_doctor, specialty: cardiology, is_supervisor: true, hospital: HospitalA }
+        \((options.extraUsers["HospitalA"] ?? []).map { "      - " + $0 }.joined(separator: "\n"))
           - name: HospitalB
             mspID: HospitalBMSP
             domain: hospital-b.test
@@ -372,6 +383,7 @@ struct LocalTestNetwork: Sendable {
             users:
               - name: lab-tech-lee
                 attributes: { role: lab_technician, lab_org: HospitalB-central-lab, hospital: HospitalB }
+        \((options.extraUsers["HospitalB"] ?? []).map { "      - " + $0 }.joined(separator: "\n"))
         channels:
           - name: carechannel
             organizations: [HospitalA, HospitalB]
@@ -424,6 +436,8 @@ struct LocalTestNetwork: Sendable {
                   - { name: asset-transfer, version: "1.0" }
                   - { name: kv, version: "1.0" }
                   - { name: accounts, version: "1.0" }
+            \(options.builtInChaincodes.map { "      - { name: \($0), version: \"1.0\" }" }.joined(separator: "\n"))
+            \(options.phi[organization].map { "phi:\n" + $0 } ?? "")
             """.write(to: config, atomically: true, encoding: .utf8)
             let data = work.appendingPathComponent("peer-\(organization)")
             let install = try ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
@@ -438,7 +452,7 @@ struct LocalTestNetwork: Sendable {
             trustedCAs: [CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").tlsCACertificate]))
         let network = LocalTestNetwork(work: work, crypto: crypto, peers: peers, ordererProcess: ordererProcess, orderer: orderer)
         for port in [ports[1], ports[3], ports[5]] { try await network.waitUntilHealthy(operationsPort: port) }
-        try await network.defineChaincodes(["asset-transfer", "kv", "accounts"])
+        try await network.defineChaincodes(["asset-transfer", "kv", "accounts"] + options.builtInChaincodes)
         return network
     }
 

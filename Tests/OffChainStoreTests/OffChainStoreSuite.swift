@@ -104,6 +104,11 @@ struct OffChainStoreSuite {
             clock.advance(by: 3_600)
             try await store.put(try custodian.seal(plaintext("a2"), recordID: "rec-a", version: 2))
 
+            #expect(try await store.pendingVersions(createdBefore: start).isEmpty)
+            #expect(try await store.pendingVersions(createdBefore: start.addingTimeInterval(1_800)) == [RecordVersionID(recordID: "rec-a", version: 1)])
+            #expect(
+                try await store.pendingVersions(createdBefore: clock.now.addingTimeInterval(1))
+                    == [RecordVersionID(recordID: "rec-a", version: 1), RecordVersionID(recordID: "rec-a", version: 2)])
             #expect(try await store.deletePending(createdBefore: start) == 0)
             #expect(try await store.deletePending(createdBefore: start.addingTimeInterval(1_800)) == 1)
             #expect(try await store.versions(of: "rec-a").map(\.version) == [2])
