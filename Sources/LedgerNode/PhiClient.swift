@@ -51,21 +51,7 @@ package struct PhiClient: Sendable {
     package func put(json: Data, patient: String, custodian: String, labOrg: String? = nil) async throws -> Stored {
         let resource = try FHIRResource(json: json)
         let version = try await nextVersion(of: resource.id)
-        var anchor: [String: String] = [
-            "recordID": resource.id, "sha256": resource.digestHex, "patient": patient, "custodian": custodian,
-            "resourceType": resource.resourceType, "cipher": RecordAlgorithm.aes256GCM.rawValue,
-            "keyWrap": KeyWrapAlgorithm.hpkeP256SHA256AES256GCM.rawValue,
-        ]
-        if let labOrg { anchor["labOrg"] = labOrg }
-        var anchorJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(anchor)) as! [String: Any]
-        anchorJSON["version"] = version
-        let anchorText = String(decoding: try JSONSerialization.data(withJSONObject: anchorJSON, options: [.sortedKeys]), as: UTF8.self)
-        let proposal = try ProposalFactory.make(
-            channel: channel, chaincode: PhiContract.name, arguments: ["anchor", anchorText], signer: signer, timestamp: Date())
-        var put = Medrex_PhiPut()
-        put.record = resource.canonical
-        put.anchorProposal = proposal
-        let response = try await records.put(try signed(.put(put)))
+        let response = try await storePending(resource, version: version, patient: patient, custodian: custodian, labOrg: labOrg)
         var envelope = response.preparedTransaction
         envelope.signature = Data(try signer.sign(envelope.payload))
         try await gateway.submit(channel: channel, envelope: envelope)
@@ -74,6 +60,29 @@ package struct PhiClient: Sendable {
             throw PhiClientError("the anchor of record '\(resource.id)' version \(version) committed as \(status.result.name)")
         }
         return Stored(recordID: resource.id, version: version, sha256: resource.digestHex, transactionID: response.transactionID, blockNumber: status.blockNumber)
+    }
+
+    /// The first half of `put`: the peer stores the version (pending) and endorses its anchor; the
+    /// anchor transaction comes back unsigned and unsubmitted. Until it commits VALID the version
+    /// cannot be read, and the peer removes it after its pending timeout.
+    package func storePending(
+        _ resource: FHIRResource, version: UInt32, patient: String, custodian: String, labOrg: String? = nil
+    ) async throws -> Medrex_PhiPutResponse {
+        var anchor: [String: String] = [
+            "recordID": resource.id, "sha256": resource.digestHex, "patient": patient, "custodian": custodian,
+            "resourceType": resource.resourceType, "cipher": RecordAlgorithm.aes256GCM.rawValue,
+            "keyWrap": KeyWrapAlgorithm.hpkeP256SHA256AES256GCM.rawValue,
+        ]
+        if let labOrg { anchor["labOrg"] = labOrg }
+        var anchorJSON: [String: Any] = anchor
+        anchorJSON["version"] = version
+        let anchorText = String(decoding: try JSONSerialization.data(withJSONObject: anchorJSON, options: [.sortedKeys]), as: UTF8.self)
+        let proposal = try ProposalFactory.make(
+            channel: channel, chaincode: PhiContract.name, arguments: ["anchor", anchorText], signer: signer, timestamp: Date())
+        var put = Medrex_PhiPut()
+        put.record = resource.canonical
+        put.anchorProposal = proposal
+        return try await records.put(try signed(.put(put)))
     }
 
     /// The version after the record's latest anchor (1 for a new record).

@@ -7,6 +7,7 @@ import LedgerCore
 import LedgerNode
 import LedgerWire
 import NetworkConfig
+import OffChainStore
 import PostgresNIO
 import RPCTransport
 import TestSupport
@@ -71,6 +72,17 @@ import Testing
             try await $0.put(json: Self.record(id: "obs-1", note: "blood pressure 118/79"), patient: alice, custodian: "HospitalAMSP")
         }
         #expect(second.version == 2)
+        // A version whose anchor is endorsed but never submitted stays pending (unreadable), and the
+        // peer removes it after its pending timeout (10 s here): checked at the end.
+        let abandoned = try FHIRResource(json: Self.record(id: "obs-2", note: "never anchored"))
+        _ = try await phi.client("operator-olsen", "HospitalA") {
+            try await $0.storePending(abandoned, version: 1, patient: alice, custodian: "HospitalAMSP")
+        }
+        let retry = try FHIRResource(json: Self.record(id: "obs-2", note: "anchored this time"))
+        let occupied = await #expect(throws: RPCError.self) {
+            _ = try await phi.client("operator-olsen", "HospitalA") { try await $0.storePending(retry, version: 1, patient: alice, custodian: "HospitalAMSP") }
+        }
+        #expect(occupied?.code == .alreadyExists)
 
         // The patient reads her own record: decrypted with her key, checked against the anchor.
         let own = try await phi.client("patient-alice", "HospitalA") { try await $0.get(recordID: "obs-1", version: 1) }
@@ -129,6 +141,19 @@ import Testing
         #expect(uncosigned == .endorsementPolicyFailure)
         let cosigned = try await phi.submitCode("dr-shah", "HospitalA", ClinicalContract.name, ["cosignOrder", "order-7"], coSign: true)
         #expect(cosigned == .valid)
+
+        // The abandoned pending version was removed: its number can be stored again.
+        let sweptBy = ContinuousClock.now + .seconds(40)
+        var swept = false
+        while !swept, ContinuousClock.now < sweptBy {
+            do {
+                _ = try await phi.client("operator-olsen", "HospitalA") { try await $0.storePending(retry, version: 1, patient: alice, custodian: "HospitalAMSP") }
+                swept = true
+            } catch let error as RPCError where error.code == .alreadyExists {
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+        #expect(swept, "the pending version was never removed")
 
         // No PHI anywhere on the chain, in logs or metrics, or in PostgreSQL's files.
         try await phi.expectNoPlaintext(Self.marker, also: [postgres.dataDirectory])

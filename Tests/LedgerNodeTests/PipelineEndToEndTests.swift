@@ -174,10 +174,12 @@ import WorldState
     @Test func benchReportsAreConsistent() async throws {
         let network = try await LocalTestNetwork.start()
         defer { network.stopAll() }
+        let svg = network.work.appendingPathComponent("bench.svg")
         for (workload, api) in [("put", "stream"), ("transfer", "unary"), ("hot", "stream")] {
             let result = try ChildProcess.run(ChildProcess.medrex, [
                 "bench", "run", "--crypto", network.crypto.path, "--peer", "127.0.0.1:\(network.peers[0].port)", "--channel", network.channel,
-                "--workload", workload, "--accounts", workload == "hot" ? "4" : "200", "--api", api, "--clients", "8", "--duration", "2", "--json"])
+                "--workload", workload, "--accounts", workload == "hot" ? "4" : "200", "--api", api, "--clients", "8", "--duration", "2", "--json",
+                "--svg", svg.path])
             try #require(result.status == 0, "\(result.output)")
             let json = String(result.output[result.output.firstIndex(of: "{")!...])
             let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
@@ -193,6 +195,14 @@ import WorldState
             #expect(goodput <= 1 && abs(goodput - Double(valid) / Double(submitted)) < 1e-9)
             if workload == "put" { #expect(invalid == 0 && failed == 0, "\(json)") }
             if workload == "hot" { #expect(invalid > 0, "8 clients over 4 accounts must conflict: \(json)") }
+            // Per-second figures and the CPU of this network's processes (read from /proc).
+            let timeline = try #require(report["committedTimeline"] as? [Int])
+            #expect(timeline.reduce(0, +) == committed)
+            #expect((report["p99Timeline"] as? [Double])?.count == timeline.count)
+            let cpu = try #require(report["processCPU"] as? [[String: Any]]).compactMap { $0["name"] as? String }
+            #expect(cpu.contains("peer peer-HospitalA") && cpu.contains("orderer orderer0") && cpu.contains("bench client"), "\(cpu)")
+            let chart = try String(contentsOf: svg, encoding: .utf8)
+            #expect(chart.hasPrefix("<svg") && chart.contains("<rect") && chart.hasSuffix("</svg>\n"))
         }
     }
 
