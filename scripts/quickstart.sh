@@ -53,6 +53,9 @@ channels: [devchannel.block]
 YAML
 # One peer per hospital, endorsing and committing, with the example and the built-in chaincodes.
 peer_yaml() { # ORG NAME PORT OPERATIONS_PORT
+    # HospitalA's PHI store may be replaced (scripts/bench-phi.sh: PostgreSQL).
+    local store="  store: embedded"
+    if [ "$1" = HospitalA ]; then store="${MEDREX_PHI_STORE_YAML:-$store}"; fi
     cat >"$run/$2.yaml" <<YAML
 mspID: $1MSP
 msp: crypto/$1/peers/peer0/msp
@@ -77,7 +80,7 @@ channels:
       - { name: vitals, version: "1.0" }
 phi:
   channel: devchannel
-  store: embedded
+$store
 YAML
 }
 peer_yaml HospitalA peer0-hospital-a 7051 9443
@@ -129,8 +132,15 @@ fi
 echo "  the patient's audit trail:"
 "$medrex" audit query $(as HospitalA patient-alice HospitalA 7051) --patient "$alice"
 
-echo "== 7. medrex bench run: blind writes (kv put) for ${MEDREX_BENCH_SECONDS:-30} s, 1024 clients, streaming API"
-"$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload put \
-    --clients 1024 --duration "${MEDREX_BENCH_SECONDS:-30}" --quiet
+if [ -n "${MEDREX_BENCH_ARGS:-}" ]; then
+    # scripts/bench-*.sh: another bench on the same network.
+    echo "== 7. medrex bench run $MEDREX_BENCH_ARGS"
+    # shellcheck disable=SC2086
+    "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel $MEDREX_BENCH_ARGS
+else
+    echo "== 7. medrex bench run: blind writes (kv put) for ${MEDREX_BENCH_SECONDS:-30} s, 1024 clients, streaming API"
+    "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload put \
+        --clients 1024 --duration "${MEDREX_BENCH_SECONDS:-30}" --quiet
+fi
 echo
 echo "Logs: $run/orderer0.log, $run/peer0-hospital-a.log, $run/peer0-hospital-b.log. Stopping the orderer and the peers."

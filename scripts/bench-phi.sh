@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# PHI throughput with PostgreSQL: starts a throwaway PostgreSQL 15 server on loopback (initdb into
+# a temporary directory, fsync on, as the `postgres` user when run as root), then the quickstart's
+# network with HospitalA's peer keeping its records in that server, and runs
+#   medrex bench run --workload phi   (a record stored by an operator, then read back by the
+#                                      patient: access request committed and audited, release,
+#                                      decryption and hash check)
+# with MEDREX_PHI_CLIENTS clients (default 16) for MEDREX_BENCH_SECONDS (default 30). Everything
+# it started is stopped at the end, also on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+medrex_require_packages "${MEDREX_PACKAGES[@]}" curl
+
+bin=/usr/lib/postgresql/15/bin
+dir="$(mktemp -d /tmp/medrex-phi-postgres.XXXXXX)"
+port="${MEDREX_PHI_POSTGRES_PORT:-55432}"
+as_postgres=()
+if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$dir"
+    as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+fi
+"${as_postgres[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$dir/initdb.log"
+"${as_postgres[@]}" "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 -c max_connections=60 \
+    >"$dir/postgres.log" 2>&1 &
+postgres_pid=$!
+cleanup() {
+    kill -TERM "$postgres_pid" 2>/dev/null || true
+    wait "$postgres_pid" 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+    "$bin/pg_isready" -h 127.0.0.1 -p "$port" -q && break
+    sleep 0.2
+done
+"$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres medrex_phi
+
+export MEDREX_PHI_STORE_YAML="  store: postgres
+  postgres: { host: 127.0.0.1, port: $port, user: postgres, database: medrex_phi }"
+export MEDREX_BENCH_ARGS="--workload phi --user operator-olsen --reader patient-alice --clients ${MEDREX_PHI_CLIENTS:-16} --duration ${MEDREX_BENCH_SECONDS:-30} ${MEDREX_BENCH_EXTRA:-}"
+bash scripts/quickstart.sh
