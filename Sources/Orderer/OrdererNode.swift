@@ -120,7 +120,8 @@ package final class OrdererNode: Sendable {
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
             trustedCAPEMs: ordererTLSRootPEMs)
         let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.listenHost, port: configuration.listenPort), transportSecurity: tls.serverSecurity)
+            address: .ipv4(host: configuration.listenHost, port: configuration.listenPort), transportSecurity: tls.serverSecurity,
+            config: ServerTransportSettings.posix)
         let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics, shutdown: shutdownSignal)])
         let chains = self.chains
         var operations: OperationsServer?
