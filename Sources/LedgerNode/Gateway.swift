@@ -28,6 +28,8 @@ package struct GatewayChannel: Sendable {
     package let state: any StateDatabase
     package let notifier: CommitNotifier
     package let blocks: ChannelBlocks
+    /// Early abort of transactions with stale reads before ordering (peer.yaml `earlyAbort`); nil when off.
+    package var precheck: ReadConflictPrecheck? = nil
 }
 
 /// Fabric's Gateway service on a peer: a client sends one proposal; the gateway endorses it
@@ -148,14 +150,61 @@ package struct Gateway: Sendable {
 
     /// Sends the signed transaction to the ordering service over the peer's Broadcast stream
     /// (which fails over between the channel's orderers).
+    ///
+    /// With early abort on (`GatewayChannel.precheck`), a transaction whose reads are already stale
+    /// is not sent: the call fails with ABORTED and a message starting with `MVCC_READ_CONFLICT`.
     package func submit(_ envelope: Common_Envelope, channelID: String) async throws {
         let channel = try channel(channelID)
-        let answer = try await channel.broadcaster.broadcast(envelope)
+        let pendingTransactionID = try await precheck(envelope, channel)
+        let answer: Orderer_BroadcastResponse
+        do {
+            answer = try await channel.broadcaster.broadcast(envelope)
+        } catch {
+            if let pendingTransactionID { channel.precheck?.finished(pendingTransactionID) }
+            throw error
+        }
+        if let pendingTransactionID, let precheck = channel.precheck {
+            if answer.status == .success {
+                let notifier = channel.notifier
+                Task {
+                    _ = try? await notifier.outcome(of: pendingTransactionID)
+                    precheck.finished(pendingTransactionID)
+                }
+            } else {
+                precheck.finished(pendingTransactionID)
+            }
+        }
         switch answer.status {
         case .success: return
         case .serviceUnavailable: throw RPCError(code: .unavailable, message: "the ordering service is unavailable: \(answer.info)")
         default: throw RPCError(code: .aborted, message: "the orderer refused the transaction (\(answer.status)): \(answer.info)")
         }
+    }
+
+    /// Early abort: throws MVCC_READ_CONFLICT when the transaction's reads are stale, waiting for
+    /// the outcome of pending transactions that write what it reads (a bounded number of rounds).
+    /// Returns the txid under which its writes are now pending; nil when early abort is off or
+    /// the envelope is not an endorser transaction (the orderer and the peers judge those).
+    private func precheck(_ envelope: Common_Envelope, _ channel: GatewayChannel) async throws -> String? {
+        guard let precheck = channel.precheck,
+            let decoded = try? TransactionEnvelope(envelope: envelope), decoded.headerType == .endorserTransaction,
+            let transaction = try? EndorserTransaction(payloadData: decoded.payload.data)
+        else { return nil }
+        let transactionID = decoded.channelHeader.txID
+        for round in 0...ReadConflictPrecheck.waitRoundsMax {
+            let force = round == ReadConflictPrecheck.waitRoundsMax
+            switch try precheck.check(transaction, transactionID: transactionID, reader: try channel.state.makeReader(), force: force) {
+            case .proceed:
+                return transactionID
+            case .stale:
+                throw RPCError(
+                    code: .aborted,
+                    message: "\(ReadConflictPrecheck.abortMessagePrefix): transaction \(transactionID) read a version older than the committed state; aborted before ordering")
+            case .wait(let blockers):
+                for blocker in blockers { await precheck.waitUntilFinished(blocker) }
+            }
+        }
+        return transactionID
     }
 
     /// The outcome of a transaction, waiting until it commits; nil when the peer is stopping.

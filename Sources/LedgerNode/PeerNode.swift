@@ -208,8 +208,9 @@ package final class PeerNode: Sendable {
             }
         }
         let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
-        let gateway = GatewayChannel(
+        var gateway = GatewayChannel(
             remotePeers: remotePeers, broadcaster: broadcaster, validator: validator, state: ledger.state, notifier: notifier, blocks: blocks)
+        if configuration.earlyAbort { gateway.precheck = ReadConflictPrecheck() }
         return JoinedChannel(
             ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: gateway,
             tasks: [{ await committer.run() }, { await broadcaster.run() }])

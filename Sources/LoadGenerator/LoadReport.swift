@@ -33,6 +33,7 @@ package struct LoadReport: Codable, Sendable {
     package var committed: Int
     package var valid: Int
     package var invalid: Int
+    package var abortedBeforeOrdering: Int
     package var failed: Int
     package var invalidByCode: [String: Int]
     package var failures: [String: Int]
@@ -67,7 +68,7 @@ package struct LoadReport: Codable, Sendable {
         }
         var lines = [
             "workload \(workload), \(clients) clients, \(api) API, \(format(seconds)) s",
-            "  submitted \(submitted)  committed \(committed) (valid \(valid), invalid \(invalid))  failed before commit \(failed)",
+            "  submitted \(submitted)  committed \(committed) (valid \(valid), invalid \(invalid))  aborted before ordering \(abortedBeforeOrdering)  failed before commit \(failed)",
             "  committed TPS \(format(committedPerSecond))  valid TPS \(format(validPerSecond))  goodput \(String(format: "%.3f", goodput))  MVCC conflict rate \(String(format: "%.3f", mvccConflictRate))",
             line("endorse         ", endorseLatency),
             line("order+commit    ", orderAndCommitLatency),
@@ -134,6 +135,7 @@ final class LoadRecorder: Sendable {
     private struct State {
         var submitted = 0
         var valid = 0
+        var abortedBeforeOrdering = 0
         var invalidByCode: [String: Int] = [:]
         var failures: [String: Int] = [:]
         var conflictsByKey: [String: Int] = [:]
@@ -181,6 +183,14 @@ final class LoadRecorder: Sendable {
 
     func failed(_ reason: String) { state.withLock { $0.failures[reason, default: 0] += 1 } }
 
+    /// The gateway refused the transaction before ordering: its reads were stale (early abort).
+    func abortedBeforeOrdering(keys: [String]) {
+        state.withLock { state in
+            state.abortedBeforeOrdering += 1
+            for key in keys { state.conflictsByKey[key, default: 0] += 1 }
+        }
+    }
+
     /// One progress line: committed in the last whole second, p99 since the previous line.
     func progress(elapsed: Duration) -> String {
         state.withLock { state in
@@ -189,8 +199,9 @@ final class LoadRecorder: Sendable {
             let p99 = Double(state.lastSecond.valueAtPercentile(99)) / 1000
             state.lastSecond.reset()
             let conflicts = state.invalidByCode["MVCC_READ_CONFLICT", default: 0]
-            return String(format: "%5.0f s  committed/s %6d  p99 %7.1f ms  valid %8d  conflicts %7d  failed %d",
-                          Double(elapsed / .milliseconds(1)) / 1000, recent, p99, state.valid, conflicts, state.failures.values.reduce(0, +))
+            return String(format: "%5.0f s  committed/s %6d  p99 %7.1f ms  valid %8d  conflicts %7d  aborted %7d  failed %d",
+                          Double(elapsed / .milliseconds(1)) / 1000, recent, p99, state.valid, conflicts, state.abortedBeforeOrdering,
+                          state.failures.values.reduce(0, +))
         }
     }
 
@@ -211,7 +222,7 @@ final class LoadRecorder: Sendable {
             return LoadReport(
                 workload: workload.description, api: api, clients: clients, seconds: seconds,
                 submitted: state.submitted, committed: committed, valid: state.valid, invalid: invalid,
-                failed: state.failures.values.reduce(0, +), invalidByCode: state.invalidByCode, failures: state.failures,
+                abortedBeforeOrdering: state.abortedBeforeOrdering, failed: state.failures.values.reduce(0, +), invalidByCode: state.invalidByCode, failures: state.failures,
                 committedPerSecond: seconds > 0 ? Double(committed) / seconds : 0,
                 validPerSecond: seconds > 0 ? Double(state.valid) / seconds : 0,
                 goodput: state.submitted > 0 ? Double(state.valid) / Double(state.submitted) : 0,

@@ -115,6 +115,8 @@ package struct LoadRun: Sendable {
                 let proposal = try ProposalFactory.make(channel: channel, chaincode: workload.chaincode, arguments: arguments, signer: signer, timestamp: Date())
                 let outcome = try await sender.transact(channel: channel, proposal: proposal)
                 recorder.committed(code: outcome.code, keys: keys, began: began, endorsed: outcome.endorsed, committed: outcome.committed)
+            } catch let error as RPCError where error.code == .aborted && error.message.hasPrefix(ReadConflictPrecheck.abortMessagePrefix) {
+                recorder.abortedBeforeOrdering(keys: keys)
             } catch let error as RPCError {
                 recorder.failed("\(error.code): \(error.message.prefix(120))")
             } catch {

@@ -198,7 +198,7 @@ extension NetworkDescription {
     }
 
     /// `250ms`, `2s` or a bare number of milliseconds.
-    private static func milliseconds(_ reader: YAMLNodeReader) throws(ConfigError) -> Int {
+    static func milliseconds(_ reader: YAMLNodeReader) throws(ConfigError) -> Int {
         let text = try reader.string().trimmingCharacters(in: .whitespaces)
         let value: Int?
         if text.hasSuffix("ms") {

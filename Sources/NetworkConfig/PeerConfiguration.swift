@@ -13,6 +13,7 @@ import Foundation
 ///     data: peer0.hospital-a
 ///     roles: [endorser]
 ///     operations: 127.0.0.1:9443
+///     earlyAbort: true           # drop transactions with stale reads before ordering; default false
 ///     channels:
 ///       - genesis: healthchannel.block
 ///         chaincodes:
@@ -62,6 +63,10 @@ package struct PeerConfiguration: Sendable {
     package var channels: [Channel]
     /// Where the operations endpoint (/healthz, /metrics) listens; none when nil.
     package var operations: (host: String, port: Int)?
+    /// Whether the gateway checks an endorsed transaction's reads against the committed state and
+    /// against transactions it submitted that have not committed yet, and answers
+    /// MVCC_READ_CONFLICT before ordering the stale ones (`ReadConflictPrecheck`). Off by default.
+    package var earlyAbort = false
 
     package init(
         mspID: String, msp: URL, listenHost: String, listenPort: Int, tlsCertificate: URL, tlsPrivateKey: URL,
@@ -99,7 +104,7 @@ package struct PeerConfiguration: Sendable {
             return value.hasPrefix("/") ? URL(fileURLWithPath: value) : baseDirectory.appendingPathComponent(value)
         }
         var root = try YAMLNodeReader.root(yaml: text, file: file)
-        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels", "operations", "phi"])
+        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels", "operations", "earlyAbort", "phi"])
         let mspID = try root.field("mspID").nonEmptyString()
         let msp = try path(try root.field("msp"))
         let listenReader = try root.field("listen")
@@ -133,12 +138,14 @@ package struct PeerConfiguration: Sendable {
             channels.append(Channel(genesis: genesis, chaincodes: chaincodes))
         }
         let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try hostAndPort(reader) }
+        let earlyAbort = try root.optionalField("earlyAbort")?.bool() ?? false
         let phi = try root.optionalField("phi").map { reader throws(ConfigError) in try PhiSettings.parse(reader, path: path) }
         try root.finish()
         var configuration = PeerConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? [.endorser] : roles, channels: channels)
         configuration.operations = operations
+        configuration.earlyAbort = earlyAbort
         configuration.phi = phi
         if phi != nil, !configuration.roles.contains(.endorser) || !configuration.roles.contains(.committer) {
             throw ConfigError(.invalidValue, file: file, line: nil, field: "phi", reason: "the PHI service needs both roles, endorser and committer")

@@ -91,6 +91,14 @@ struct YAMLNodeReader {
         return text
     }
 
+    /// `true` or `false`.
+    func bool() throws(ConfigError) -> Bool {
+        guard case .scalar(let scalar) = node, let value = Bool(scalar.string) else {
+            throw error(.wrongType, "expected true or false")
+        }
+        return value
+    }
+
     func integer(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
             throw error(.wrongType, "expected an integer")

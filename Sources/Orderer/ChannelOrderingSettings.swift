@@ -13,6 +13,12 @@ package struct ChannelOrderingSettings: Sendable {
     package let readers: EndorsementPolicy
     package let batchLimits: BatchLimits
     package let batchTimeout: Duration
+    /// Whether a cut batch is reordered by its transactions' read/write dependencies before the
+    /// block is built (`DependencyReordering`; orderer.yaml `reorderBlocks`).
+    package var reordersByDependencies = false
+    /// When set, a pending batch is also cut once no envelope has arrived for this long
+    /// (orderer.yaml `batchIdleTimeout`).
+    package var batchIdleTimeout: Duration?
 
     package init(
         channelID: String, membership: MembershipRegistry, writers: EndorsementPolicy, readers: EndorsementPolicy,

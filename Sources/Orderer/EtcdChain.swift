@@ -77,6 +77,10 @@ package actor EtcdChain: OrderingChain {
     /// and not fetchable): it does not contend for leadership then.
     var cannotCatchUp = false
     var timerGeneration = 0
+    /// Idle cutting (`settings.batchIdleTimeout`): when the last envelope arrived, and whether an
+    /// idle check is scheduled (at most one at a time).
+    var lastArrival = ContinuousClock.now
+    var idleCheckScheduled = false
 
     /// - Parameters:
     ///   - settings: The channel's settings; blocks are cut no larger than `EtcdChainTiming.blockBytesMax`.
@@ -92,11 +96,13 @@ package actor EtcdChain: OrderingChain {
         self.onLeadershipChange = onLeadershipChange
         let limits = settings.batchLimits
         let absoluteMax = min(limits.absoluteMaxBytes, EtcdChainTiming.blockBytesMax - 16 * 1024)
-        let effective = ChannelOrderingSettings(
+        var effective = ChannelOrderingSettings(
             channelID: settings.channelID, membership: settings.membership, writers: settings.writers, readers: settings.readers,
             batchLimits: BatchLimits(
                 maxMessageCount: limits.maxMessageCount, absoluteMaxBytes: absoluteMax, preferredMaxBytes: min(limits.preferredMaxBytes, absoluteMax)),
             batchTimeout: settings.batchTimeout)
+        effective.reordersByDependencies = settings.reordersByDependencies
+        effective.batchIdleTimeout = settings.batchIdleTimeout
         self.settings = effective
         validator = BroadcastValidator(settings: effective)
         self.blockStore = blockStore
@@ -176,7 +182,32 @@ package actor EtcdChain: OrderingChain {
         }
         if !batches.isEmpty { timerGeneration += 1 }
         if leadership!.cutter.hasPending, startsBatch || !batches.isEmpty { armTimer(term: term) }
+        if let idle = settings.batchIdleTimeout, leadership!.cutter.hasPending {
+            lastArrival = .now
+            if !idleCheckScheduled { scheduleIdleCheck(after: idle, term: term) }
+        }
         startAppending()
+    }
+
+    private func scheduleIdleCheck(after delay: Duration, term: UInt64) {
+        idleCheckScheduled = true
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.idleCheck(term: term)
+        }
+    }
+
+    /// Cuts the pending batch when nothing arrived for the idle timeout; otherwise checks again
+    /// when it would have passed.
+    private func idleCheck(term: UInt64) {
+        idleCheckScheduled = false
+        guard let idle = settings.batchIdleTimeout, leadership?.term == term, leadership!.cutter.hasPending else { return }
+        let quiet = ContinuousClock.now - lastArrival
+        guard quiet >= idle else {
+            scheduleIdleCheck(after: idle - quiet, term: term)
+            return
+        }
+        cutPending()
     }
 
     private func armTimer(term: UInt64) {
@@ -191,6 +222,11 @@ package actor EtcdChain: OrderingChain {
 
     private func timerFired(_ generation: Int, term: UInt64) {
         guard generation == timerGeneration, leadership?.term == term, leadership!.cutter.hasPending else { return }
+        cutPending()
+    }
+
+    /// Cuts the pending envelopes into a batch for appending, with their waiting broadcasters.
+    private func cutPending() {
         let batch = leadership!.cutter.cut()
         let waiting = leadership!.acknowledgements
         leadership!.acknowledgements.removeAll()
@@ -213,7 +249,9 @@ package actor EtcdChain: OrderingChain {
         while leadership?.term == term, !leadership!.batches.isEmpty {
             let (envelopes, waiting) = leadership!.batches.removeFirst()
             let (number, previousHash, lease) = (leadership!.nextNumber, leadership!.lastHash, leadership!.lease)
-            var block = Common_Block(number: number, previousHash: previousHash, envelopes: envelopes)
+            // Reordered once, here, before the block is signed and appended: followers take the block as is.
+            let ordered = settings.reordersByDependencies ? DependencyReordering.reorder(envelopes).envelopes : envelopes
+            var block = Common_Block(number: number, previousHash: previousHash, envelopes: ordered)
             let outcome: BroadcastOutcome
             do {
                 try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })

@@ -66,7 +66,9 @@ package final class OrdererNode: Sendable {
             databases.append(database)
             let metrics = self.metrics
             let channelID = config.channelID
-            let settings = try ChannelOrderingSettings(config: config)
+            var settings = try ChannelOrderingSettings(config: config)
+            settings.reordersByDependencies = configuration.reorderBlocks
+            settings.batchIdleTimeout = configuration.batchIdleTimeoutMilliseconds.map { .milliseconds($0) }
             let onBlockStored: @Sendable (Common_Block) -> Void = { block in
                 metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count)
             }

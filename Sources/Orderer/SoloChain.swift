@@ -22,6 +22,10 @@ package actor SoloChain: OrderingChain {
     /// Waiting broadcasters, in the order of their envelopes in the cutter.
     private var acknowledgements: [CheckedContinuation<BroadcastOutcome, Never>] = []
     private var timerGeneration = 0
+    /// Idle cutting (`settings.batchIdleTimeout`): when the last envelope arrived, and whether an
+    /// idle check is scheduled (at most one at a time).
+    private var lastArrival = ContinuousClock.now
+    private var idleCheckScheduled = false
     private let readers: ChainHeightWaiters
     private let onBlockStored: @Sendable (Common_Block) -> Void
 
@@ -69,6 +73,31 @@ package actor SoloChain: OrderingChain {
         acknowledgements.append(continuation)
         for batch in batches { writeBlock(batch) }
         if cutter.hasPending, startsBatch || !batches.isEmpty { armTimer() }
+        if let idle = settings.batchIdleTimeout, cutter.hasPending {
+            lastArrival = .now
+            if !idleCheckScheduled { scheduleIdleCheck(after: idle) }
+        }
+    }
+
+    private func scheduleIdleCheck(after delay: Duration) {
+        idleCheckScheduled = true
+        Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            await self?.idleCheck()
+        }
+    }
+
+    /// Cuts the pending batch when nothing arrived for the idle timeout; otherwise checks again
+    /// when it would have passed.
+    private func idleCheck() {
+        idleCheckScheduled = false
+        guard let idle = settings.batchIdleTimeout, cutter.hasPending else { return }
+        let quiet = ContinuousClock.now - lastArrival
+        if quiet >= idle {
+            writeBlock(cutter.cut())
+        } else {
+            scheduleIdleCheck(after: idle - quiet)
+        }
     }
 
     private func armTimer() {
@@ -91,7 +120,9 @@ package actor SoloChain: OrderingChain {
         timerGeneration += 1
         let waiting = Array(acknowledgements.prefix(envelopes.count))
         acknowledgements.removeFirst(envelopes.count)
-        var block = Common_Block(number: blockStore.height, previousHash: blockStore.lastHeaderHash, envelopes: envelopes)
+        // Every envelope of the batch gets the same outcome, so reordering leaves the waiting list as is.
+        let ordered = settings.reordersByDependencies ? DependencyReordering.reorder(envelopes).envelopes : envelopes
+        var block = Common_Block(number: blockStore.height, previousHash: blockStore.lastHeaderHash, envelopes: ordered)
         let outcome: BroadcastOutcome
         do {
             try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })

@@ -191,7 +191,8 @@ import WorldState
             let goodput = try #require(report["goodput"] as? Double)
             #expect(committed > 0, "\(workload): \(json)")
             #expect(committed == valid + invalid)
-            #expect(submitted == committed + failed)
+            let aborted = try #require(report["abortedBeforeOrdering"] as? Int)
+            #expect(submitted == committed + aborted + failed)
             #expect(goodput <= 1 && abs(goodput - Double(valid) / Double(submitted)) < 1e-9)
             if workload == "put" { #expect(invalid == 0 && failed == 0, "\(json)") }
             if workload == "hot" { #expect(invalid > 0, "8 clients over 4 accounts must conflict: \(json)") }
@@ -350,8 +351,14 @@ struct LocalTestNetwork: Sendable {
     let ordererProcess: Daemon
     let orderer: OrdererClient
 
-    /// What a test adds to the standard two-hospital network.
+    /// What a test changes in or adds to the standard two-hospital network.
     struct Options: Sendable {
+        /// The channel's block size in transactions.
+        var maxMessageCount = 2
+        /// orderer.yaml `reorderBlocks`.
+        var reorderBlocks = false
+        /// peer.yaml `earlyAbort` of both peers.
+        var earlyAbort = false
         /// More users: YAML list items for each organization's `users`.
         var extraUsers: [String: [String]] = [:]
         /// A `phi:` section (YAML, indented by two) for an organization's peer.
@@ -360,7 +367,11 @@ struct LocalTestNetwork: Sendable {
         var builtInChaincodes: [String] = []
     }
 
-    static func start(_ options: Options = Options()) async throws -> LocalTestNetwork {
+    static func start(maxMessageCount: Int = 2, reorderBlocks: Bool = false, earlyAbort: Bool = false) async throws -> LocalTestNetwork {
+        try await start(Options(maxMessageCount: maxMessageCount, reorderBlocks: reorderBlocks, earlyAbort: earlyAbort))
+    }
+
+    static func start(_ options: Options) async throws -> LocalTestNetwork {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-pipeline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let ports = try (0..<6).map { _ in try ChildProcess.freePort() }
@@ -399,7 +410,7 @@ struct LocalTestNetwork: Sendable {
             organizations: [HospitalA, HospitalB]
             endorsementPolicy: "AND('HospitalAMSP.peer', 'HospitalBMSP.peer')"
             consensus: solo
-            batch: { maxMessageCount: 2, timeout: 250ms }
+            batch: { maxMessageCount: \(options.maxMessageCount), timeout: 250ms }
         """.write(to: networkFile, atomically: true, encoding: .utf8)
         let medrex = ChildProcess.medrex
         let crypto = work.appendingPathComponent("crypto")
@@ -423,6 +434,7 @@ struct LocalTestNetwork: Sendable {
         data: orderer0
         operations: 127.0.0.1:\(ports[1])
         channels: [carechannel.block]
+        reorderBlocks: \(options.reorderBlocks)
         """.write(to: work.appendingPathComponent("orderer0.yaml"), atomically: true, encoding: .utf8)
         let ordererProcess = Daemon(arguments: ["orderer", "start", "--config", work.appendingPathComponent("orderer0.yaml").path], logFile: work.appendingPathComponent("orderer0.log"))
         try ordererProcess.start()
@@ -440,6 +452,7 @@ struct LocalTestNetwork: Sendable {
             data: peer-\(organization)
             roles: [endorser, committer]
             operations: 127.0.0.1:\(ports[3 + 2 * index])
+            earlyAbort: \(options.earlyAbort)
             channels:
               - genesis: carechannel.block
                 chaincodes:
@@ -589,8 +602,10 @@ struct LocalTestNetwork: Sendable {
     }
 
     /// A proposal endorsed for real by the listed peers, assembled and signed by `creator`.
-    func endorsedEnvelope(_ arguments: [String], by endorsers: [Int], creator: SigningIdentity) async throws -> Common_Envelope {
-        let proposal = try ProposalFactory.make(channel: channel, chaincode: "asset-transfer", arguments: arguments, signer: creator, timestamp: Date())
+    func endorsedEnvelope(
+        _ arguments: [String], by endorsers: [Int], creator: SigningIdentity, chaincode: String = "asset-transfer"
+    ) async throws -> Common_Envelope {
+        let proposal = try ProposalFactory.make(channel: channel, chaincode: chaincode, arguments: arguments, signer: creator, timestamp: Date())
         var responses: [Protos_ProposalResponse] = []
         for index in endorsers {
             responses.append(try await EndorserClient.processProposal(

@@ -20,17 +20,22 @@ struct SoloFixture {
     let ledger: Ledger
     let chain: SoloChain
 
-    init(maxMessageCount: Int = 10, preferredMaxBytes: Int = 32 * 1024, timeout: Duration = .milliseconds(100)) throws {
+    init(
+        maxMessageCount: Int = 10, preferredMaxBytes: Int = 32 * 1024, timeout: Duration = .milliseconds(100), idleTimeout: Duration? = nil,
+        reorders: Bool = false
+    ) throws {
         hospital = try TestPKI(mspID: "HospitalAMSP")
         ordererOrg = try TestPKI(mspID: "OrdererMSP", domain: "orderer.test")
         orderer = try ordererOrg.identity("orderer0", units: ["orderer"])
         client = try hospital.identity("dr", units: ["client"])
         ledger = try Ledger(directory: directory)
-        let settings = ChannelOrderingSettings(
+        var settings = ChannelOrderingSettings(
             channelID: "healthchannel", membership: MembershipRegistry([try hospital.msp()]),
             writers: try EndorsementPolicy.parse("'HospitalAMSP.member'"), readers: try EndorsementPolicy.parse("'HospitalAMSP.member'"),
             batchLimits: BatchLimits(maxMessageCount: maxMessageCount, absoluteMaxBytes: 64 * 1024, preferredMaxBytes: preferredMaxBytes),
             batchTimeout: timeout)
+        settings.batchIdleTimeout = idleTimeout
+        settings.reordersByDependencies = reorders
         chain = SoloChain(settings: settings, blockStore: ledger.blockStore, signer: orderer, clock: { TestPKI.now })
     }
 
@@ -104,6 +109,40 @@ struct SoloFixture {
         #expect(elapsed >= .milliseconds(150), "acknowledged only once the timed-out block was stored")
         let blocks = try await fixture.verifiedBlocks()
         #expect(blocks.map(\.data.data.count) == [3])
+    }
+
+    @Test func cutsAPartialBatchWhenArrivalsPauseForTheIdleTimeout() async throws {
+        let fixture = try SoloFixture(maxMessageCount: 10, timeout: .seconds(5), idleTimeout: .milliseconds(20))
+        defer { fixture.cleanUp() }
+        let start = ContinuousClock.now
+        let outcomes = await withTaskGroup(of: BroadcastOutcome.self) { group in
+            for index in 0..<3 { group.addTask { await fixture.chain.broadcast(try! fixture.envelope(index)) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes == [.success, .success, .success])
+        #expect(ContinuousClock.now - start < .seconds(2), "cut by the idle timeout, long before the batch timeout")
+        #expect(try await fixture.verifiedBlocks().map(\.data.data.count).reduce(0, +) == 3)
+    }
+
+    @Test func storesBlocksReorderedByDependencies() async throws {
+        let fixture = try SoloFixture(maxMessageCount: 2, reorders: true)
+        defer { fixture.cleanUp() }
+        // The second reads k0 (as written by the first); reordered, it goes first.
+        let writer = try fixture.envelope(0)
+        var builder = EndorserTransactionBuilder(
+            channelID: "healthchannel", chaincodeName: "cc", creator: Data(fixture.client.serialized), nonce: Data([1, 2, 3]), timestamp: TestPKI.now)
+        var set = Kvrwset_KVRWSet()
+        var read = Kvrwset_KVRead()
+        read.key = "k0"
+        set.reads = [read]
+        builder.readWriteSets = [("cc", set)]
+        let reader = try builder.envelope { payload in Data(try fixture.client.sign(payload)) }
+        async let first = fixture.chain.broadcast(writer)
+        try await Task.sleep(for: .milliseconds(20))
+        async let second = fixture.chain.broadcast(reader)
+        #expect(await [first, second] == [.success, .success])
+        let block = try #require(try await fixture.verifiedBlocks().last)
+        #expect(block.data.data == [try reader.serializedData(), try writer.serializedData()])
     }
 
     @Test func cutsByPreferredBytes() async throws {

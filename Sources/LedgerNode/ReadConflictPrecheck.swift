@@ -1,0 +1,111 @@
+import Foundation
+import LedgerCore
+import LedgerWire
+import Synchronization
+import WorldState
+
+/// The gateway's early abort (peer.yaml `earlyAbort`): before an endorsed transaction is sent to
+/// ordering, its point reads are compared with the committed state and with the writes of the
+/// transactions this gateway sent to ordering that have not committed yet on this peer.
+///
+/// - A read whose version differs from the committed one can never pass the peers' read conflict
+///   check: the transaction is not ordered, and the client gets `MVCC_READ_CONFLICT` at once
+///   (an ABORTED failure whose message starts with `abortMessagePrefix`).
+/// - A read of a key that a pending transaction writes is stale as soon as that transaction
+///   commits valid. The check then names the pending transactions; the gateway waits for their
+///   outcome and checks again, so a transaction is aborted only when it is certainly stale, and a
+///   client whose transaction lost the race learns it one commit later instead of one block later
+///   plus the cost of ordering and validating it.
+///
+/// Range queries are not checked here (the peers still check them). One instance per channel.
+package final class ReadConflictPrecheck: Sendable {
+    /// Prefix of the failure message of a transaction aborted before ordering.
+    package static let abortMessagePrefix = "MVCC_READ_CONFLICT"
+    /// How often one transaction waits for pending transactions before it is sent anyway.
+    static let waitRoundsMax = 4
+
+    package enum Verdict: Equatable, Sendable {
+        /// Send it: its writes are now registered as pending under its txid.
+        case proceed
+        /// A read is older than the committed state.
+        case stale
+        /// It reads keys that these pending transactions write.
+        case wait(for: [String])
+    }
+
+    private struct State {
+        /// Pending writer txids of each key (`namespace U+0000 key`).
+        var writersByKey: [String: Set<String>] = [:]
+        /// Keys written by each pending txid.
+        var keysByWriter: [String: [String]] = [:]
+        /// Tasks waiting for a pending txid to finish.
+        var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    /// Number of pending transactions (for tests and metrics).
+    package var pendingCount: Int { state.withLock { $0.keysByWriter.count } }
+
+    /// Checks `transaction` (txid `transactionID`) against `reader` and the pending writes; on
+    /// `.proceed` registers its writes until `finished(_:)`. With `force`, registers it even when
+    /// it reads pending writes (after the last wait round).
+    package func check(
+        _ transaction: EndorserTransaction, transactionID: String, reader: any StateReader, force: Bool = false
+    ) throws -> Verdict {
+        for (namespace, set) in transaction.readWriteSets where !set.reads.isEmpty {
+            let current = try reader.getMany(namespace: namespace, keys: set.reads.map(\.key))
+            for (read, value) in zip(set.reads, current) {
+                let expected = read.hasVersion ? StateVersion(blockNumber: read.version.blockNum, transactionNumber: UInt32(read.version.txNum)) : nil
+                if value?.version != expected { return .stale }
+            }
+        }
+        let reads = transaction.readWriteSets.flatMap { namespace, set in set.reads.map { Self.id(namespace, $0.key) } }
+        let writes = transaction.readWriteSets.flatMap { namespace, set in
+            set.writes.map { Self.id(namespace, $0.key) } + set.metadataWrites.map { Self.id(namespace, $0.key) }
+        }
+        return state.withLock { state in
+            if !force {
+                var blockers = Set<String>()
+                for key in reads { blockers.formUnion(state.writersByKey[key] ?? []) }
+                blockers.remove(transactionID)
+                if !blockers.isEmpty { return .wait(for: blockers.sorted()) }
+            }
+            guard !writes.isEmpty, state.keysByWriter[transactionID] == nil else { return .proceed }
+            state.keysByWriter[transactionID] = writes
+            for key in writes { state.writersByKey[key, default: []].insert(transactionID) }
+            return .proceed
+        }
+    }
+
+    /// Forgets the pending writes of `transactionID` (it committed, or was not ordered) and wakes
+    /// the tasks waiting for it.
+    package func finished(_ transactionID: String) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            if let keys = state.keysByWriter.removeValue(forKey: transactionID) {
+                for key in keys {
+                    state.writersByKey[key]?.remove(transactionID)
+                    if state.writersByKey[key]?.isEmpty == true { state.writersByKey[key] = nil }
+                }
+            }
+            return state.waiters.removeValue(forKey: transactionID) ?? []
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once `transactionID` is no longer pending (at once when it is not).
+    package func waitUntilFinished(_ transactionID: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let pending = state.withLock { state -> Bool in
+                guard state.keysByWriter[transactionID] != nil else { return false }
+                state.waiters[transactionID, default: []].append(continuation)
+                return true
+            }
+            if !pending { continuation.resume() }
+        }
+    }
+
+    private static func id(_ namespace: String, _ key: String) -> String { namespace + "\u{0}" + key }
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Measures contention reduction: valid TPS of `medrex bench run` for the `transfer` workload (1,000
+# accounts, 512 clients) and the `hot` workload (10 accounts, 256 clients) on a solo network with one
+# peer per hospital (as scripts/quickstart.sh starts it), with the orderer's dependency reordering
+# and the gateway's early abort switched on or off:
+#
+#   MEDREX_REORDER=true MEDREX_EARLY_ABORT=true scripts/bench-contention.sh [transfer|hot ...]
+#
+#   MEDREX_REORDER        orderer.yaml reorderBlocks (default false)
+#   MEDREX_EARLY_ABORT    peer.yaml earlyAbort of both peers (default false)
+#   MEDREX_IDLE_CUT       orderer.yaml batchIdleTimeout, e.g. 2ms (default: none)
+#   MEDREX_BENCH_SECONDS  seconds per workload (default 20)
+#   MEDREX_BATCH_TIMEOUT  the channel's batch timeout (default 250ms, as network-config/network.yaml)
+#   MEDREX                the medrex binary (default .build/release/medrex)
+#
+# Everything lives in a fresh directory under /tmp (tmpfs when there is one) and every process it
+# starts is stopped by PID when the script ends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+medrex="$(cd "$(dirname "${MEDREX:-.build/release/medrex}")" && pwd)/$(basename "${MEDREX:-.build/release/medrex}")"
+[ -x "$medrex" ] || { echo "no $medrex: run swift build -c release --product medrex (or set MEDREX)" >&2; exit 1; }
+reorder="${MEDREX_REORDER:-false}"
+early="${MEDREX_EARLY_ABORT:-false}"
+idle="${MEDREX_IDLE_CUT:-}"
+seconds="${MEDREX_BENCH_SECONDS:-20}"
+timeout="${MEDREX_BATCH_TIMEOUT:-250ms}"
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(transfer hot)
+
+base=/tmp
+[ -d /dev/shm ] && base=/dev/shm
+run="$(mktemp -d "$base/medrex-bench-contention-XXXXXX")"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+ports=(); for _ in 0 1 2 3 4 5; do ports+=("$(free_port)"); done
+
+# network-config/network.yaml's devchannel, on free ports, with the batch timeout asked for.
+sed -e "s/timeout: 250ms/timeout: $timeout/" network-config/network.yaml >"$run/network.yaml"
+"$medrex" crypto generate --config "$run/network.yaml" --output "$run/crypto" --force >/dev/null
+"$medrex" channel create --config "$run/network.yaml" --channel devchannel --crypto "$run/crypto" --output "$run/devchannel.block" >/dev/null
+# The channel's orderer and anchor peer addresses are network.yaml's: 7050, 7051 and 8051.
+orderer_port=7050
+cat >"$run/orderer0.yaml" <<YAML
+mspID: OrdererMSP
+msp: crypto/OrdererOrg/orderers/orderer0/msp
+listen: 127.0.0.1:$orderer_port
+tls:
+  certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
+  privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
+  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
+data: orderer0
+operations: 127.0.0.1:${ports[0]}
+channels: [devchannel.block]
+reorderBlocks: $reorder
+YAML
+[ -z "$idle" ] || echo "batchIdleTimeout: $idle" >>"$run/orderer0.yaml"
+peer_yaml() { # ORG NAME PORT OPERATIONS_PORT
+    cat >"$run/$2.yaml" <<YAML
+mspID: $1MSP
+msp: crypto/$1/peers/peer0/msp
+listen: 127.0.0.1:$3
+tls:
+  certificate: crypto/$1/peers/peer0/tls/cert.crt
+  privateKey: crypto/$1/peers/peer0/tls/key.pem
+  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
+data: $2
+roles: [endorser, committer]
+operations: 127.0.0.1:$4
+earlyAbort: $early
+channels:
+  - genesis: devchannel.block
+    chaincodes:
+      - { name: kv, version: "1.0" }
+      - { name: accounts, version: "1.0" }
+YAML
+}
+peer_yaml HospitalA peer0-hospital-a 7051 "${ports[1]}"
+peer_yaml HospitalB peer0-hospital-b 8051 "${ports[2]}"
+"$medrex" orderer start --config "$run/orderer0.yaml" >"$run/orderer0.log" 2>&1 &
+pids+=($!)
+for peer in peer0-hospital-a peer0-hospital-b; do
+    "$medrex" peer start --config "$run/$peer.yaml" >"$run/$peer.log" 2>&1 &
+    pids+=($!)
+done
+for port in "${ports[0]}" "${ports[1]}" "${ports[2]}"; do
+    for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+done
+as() { echo --crypto "$run/crypto" --org "$1" --msp-id "$1MSP" --user admin --peer-org "$2" --peer "127.0.0.1:$3" --channel devchannel; }
+for name in kv accounts; do
+    "$medrex" chaincode approve $(as HospitalA HospitalA 7051) --name "$name" --version 1.0 --sequence 1 >/dev/null
+    "$medrex" chaincode approve $(as HospitalB HospitalB 8051) --name "$name" --version 1.0 --sequence 1 >/dev/null
+    "$medrex" chaincode commit $(as HospitalA HospitalA 7051) --name "$name" --version 1.0 --sequence 1 >/dev/null
+done
+
+echo "== reorderBlocks $reorder, earlyAbort $early, batchIdleTimeout ${idle:-none}, batch timeout $timeout, $seconds s per workload; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for workload in "${workloads[@]}"; do
+    clients=512
+    [ "$workload" = hot ] && clients=256
+    "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload "$workload" \
+        --clients "$clients" --duration "$seconds" --quiet
+done
