@@ -3,8 +3,10 @@
 #   scripts/network.sh up      generate crypto material if missing, start a 3-member etcd cluster,
 #                              3 orderers (channel healthchannel, consensus etcd), HospitalA and
 #                              HospitalB with 2 peers each (endorser + committer), install the
-#                              example chaincode, approve and commit the definitions of it and of
-#                              the built-in kv and accounts chaincodes, wait until all are healthy
+#                              example chaincode, approve and commit the definitions of it, of
+#                              the built-in kv and accounts chaincodes and of the healthcare
+#                              chaincodes (each peer keeps PHI in its embedded store), wait until
+#                              all are healthy
 #   scripts/network.sh status  each node's health and channel height
 #   scripts/network.sh down    stop exactly the processes `up` started (by PID), none left behind
 # Everything (configuration, data, logs, PIDs) lives under $MEDREX_NETWORK_DIR (default
@@ -118,6 +120,14 @@ channels:
       - { name: asset-transfer, version: "1.0" }
       - { name: kv, version: "1.0" }
       - { name: accounts, version: "1.0" }
+      - { name: phi, version: "1.0" }
+      - { name: access, version: "1.0" }
+      - { name: audit, version: "1.0" }
+      - { name: clinical, version: "1.0" }
+      - { name: vitals, version: "1.0" }
+phi:
+  channel: $channel
+  store: embedded
 YAML
         [ -f "$dir/$name/chaincodes/asset-transfer.so" ] ||
             "$medrex" chaincode install Examples/asset-transfer --data "$dir/$name" --name asset-transfer >/dev/null
@@ -128,7 +138,7 @@ YAML
 
     # Chaincode definitions: approved by each hospital's admin, then committed (once per network).
     local definition
-    for definition in asset-transfer kv accounts; do
+    for definition in asset-transfer kv accounts phi access audit clinical vitals; do
         if "$medrex" chaincode query --crypto "$dir/crypto" --org HospitalA --msp-id HospitalAMSP --user admin \
             --peer-org HospitalA --peer 127.0.0.1:7051 --channel "$channel" --name _lifecycle definition "$definition" >/dev/null 2>&1; then
             continue
