@@ -54,15 +54,22 @@ package final class EtcdCluster: @unchecked Sendable {
                 "etcd is not installed at \(executable.path): install Debian's etcd-server (`apt-get install -y etcd-server`; scripts/test.sh does it)"
             )
         }
-        let cluster = try EtcdCluster(size: size)
-        do {
-            for member in cluster.members { try cluster.launch(member) }
-            for member in cluster.members { try await cluster.waitUntilHealthy(member, timeout: timeout) }
-        } catch {
-            cluster.stop()
-            throw error
+        // Another process of the parallel test run may take a free port between its choice and
+        // etcd's bind; a cluster that does not come up is started again once on new ports.
+        var attempt = 1
+        while true {
+            let cluster = try EtcdCluster(size: size)
+            do {
+                for member in cluster.members { try cluster.launch(member) }
+                for member in cluster.members { try await cluster.waitUntilHealthy(member, timeout: timeout) }
+                return cluster
+            } catch {
+                cluster.stop()
+                guard attempt < 2 else { throw error }
+                print("etcd cluster did not start (\(error)); starting it again on new ports")
+                attempt += 1
+            }
         }
-        return cluster
     }
 
     private init(size: Int) throws {
