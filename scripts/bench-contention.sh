@@ -10,6 +10,8 @@
 #   MEDREX_EARLY_ABORT    peer.yaml earlyAbort of both peers (default false)
 #   MEDREX_IDLE_CUT       orderer.yaml batchIdleTimeout, e.g. 2ms (default: none)
 #   MEDREX_BENCH_SECONDS  seconds per workload (default 20)
+#   MEDREX_BENCH_CLIENTS  client counts to run each workload at, e.g. "64 256 512 1024"
+#                         (default 512 for transfer and put, 256 for hot)
 #   MEDREX_BATCH_TIMEOUT  the channel's batch timeout (default 250ms, as network-config/network.yaml)
 #   MEDREX                the medrex binary (default .build/release/medrex)
 #
@@ -102,8 +104,10 @@ done
 
 echo "== reorderBlocks $reorder, earlyAbort $early, batchIdleTimeout ${idle:-none}, batch timeout $timeout, $seconds s per workload; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for workload in "${workloads[@]}"; do
-    clients=512
-    [ "$workload" = hot ] && clients=256
-    "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload "$workload" \
-        --clients "$clients" --duration "$seconds" --quiet
+    default=512
+    [ "$workload" = hot ] && default=256
+    for clients in ${MEDREX_BENCH_CLIENTS:-$default}; do
+        "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload "$workload" \
+            --clients "$clients" --duration "$seconds" --quiet
+    done
 done
