@@ -18,6 +18,15 @@ package struct GatewayChannel: Sendable {
         package let mspID: String
         package let endpoint: NodeAddress
         package let tls: MutualTLS
+        /// The gateway's shared connection to this peer's endorser.
+        package let connection: EndorserConnection
+
+        package init(mspID: String, endpoint: NodeAddress, tls: MutualTLS) {
+            self.mspID = mspID
+            self.endpoint = endpoint
+            self.tls = tls
+            connection = EndorserConnection(endpoint: endpoint, tls: tls)
+        }
     }
 
     package let remotePeers: [RemotePeer]
@@ -86,7 +95,7 @@ package struct Gateway: Sendable {
                 for peer in remotePeers {
                     group.addTask {
                         do {
-                            let response = try await EndorserClient.processProposal(proposal, host: peer.endpoint.host, port: peer.endpoint.port, tls: peer.tls)
+                            let response = try await peer.connection.processProposal(proposal)
                             return ("\(peer.mspID) \(peer.endpoint)", .success(response))
                         } catch {
                             return ("\(peer.mspID) \(peer.endpoint)", .failure(error))

@@ -317,6 +317,7 @@ package final class PeerNode: Sendable {
         for channel in services.withLock({ $0.channels.values }) {
             channel.notifier.stop()
             channel.blocks.signal.stop()
+            for peer in channel.gateway?.remotePeers ?? [] { peer.connection.close() }
         }
     }
 

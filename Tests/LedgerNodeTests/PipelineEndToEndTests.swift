@@ -302,7 +302,7 @@ final class Daemon: @unchecked Sendable {
         process = Process()
         process.executableURL = ChildProcess.medrex
         process.arguments = arguments
-        if !FileManager.default.fileExists(atPath: logFile.path) { FileManager.default.createFile(atPath: logFile.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logFile.path) { _ = FileManager.default.createFile(atPath: logFile.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: logFile)
         handle.seekToEndOfFile()
         process.standardOutput = handle
