@@ -91,19 +91,29 @@ package struct Gateway: Sendable {
         var responses = chosen.isEmpty || chosen.contains(localMSP) ? [local] : []
         let remotePeers = chosen.isEmpty ? channel.remotePeers : channel.remotePeers.filter { chosen.contains($0.mspID) }
         if try !chosen.isEmpty || !policiesSatisfied(proposal, responses, channel) {
-            let others = await withTaskGroup(of: (String, Result<Protos_ProposalResponse, any Error>).self) { group in
-                for peer in remotePeers {
+            // One endorsement per organization: its peers are asked one at a time (from a random
+            // one, to spread the load) until one answers with this peer's result.
+            let byOrganization = Dictionary(grouping: remotePeers, by: \.mspID)
+            let others = await withTaskGroup(of: [(String, Result<Protos_ProposalResponse, any Error>)].self) { group in
+                for peers in byOrganization.values {
                     group.addTask {
-                        do {
-                            let response = try await peer.connection.processProposal(proposal)
-                            return ("\(peer.mspID) \(peer.endpoint)", .success(response))
-                        } catch {
-                            return ("\(peer.mspID) \(peer.endpoint)", .failure(error))
+                        var attempts: [(String, Result<Protos_ProposalResponse, any Error>)] = []
+                        let first = Int.random(in: 0..<peers.count)
+                        for peer in peers[first...] + peers[..<first] {
+                            let label = "\(peer.mspID) \(peer.endpoint)"
+                            do {
+                                let response = try await peer.connection.processProposal(proposal)
+                                attempts.append((label, .success(response)))
+                                if response.response.status < 400 && response.payload == local.payload { break }
+                            } catch {
+                                attempts.append((label, .failure(error)))
+                            }
                         }
+                        return attempts
                     }
                 }
                 var results: [(String, Result<Protos_ProposalResponse, any Error>)] = []
-                for await result in group { results.append(result) }
+                for await attempts in group { results += attempts }
                 return results
             }
             var problems: [String] = []
