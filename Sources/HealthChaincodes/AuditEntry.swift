@@ -40,12 +40,24 @@ public struct AuditEntry: Codable, Hashable, Sendable {
 }
 
 /// What a caller of `audit append` sends; actor, time, txID and sequence come from the transaction.
-struct AuditRequest: Codable {
-    var patient: String
-    var action: String
-    var recordID: String?
-    var version: UInt32?
-    var grantee: String?
-    var decision: String
-    var reason: String
+package struct AuditRequest: Codable, Sendable {
+    package var patient: String
+    package var action: String
+    package var recordID: String?
+    package var version: UInt32?
+    package var grantee: String?
+    package var decision: String
+    package var reason: String
+
+    package init(
+        patient: String, action: String, recordID: String? = nil, version: UInt32? = nil, grantee: String? = nil, decision: String, reason: String
+    ) {
+        self.patient = patient
+        self.action = action
+        self.recordID = recordID
+        self.version = version
+        self.grantee = grantee
+        self.decision = decision
+        self.reason = reason
+    }
 }

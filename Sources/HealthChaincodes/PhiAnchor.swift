@@ -44,14 +44,29 @@ public struct PhiAnchor: Codable, Hashable, Sendable {
 }
 
 /// The fields a caller of `phi anchor` sends; the contract adds the rest.
-struct PhiAnchorRequest: Decodable {
-    var recordID: String
-    var version: UInt32
-    var sha256: String
-    var patient: String
-    var custodian: String
-    var resourceType: String
-    var labOrg: String?
-    var cipher: String
-    var keyWrap: String
+package struct PhiAnchorRequest: Codable, Sendable {
+    package var recordID: String
+    package var version: UInt32
+    package var sha256: String
+    package var patient: String
+    package var custodian: String
+    package var resourceType: String
+    package var labOrg: String?
+    package var cipher: String
+    package var keyWrap: String
+
+    package init(
+        recordID: String, version: UInt32, sha256: String, patient: String, custodian: String, resourceType: String, labOrg: String?,
+        cipher: String, keyWrap: String
+    ) {
+        self.recordID = recordID
+        self.version = version
+        self.sha256 = sha256
+        self.patient = patient
+        self.custodian = custodian
+        self.resourceType = resourceType
+        self.labOrg = labOrg
+        self.cipher = cipher
+        self.keyWrap = keyWrap
+    }
 }

@@ -68,15 +68,11 @@ package struct PhiClient: Sendable {
     package func storePending(
         _ resource: FHIRResource, version: UInt32, patient: String, custodian: String, labOrg: String? = nil
     ) async throws -> Medrex_PhiPutResponse {
-        var anchor: [String: String] = [
-            "recordID": resource.id, "sha256": resource.digestHex, "patient": patient, "custodian": custodian,
-            "resourceType": resource.resourceType, "cipher": RecordAlgorithm.aes256GCM.rawValue,
-            "keyWrap": KeyWrapAlgorithm.hpkeP256SHA256AES256GCM.rawValue,
-        ]
-        if let labOrg { anchor["labOrg"] = labOrg }
-        var anchorJSON: [String: Any] = anchor
-        anchorJSON["version"] = version
-        let anchorText = String(decoding: try JSONSerialization.data(withJSONObject: anchorJSON, options: [.sortedKeys]), as: UTF8.self)
+        let anchor = PhiAnchorRequest(
+            recordID: resource.id, version: version, sha256: resource.digestHex, patient: patient, custodian: custodian,
+            resourceType: resource.resourceType, labOrg: labOrg, cipher: RecordAlgorithm.aes256GCM.rawValue,
+            keyWrap: KeyWrapAlgorithm.hpkeP256SHA256AES256GCM.rawValue)
+        let anchorText = String(decoding: try JSONEncoder().encode(anchor), as: UTF8.self)
         let proposal = try ProposalFactory.make(
             channel: channel, chaincode: PhiContract.name, arguments: ["anchor", anchorText], signer: signer, timestamp: Date())
         var put = Medrex_PhiPut()
@@ -124,7 +120,7 @@ package struct PhiClient: Sendable {
         get.accessTransactionID = txID
         let released = try await records.get(try signed(.get(get)))
         guard released.recordID == anchor.recordID, released.version == anchor.version, released.sha256 == anchor.sha256,
-            let digest = Data(hex: anchor.sha256)
+            let digest = [UInt8](hexString: anchor.sha256).map({ Data($0) })
         else {
             throw PhiClientError("integrity error: the peer released another record version than the chain granted")
         }

@@ -219,7 +219,7 @@ package final class PhiRecordService: Sendable {
         guard anchor.custodian == mspID else {
             throw RPCError(code: .failedPrecondition, message: "record '\(anchor.recordID)' is kept by \(anchor.custodian); ask one of its peers")
         }
-        guard let digest = Data(hex: anchor.sha256) else {
+        guard let digest = [UInt8](hexString: anchor.sha256).map({ Data($0) }) else {
             throw RPCError(code: .dataLoss, message: "the anchor of record '\(anchor.recordID)' version \(anchor.version) holds no SHA-256")
         }
         let requesterKey: RecipientKey
@@ -302,8 +302,9 @@ package final class PhiRecordService: Sendable {
 
     /// Submits an `audit append` of an integrity failure, signed by this peer, and waits for it.
     func auditIntegrityFailure(anchor: PhiAnchor, reason: String, channel: Channel) async {
-        let entry = AuditEntryRequest(
-            patient: anchor.patient, action: "integrity-check", recordID: anchor.recordID, version: anchor.version, decision: "denied", reason: reason)
+        let entry = AuditRequest(
+            patient: anchor.patient, action: "integrity-check", recordID: anchor.recordID, version: anchor.version, decision: "denied",
+            reason: reason)
         do {
             let json = String(decoding: try JSONEncoder().encode(entry), as: UTF8.self)
             let proposal = try ProposalFactory.make(
@@ -342,7 +343,7 @@ package final class PhiRecordService: Sendable {
             result.recordID = anchor.recordID
             result.version = anchor.version
             do {
-                guard let digest = Data(hex: anchor.sha256) else { throw OffChainStoreError(.digestMismatch, "anchor holds no SHA-256") }
+                guard let digest = [UInt8](hexString: anchor.sha256).map({ Data($0) }) else { throw OffChainStoreError(.digestMismatch, "anchor holds no SHA-256") }
                 try await store.verify(recordID: anchor.recordID, version: anchor.version, expectedDigest: digest, custodian: custodian)
                 result.status = .intact
             } catch let error as OffChainStoreError where error.isIntegrityFailure || error.code == .notFound || error.code == .wrongKey {
@@ -383,7 +384,7 @@ package final class PhiRecordService: Sendable {
                 for id in try await store.pendingVersions(createdBefore: cutoff) {
                     if let anchor = try? committedAnchor(recordID: id.recordID, version: id.version, channel: channel),
                         let stored = try await store.get(recordID: id.recordID, version: id.version),
-                        Data(hex: anchor.sha256) == stored.encrypted.sealed.plaintextDigest
+                        [UInt8](hexString: anchor.sha256) == Array(stored.encrypted.sealed.plaintextDigest)
                     {
                         try await store.markAnchored(recordID: id.recordID, version: id.version)
                     }
@@ -394,43 +395,6 @@ package final class PhiRecordService: Sendable {
                 logger.error("sweeping pending record versions failed", metadata: ["error": "\(error)"])
             }
         }
-    }
-}
-
-/// The anchor fields a client proposes (the chaincode adds who and when).
-struct PhiAnchorRequest: Decodable {
-    let recordID: String
-    let version: UInt32
-    let sha256: String
-    let custodian: String
-    let cipher: String
-    let keyWrap: String
-}
-
-/// An `audit append` entry (the chaincode adds the actor, time and txid).
-struct AuditEntryRequest: Encodable {
-    let patient: String
-    let action: String
-    let recordID: String
-    let version: UInt32
-    let decision: String
-    let reason: String
-}
-
-extension Data {
-    /// Bytes from an even number of hex digits; nil otherwise.
-    init?(hex: String) {
-        guard hex.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(hex.count / 2)
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        self.init(bytes)
     }
 }
 

@@ -54,13 +54,7 @@ struct RunBenchCommand: AsyncParsableCommand {
         try await load.prepare()
         let report = try await load.run()
         if let svg { try Data(report.svg.utf8).write(to: URL(fileURLWithPath: svg)) }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(report.text)
-        }
+        try output(report, text: report.text)
     }
 
     /// The `phi` workload: its own runner and report (puts and authorized gets, not transactions).
@@ -81,12 +75,17 @@ struct RunBenchCommand: AsyncParsableCommand {
             writer: try participant(user), reader: try participant(reader), clients: clients, duration: .milliseconds(Int(duration * 1000)),
             channel: channel, peer: address, progress: quiet || json ? nil : printLine)
         let report = try await load.run()
+        try output(report, text: report.text)
+    }
+
+    /// Prints a report as text, or as JSON with `--json`.
+    private func output(_ report: some Encodable, text: String) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print(report.text)
+            print(text)
         }
     }
 }
