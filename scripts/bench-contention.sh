@@ -13,6 +13,9 @@
 #   MEDREX_BENCH_CLIENTS  client counts to run each workload at, e.g. "64 256 512 1024"
 #                         (default 512 for transfer and put, 256 for hot)
 #   MEDREX_BATCH_TIMEOUT  the channel's batch timeout (default 250ms, as network-config/network.yaml)
+#   MEDREX_PEERS          1: stop HospitalB's peer once the chaincodes are defined, so the bench
+#                         runs on one orderer and one peer, as Fabric's figures were measured
+#                         (default 2: both peers commit every block)
 #   MEDREX                the medrex binary (default .build/release/medrex)
 #
 # Everything lives in a fresh directory under /tmp (tmpfs when there is one) and every process it
@@ -102,7 +105,11 @@ for name in kv accounts; do
     "$medrex" chaincode commit $(as HospitalA HospitalA 7051) --name "$name" --version 1.0 --sequence 1 >/dev/null
 done
 
-echo "== reorderBlocks $reorder, earlyAbort $early, batchIdleTimeout ${idle:-none}, batch timeout $timeout, $seconds s per workload; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${MEDREX_PEERS:-2}" = 1 ]; then
+    kill -TERM "${pids[2]}"; wait "${pids[2]}" 2>/dev/null || true
+fi
+
+echo "== ${MEDREX_PEERS:-2} peer(s), reorderBlocks $reorder, earlyAbort $early, batchIdleTimeout ${idle:-none}, batch timeout $timeout, $seconds s per workload; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for workload in "${workloads[@]}"; do
     default=512
     [ "$workload" = hot ] && default=256

@@ -40,6 +40,8 @@ package struct EndorsementService: Sendable {
     package let timestampSkew: TimeInterval
     package let executionTimeMax: Duration
     package let clock: @Sendable () -> Date
+    /// Where this peer's endorsement signatures are remembered for its own validation; nil: nowhere.
+    package let ownSignatures: OwnSignatures?
 
     package init(
         signer: SigningIdentity,
@@ -47,8 +49,10 @@ package struct EndorsementService: Sendable {
         channels: [String: ChannelEndorsementResources],
         timestampSkew: TimeInterval = 15 * 60,
         executionTimeMax: Duration = Limits.chaincodeExecutionTimeMax,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: @escaping @Sendable () -> Date = { Date() },
+        ownSignatures: OwnSignatures? = nil
     ) {
+        self.ownSignatures = ownSignatures
         self.signer = signer
         self.membership = membership
         self.channels = channels
@@ -164,7 +168,10 @@ package struct EndorsementService: Sendable {
         result.payload = payloadBytes
         result.endorsement.endorser = Data(signer.serialized)
         do {
-            result.endorsement.signature = Data(try signer.sign(payloadBytes + signer.serialized))
+            let signed = payloadBytes + signer.serialized
+            let signature = try signer.sign(signed)
+            ownSignatures?.record(signature: signature, over: signed)
+            result.endorsement.signature = Data(signature)
         } catch {
             throw EndorserError(.simulationFailed, "signing the endorsement failed: \(error.reason)")
         }
@@ -186,7 +193,7 @@ package struct EndorsementService: Sendable {
 
     static func clientIdentity(_ identity: ValidatedIdentity) -> ClientIdentity {
         ClientIdentity(
-            id: "x509::\(identity.certificate.subject)::\(identity.certificate.issuer)",
+            id: identity.clientID,
             mspID: identity.mspID, role: identity.role.rawValue, attributes: identity.attributes)
     }
 

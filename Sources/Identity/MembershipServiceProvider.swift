@@ -32,6 +32,9 @@ package struct ValidatedIdentity: Sendable, Hashable {
     package let attributes: [String: String]
     package let certificate: Certificate
     package let publicKey: P256.Signing.PublicKey
+    /// Fabric's client identity id, `x509::<subject DN>::<issuer DN>` (what chaincodes see as
+    /// the caller's id), formatted once when the identity is validated.
+    package let clientID: String
 
     package var policySigner: PolicySigner {
         PolicySigner(identityID: identityID, mspID: mspID, role: role, attributes: attributes)
@@ -92,7 +95,8 @@ package struct MembershipServiceProvider: Sendable {
             role: role,
             attributes: try HealthcareAttributes.read(from: certificate),
             certificate: certificate,
-            publicKey: publicKey
+            publicKey: publicKey,
+            clientID: "x509::\(certificate.subject)::\(certificate.issuer)"
         )
         cache.insert(.init(identity: identity, validFrom: period.from, validUntil: period.until), for: key)
         return identity

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A chaincode as the channel agreed to run it (Fabric's chaincode definition): name, version,
 /// sequence (1 for the first definition, +1 for each change) and endorsement policy (policy text;
@@ -34,7 +35,19 @@ package struct ChaincodeDefinition: Codable, Sendable, Hashable {
         return Array((try? encoder.encode(self)) ?? Data())
     }
 
+    /// Decodes stored definition bytes. Every proposal and every validated block reads the
+    /// definition of its chaincode, and a channel holds few: the decoded definitions are kept by
+    /// their bytes (at most `decodedCacheEntriesMax`; the cache starts over when full).
     package static func decode(_ bytes: [UInt8]) -> ChaincodeDefinition? {
-        try? JSONDecoder().decode(ChaincodeDefinition.self, from: Data(bytes))
+        if let known = decoded.withLock({ $0[bytes] }) { return known }
+        guard let definition = try? JSONDecoder().decode(ChaincodeDefinition.self, from: Data(bytes)) else { return nil }
+        decoded.withLock { cache in
+            if cache.count >= decodedCacheEntriesMax { cache.removeAll(keepingCapacity: true) }
+            cache[bytes] = definition
+        }
+        return definition
     }
+
+    static let decodedCacheEntriesMax = 256
+    private static let decoded = Mutex<[[UInt8]: ChaincodeDefinition]>([:])
 }

@@ -3,6 +3,7 @@ import Identity
 import LedgerCore
 import LedgerWire
 import SwiftProtobuf
+import Synchronization
 import WorldState
 
 /// Validates the transactions of a block that `BlockVerifier` accepted, with Fabric's validation
@@ -21,11 +22,14 @@ package struct BlockValidator: Sendable {
     package let lifecyclePolicy: EndorsementPolicy
     /// The policy of chaincodes whose definition names none (the channel's default).
     package let defaultPolicy: EndorsementPolicy
+    /// This peer's own endorsements, whose signatures need no second ECDSA verification.
+    package let own: OwnEndorsements?
 
-    package init(membership: MembershipRegistry, lifecyclePolicy: EndorsementPolicy, defaultPolicy: EndorsementPolicy) {
+    package init(membership: MembershipRegistry, lifecyclePolicy: EndorsementPolicy, defaultPolicy: EndorsementPolicy, own: OwnEndorsements? = nil) {
         self.membership = membership
         self.lifecyclePolicy = lifecyclePolicy
         self.defaultPolicy = defaultPolicy
+        self.own = own
     }
 
     /// The committed definition's policy and version of `chaincode`; nil when it has none.
@@ -36,8 +40,24 @@ package struct BlockValidator: Sendable {
         else { return nil }
         guard !definition.endorsementPolicy.isEmpty else { return (defaultPolicy, definition.version) }
         // The lifecycle chaincode refuses policies that do not parse; one that does not is never satisfied.
-        return ((try? EndorsementPolicy.parse(definition.endorsementPolicy)) ?? .outOf(count: 1, []), definition.version)
+        return (Self.policy(definition.endorsementPolicy) ?? .outOf(count: 1, []), definition.version)
     }
+
+    /// The parsed policy text; nil when it does not parse. Chaincode and key-level policies are
+    /// read for every transaction and few distinct texts exist: parsed ones are kept by text (at
+    /// most `parsedPoliciesMax`; the cache starts over when full).
+    static func policy(_ text: String) -> EndorsementPolicy? {
+        if let known = parsedPolicies.withLock({ $0[text] }) { return known }
+        guard let policy = try? EndorsementPolicy.parse(text) else { return nil }
+        parsedPolicies.withLock { cache in
+            if cache.count >= parsedPoliciesMax { cache.removeAll(keepingCapacity: true) }
+            cache[text] = policy
+        }
+        return policy
+    }
+
+    static let parsedPoliciesMax = 1024
+    private static let parsedPolicies = Mutex<[String: EndorsementPolicy]>([:])
 
     /// One outcome per transaction of `block`. `isCommitted` answers whether a txid is already in
     /// the ledger; `reader` is the state as of the previous block.
@@ -51,7 +71,7 @@ package struct BlockValidator: Sendable {
     /// the commit of the previous block.
     package func prepare(_ block: Common_Block, workers: Int = ProcessInfo.processInfo.activeProcessorCount) async -> [PreparedTransaction] {
         let envelopes = block.data.data
-        let checks = BlockSignatureChecks(membership: membership)
+        let checks = BlockSignatureChecks(membership: membership, own: own)
         let workers = max(1, min(workers, envelopes.count))
         guard workers > 1 else { return envelopes.map { prepare($0, checks: checks) } }
         return await withTaskGroup(of: [(Int, PreparedTransaction)].self) { group in
@@ -175,7 +195,7 @@ package struct BlockValidator: Sendable {
                     allWritesHaveKeyPolicy = false
                     continue
                 }
-                guard let policy = try? EndorsementPolicy.parse(String(decoding: policyBytes, as: UTF8.self)),
+                guard let policy = Self.policy(String(decoding: policyBytes, as: UTF8.self)),
                     policy.isSatisfied(by: signers)
                 else { return false }
             }

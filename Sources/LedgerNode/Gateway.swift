@@ -90,7 +90,11 @@ package struct Gateway: Sendable {
         let localMSP = endorser.signer.mspID
         var responses = chosen.isEmpty || chosen.contains(localMSP) ? [local] : []
         let remotePeers = chosen.isEmpty ? channel.remotePeers : channel.remotePeers.filter { chosen.contains($0.mspID) }
-        if try !chosen.isEmpty || !policiesSatisfied(proposal, responses, channel) {
+        // The transaction as endorsed so far; it is assembled again only if more endorsements come.
+        var payload = chosen.isEmpty ? try TransactionAssembler.payload(proposal: proposal, responses: responses) : nil
+        if let assembled = payload, try policiesSatisfied(assembled, responses, channel) {
+            // This peer's endorsement is enough.
+        } else {
             // One endorsement per organization: its peers are asked one at a time (from a random
             // one, to spread the load) until one answers with this peer's result.
             let byOrganization = Dictionary(grouping: remotePeers, by: \.mspID)
@@ -137,21 +141,26 @@ package struct Gateway: Sendable {
                         message: "not every requested organization endorsed (\(chosen.subtracting(endorsed).sorted().joined(separator: ", ")))"
                             + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
                 }
-            } else {
-                guard try policiesSatisfied(proposal, responses, channel) else {
-                throw RPCError(
-                    code: .failedPrecondition,
-                    message: "the endorsements gathered do not satisfy the endorsement policies" + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
+            }
+            let assembled = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+            if chosen.isEmpty {
+                guard try policiesSatisfied(assembled, responses, channel) else {
+                    throw RPCError(
+                        code: .failedPrecondition,
+                        message: "the endorsements gathered do not satisfy the endorsement policies"
+                            + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
                 }
             }
+            payload = assembled
         }
         var envelope = Common_Envelope()
-        envelope.payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+        guard let payload else { throw RPCError(code: .internalError, message: "no transaction was assembled") }
+        envelope.payload = payload
         return (envelope, local.response)
     }
 
-    private func policiesSatisfied(_ proposal: Protos_SignedProposal, _ responses: [Protos_ProposalResponse], _ channel: GatewayChannel) throws -> Bool {
-        let payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+    /// Whether the endorsements of the assembled transaction `payload` satisfy its policies.
+    private func policiesSatisfied(_ payload: Data, _ responses: [Protos_ProposalResponse], _ channel: GatewayChannel) throws -> Bool {
         let transaction = try EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data)
         let now = Date()
         let localIdentity = Data(endorser.signer.serialized)

@@ -55,6 +55,8 @@ package final class PeerNode: Sendable {
     /// Background tasks of channels joined after `run` started; `run` starts them.
     private let taskInbox: (stream: AsyncStream<@Sendable () async -> Void>, continuation: AsyncStream<@Sendable () async -> Void>.Continuation)
     private let joining = Mutex(false)
+    /// The endorsements this peer signed, so its committer need not verify them again.
+    private let ownSignatures = OwnSignatures()
 
     /// `builtInChaincodes` ship with the node and are registered without dlopen; a channel's
     /// other chaincodes are plugins installed in the data directory.
@@ -128,7 +130,8 @@ package final class PeerNode: Sendable {
             services.channels[config.channelID] = channel
             let providers = Dictionary(services.channels.values.flatMap(\.providers).map { ($0.mspID, $0) }, uniquingKeysWith: { first, _ in first })
             services.endorser = EndorsementService(
-                signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: services.channels.mapValues(\.resources))
+                signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: services.channels.mapValues(\.resources),
+                ownSignatures: ownSignatures)
             let gatewayChannels = services.channels.compactMapValues(\.gateway)
             services.gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
                 ? Gateway(endorser: services.endorser, channels: gatewayChannels, logger: logger) : nil
@@ -192,7 +195,8 @@ package final class PeerNode: Sendable {
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
             trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
         let validator = BlockValidator(
-            membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy)
+            membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy,
+            own: OwnEndorsements(identity: signer.serialized, signatures: ownSignatures))
         let committer = ChannelCommitter(
             channelID: config.channelID, ledger: ledger,
             verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
