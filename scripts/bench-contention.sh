@@ -13,6 +13,8 @@
 #   MEDREX_BENCH_CLIENTS  client counts to run each workload at, e.g. "64 256 512 1024"
 #                         (default 512 for transfer and put, 256 for hot)
 #   MEDREX_BATCH_TIMEOUT  the channel's batch timeout (default 250ms, as network-config/network.yaml)
+#   MEDREX_DELTA_WRITES   true: transfer and hot move amounts as commutative delta writes
+#                         (`medrex bench run --delta-writes`, chaincode counters; default false)
 #   MEDREX_PEERS          1: stop HospitalB's peer once the chaincodes are defined, so the bench
 #                         runs on one orderer and one peer, as Fabric's figures were measured
 #                         (default 2: both peers commit every block)
@@ -85,6 +87,7 @@ channels:
     chaincodes:
       - { name: kv, version: "1.0" }
       - { name: accounts, version: "1.0" }
+      - { name: counters, version: "1.0" }
 YAML
 }
 peer_yaml HospitalA peer0-hospital-a 7051 "${ports[1]}"
@@ -99,7 +102,7 @@ for port in "${ports[0]}" "${ports[1]}" "${ports[2]}"; do
     for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 done
 as() { echo --crypto "$run/crypto" --org "$1" --msp-id "$1MSP" --user admin --peer-org "$2" --peer "127.0.0.1:$3" --channel devchannel; }
-for name in kv accounts; do
+for name in kv accounts counters; do
     "$medrex" chaincode approve $(as HospitalA HospitalA 7051) --name "$name" --version 1.0 --sequence 1 >/dev/null
     "$medrex" chaincode approve $(as HospitalB HospitalB 8051) --name "$name" --version 1.0 --sequence 1 >/dev/null
     "$medrex" chaincode commit $(as HospitalA HospitalA 7051) --name "$name" --version 1.0 --sequence 1 >/dev/null
@@ -109,12 +112,14 @@ if [ "${MEDREX_PEERS:-2}" = 1 ]; then
     kill -TERM "${pids[2]}"; wait "${pids[2]}" 2>/dev/null || true
 fi
 
-echo "== ${MEDREX_PEERS:-2} peer(s), reorderBlocks $reorder, earlyAbort $early, batchIdleTimeout ${idle:-none}, batch timeout $timeout, $seconds s per workload; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== ${MEDREX_PEERS:-2} peer(s), delta writes ${MEDREX_DELTA_WRITES:-false}, reorderBlocks $reorder, earlyAbort $early, batchIdleTimeout ${idle:-none}, batch timeout $timeout, $seconds s per workload; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for workload in "${workloads[@]}"; do
     default=512
     [ "$workload" = hot ] && default=256
     for clients in ${MEDREX_BENCH_CLIENTS:-$default}; do
+        deltas=()
+        [ "${MEDREX_DELTA_WRITES:-false}" = true ] && [ "$workload" != put ] && deltas=(--delta-writes)
         "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload "$workload" \
-            --clients "$clients" --duration "$seconds" --quiet
+            --clients "$clients" --duration "$seconds" --quiet "${deltas[@]}"
     done
 done

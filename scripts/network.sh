@@ -4,7 +4,7 @@
 #                              3 orderers (channel healthchannel, consensus etcd), HospitalA and
 #                              HospitalB with 2 peers each (endorser + committer), install the
 #                              example chaincode, approve and commit the definitions of it, of
-#                              the built-in kv and accounts chaincodes and of the healthcare
+#                              the built-in kv, accounts and counters chaincodes and of the healthcare
 #                              chaincodes (each peer keeps PHI in its embedded store), wait until
 #                              all are healthy
 #   scripts/network.sh status  each node's health and channel height
@@ -120,6 +120,7 @@ channels:
       - { name: asset-transfer, version: "1.0" }
       - { name: kv, version: "1.0" }
       - { name: accounts, version: "1.0" }
+      - { name: counters, version: "1.0" }
       - { name: phi, version: "1.0" }
       - { name: access, version: "1.0" }
       - { name: audit, version: "1.0" }
@@ -138,7 +139,7 @@ YAML
 
     # Chaincode definitions: approved by each hospital's admin, then committed (once per network).
     local definition
-    for definition in asset-transfer kv accounts phi access audit clinical vitals; do
+    for definition in asset-transfer kv accounts counters phi access audit clinical vitals; do
         if "$medrex" chaincode query --crypto "$dir/crypto" --org HospitalA --msp-id HospitalAMSP --user admin \
             --peer-org HospitalA --peer 127.0.0.1:7051 --channel "$channel" --name _lifecycle definition "$definition" >/dev/null 2>&1; then
             continue

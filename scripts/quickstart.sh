@@ -73,6 +73,7 @@ channels:
       - { name: asset-transfer, version: "1.0" }
       - { name: kv, version: "1.0" }
       - { name: accounts, version: "1.0" }
+      - { name: counters, version: "1.0" }
       - { name: phi, version: "1.0" }
       - { name: access, version: "1.0" }
       - { name: audit, version: "1.0" }
@@ -107,7 +108,7 @@ as() { # ORG USER PEER_ORG PEER_PORT: the gateway options of a caller
 }
 
 echo "== 4. chaincode definitions: each hospital's admin approves, then one commits (_lifecycle)"
-for name in asset-transfer kv accounts phi access audit clinical vitals; do
+for name in asset-transfer kv accounts counters phi access audit clinical vitals; do
     "$medrex" chaincode approve $(as HospitalA admin HospitalA 7051) --name "$name" --version 1.0 --sequence 1
     "$medrex" chaincode approve $(as HospitalB admin HospitalB 8051) --name "$name" --version 1.0 --sequence 1
     "$medrex" chaincode commit $(as HospitalA admin HospitalA 7051) --name "$name" --version 1.0 --sequence 1

@@ -7,6 +7,7 @@ package enum BuiltInChaincodes {
     package static let all: [String: any Contract] = [
         "kv": KeyValueContract(),
         "accounts": AccountsContract(),
+        "counters": CountersContract(),
         "phi": PhiContract(),
         "access": AccessContract(),
         "audit": AuditContract(),

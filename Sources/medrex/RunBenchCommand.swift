@@ -10,7 +10,7 @@ struct RunBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Drive a running network through a peer's gateway with a workload (put, transfer, hot) and report TPS and latencies.",
-        discussion: "The channel must define the built-in chaincodes `kv` (put) and `accounts` (transfer, hot) in the peers' peer.yaml."
+        discussion: "The channel must define the built-in chaincodes `kv` (put), `accounts` (transfer, hot) and, for --delta-writes, `counters` in the peers' peer.yaml."
     )
 
     @Option(help: "Crypto material directory written by `medrex crypto generate`.") var crypto: String
@@ -24,6 +24,8 @@ struct RunBenchCommand: AsyncParsableCommand {
     var workload = "put"
     @Option(help: "phi: the patient (a user of --org) the records are about, who reads them.") var reader = "patient-alice"
     @Option(help: "Accounts of transfer/hot (default 1000 / 10).") var accounts: Int?
+    @Flag(help: "transfer/hot: move amounts as commutative delta writes (chaincode `counters`), which never conflict and check no balance.")
+    var deltaWrites = false
     @Option(help: "Concurrent clients, one transaction in flight each.") var clients = 64
     @Option(help: "Seconds to run (unless --transactions is given).") var duration: Double = 10
     @Option(help: "Stop after this many transactions instead of after --duration.") var transactions: Int?
@@ -34,11 +36,13 @@ struct RunBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if workload == "phi" { return try await runPhi() }
-        guard let workload = Workload(name: self.workload, accounts: accounts) else { throw ValidationError("--workload must be put, transfer or hot") }
+        guard let workload = Workload(name: self.workload, accounts: accounts, deltaWrites: deltaWrites) else {
+            throw ValidationError(deltaWrites ? "--delta-writes applies to the transfer and hot workloads" : "--workload must be put, transfer or hot")
+        }
         guard let api = LoadRun.API(rawValue: self.api) else { throw ValidationError("--api must be stream or unary") }
         guard let address = NodeAddress(peer) else { throw ValidationError("--peer must be host:port") }
         guard clients > 0 else { throw ValidationError("--clients must be at least 1") }
-        if case .transfer(let count) = workload, count < 2 { throw ValidationError("--accounts must be at least 2") }
+        if let count = workload.accounts, count < 2 { throw ValidationError("--accounts must be at least 2") }
         let root = URL(fileURLWithPath: crypto)
         let member = CryptoMaterialLayout(root: root, organization: org).member(kind: .user, name: user)
         let signer = try CryptoMaterialLoader.loadSigningIdentity(member.msp, mspID: mspID)
