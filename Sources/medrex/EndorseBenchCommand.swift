@@ -5,11 +5,13 @@ import Chaincode
 import Endorser
 import Foundation
 import Identity
+import LedgerCore
 import LedgerNode
 import LedgerWire
 import NetworkConfig
 import SwiftProtobuf
 import Synchronization
+import WorldState
 
 /// `medrex bench endorse`: proposals/s of the endorser for a simple put, in-process and over
 /// gRPC with mutual TLS, against a RocksDB ledger. Proposals are built and signed before timing
@@ -55,6 +57,15 @@ struct EndorseBenchCommand: AsyncParsableCommand {
             data: work.appendingPathComponent("data"), roles: [.endorser],
             channels: [.init(genesis: genesis, chaincodes: [("kv", "1.0")])])
         let node = try PeerNode(configuration: configuration, builtInChaincodes: BuiltInChaincodes.all)
+        // The channel's definition of kv. This bench has no orderer to commit `_lifecycle`
+        // transactions through, so the definition goes straight into its throwaway state.
+        guard let state = node.endorser.channels["bench"]?.state else { throw ValidationError("the bench peer did not join channel bench") }
+        var definition = StateUpdateBatch()
+        definition.put(
+            namespace: ChaincodeDefinition.namespace, key: ChaincodeDefinition.definitionKey("kv"),
+            value: ChaincodeDefinition(name: "kv", version: "1.0", sequence: 1, endorsementPolicy: "").canonicalJSON,
+            version: StateVersion(blockNumber: 1, transactionNumber: 0))
+        try state.apply(definition, blockNumber: 1)
         let signer = try CryptoMaterialLoader.loadSigningIdentity(client.msp, mspID: "OrgMSP")
         let batch = try (0..<proposals).map { index in
             try ProposalFactory.make(channel: "bench", chaincode: "kv", arguments: ["put", "key-\(index)", String(repeating: "v", count: 100)], signer: signer, timestamp: Date())
