@@ -13,6 +13,7 @@
 #   MEDREX_BENCH_CLIENTS  client counts to run each workload at, e.g. "64 256 512 1024"
 #                         (default 512 for transfer and put, 256 for hot)
 #   MEDREX_BATCH_TIMEOUT  the channel's batch timeout (default 250ms, as network-config/network.yaml)
+#   MEDREX_BENCH_API      stream (medrex.TransactionStream, default) or unary (Fabric Gateway calls)
 #   MEDREX_DELTA_WRITES   true: transfer and hot move amounts as commutative delta writes
 #                         (`medrex bench run --delta-writes`, chaincode counters; default false)
 #   MEDREX_PEERS          1: stop HospitalB's peer once the chaincodes are defined, so the bench
@@ -120,6 +121,6 @@ for workload in "${workloads[@]}"; do
         deltas=()
         [ "${MEDREX_DELTA_WRITES:-false}" = true ] && [ "$workload" != put ] && deltas=(--delta-writes)
         "$medrex" bench run --crypto "$run/crypto" --peer 127.0.0.1:7051 --channel devchannel --workload "$workload" \
-            --clients "$clients" --duration "$seconds" --quiet "${deltas[@]}"
+            --clients "$clients" --duration "$seconds" --api "${MEDREX_BENCH_API:-stream}" --quiet "${deltas[@]}"
     done
 done
