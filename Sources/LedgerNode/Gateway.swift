@@ -82,10 +82,7 @@ package struct Gateway: Sendable {
         _ proposal: Protos_SignedProposal, channelID: String, endorsingOrganizations: [String] = []
     ) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
         let channel = try channel(channelID)
-        let local = endorser.processProposal(proposal)
-        guard local.response.status < 400 else {
-            throw RPCError(code: .aborted, message: "endorsement refused (\(local.response.status)): \(local.response.message)")
-        }
+        let local = try await freshLocalEndorsement(proposal, channel)
         let chosen = Set(endorsingOrganizations)
         let localMSP = endorser.signer.mspID
         var responses = chosen.isEmpty || chosen.contains(localMSP) ? [local] : []
@@ -106,7 +103,13 @@ package struct Gateway: Sendable {
                         for peer in peers[first...] + peers[..<first] {
                             let label = "\(peer.mspID) \(peer.endpoint)"
                             do {
-                                let response = try await peer.connection.processProposal(proposal)
+                                var response = try await peer.connection.processProposal(proposal)
+                                // A different result may come from a peer one block behind this
+                                // one: it is asked again after a pause (twice at most).
+                                for _ in 0..<Self.laggingPeerRetries where response.response.status < 400 && response.payload != local.payload {
+                                    try await Task.sleep(for: Self.laggingPeerPause)
+                                    response = try await peer.connection.processProposal(proposal)
+                                }
                                 attempts.append((label, .success(response)))
                                 if response.response.status < 400 && response.payload == local.payload { break }
                             } catch {
@@ -157,6 +160,32 @@ package struct Gateway: Sendable {
         guard let payload else { throw RPCError(code: .internalError, message: "no transaction was assembled") }
         envelope.payload = payload
         return (envelope, local.response)
+    }
+
+    static let laggingPeerRetries = 2
+    static let laggingPeerPause = Duration.milliseconds(50)
+
+    /// This peer's endorsement. With early abort on, a simulation that read keys written by
+    /// transactions this gateway sent and that have not committed yet is run again once they
+    /// have (at most `ReadConflictPrecheck.waitRoundsMax` times), instead of carrying reads that
+    /// will be stale.
+    private func freshLocalEndorsement(_ proposal: Protos_SignedProposal, _ channel: GatewayChannel) async throws -> Protos_ProposalResponse {
+        var round = 0
+        while true {
+            let local = endorser.processProposal(proposal)
+            guard local.response.status < 400 else {
+                throw RPCError(code: .aborted, message: "endorsement refused (\(local.response.status)): \(local.response.message)")
+            }
+            guard let precheck = channel.precheck, round < ReadConflictPrecheck.waitRoundsMax,
+                let payload = try? TransactionAssembler.payload(proposal: proposal, responses: [local]),
+                let transaction = try? EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data),
+                let transactionID = try? TransactionStreamService.transactionID(proposalBytes: proposal.proposalBytes)
+            else { return local }
+            let writers = precheck.pendingWriters(readBy: transaction, transactionID: transactionID)
+            guard !writers.isEmpty else { return local }
+            for writer in writers { await precheck.waitUntilFinished(writer) }
+            round += 1
+        }
     }
 
     /// Whether the endorsements of the assembled transaction `payload` satisfy its policies.

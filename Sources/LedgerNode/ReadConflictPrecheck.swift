@@ -17,6 +17,10 @@ import WorldState
 ///   client whose transaction lost the race learns it one commit later instead of one block later
 ///   plus the cost of ordering and validating it.
 ///
+/// Before that, at endorsement, a proposal whose simulation read a key that a pending transaction
+/// writes is simulated again once that transaction is finished (`pendingWriters`), at most
+/// `waitRoundsMax` times: conflicting clients are served one after another with fresh reads.
+///
 /// Range queries are not checked here (the peers still check them). One instance per channel.
 package final class ReadConflictPrecheck: Sendable {
     /// Prefix of the failure message of a transaction aborted before ordering.
@@ -77,6 +81,21 @@ package final class ReadConflictPrecheck: Sendable {
             state.keysByWriter[transactionID] = writes
             for key in writes { state.writersByKey[key, default: []].insert(transactionID) }
             return .proceed
+        }
+    }
+
+    /// The pending transactions (other than `transactionID`) that write a key `transaction`
+    /// reads; nothing is registered. The gateway asks this right after endorsing: a simulation
+    /// that read such a key is run again once they have committed, so that it reads fresh values
+    /// instead of being aborted at submit.
+    package func pendingWriters(readBy transaction: EndorserTransaction, transactionID: String) -> [String] {
+        let reads = transaction.readWriteSets.flatMap { namespace, set in set.reads.map { Self.id(namespace, $0.key) } }
+        guard !reads.isEmpty else { return [] }
+        return state.withLock { state in
+            var writers = Set<String>()
+            for key in reads { writers.formUnion(state.writersByKey[key] ?? []) }
+            writers.remove(transactionID)
+            return writers.sorted()
         }
     }
 

@@ -75,6 +75,15 @@ import TestSupport
                 #expect(error.code == .aborted && error.message.hasPrefix(ReadConflictPrecheck.abortMessagePrefix), "\(error)")
             }
         }
+        // A proposal that reads what a pending transaction writes is simulated again once that
+        // transaction commits: the second transfer from acct-3, endorsed while the first is being
+        // ordered, reads its result and commits VALID instead of being aborted.
+        try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+            let earlier = try await gateway.submit(channel: network.channel, chaincode: "accounts", arguments: ["transfer", "acct-3", "acct-1", "1"])
+            let later = try await gateway.submit(channel: network.channel, chaincode: "accounts", arguments: ["transfer", "acct-3", "acct-0", "1"])
+            #expect(try await gateway.commitStatus(channel: network.channel, transactionID: earlier).result == .valid)
+            #expect(try await gateway.commitStatus(channel: network.channel, transactionID: later).result == .valid)
+        }
         let metrics = try await HTTP.get("http://127.0.0.1:\(network.peers[0].operationsPort)/metrics").body
         #expect(!metrics.contains(#"code="MVCC_READ_CONFLICT"} 2"#), "the aborted transaction must not reach a block: \(metrics)")
     }

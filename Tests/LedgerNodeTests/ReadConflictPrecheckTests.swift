@@ -75,6 +75,21 @@ import WorldState
 }
 
 extension ReadConflictPrecheckTests {
+    @Test func pendingWritersOfWhatATransactionReads() throws {
+        let precheck = ReadConflictPrecheck()
+        let reader = try state.makeReader()
+        #expect(try precheck.check(try Self.transaction(reads: [], writes: ["a"]), transactionID: "t1", reader: reader) == .proceed)
+        #expect(try precheck.check(try Self.transaction(reads: [], writes: ["a", "b"]), transactionID: "t2", reader: reader) == .proceed)
+        let readsA = try Self.transaction(reads: [("a", (3, 0))], writes: ["c"])
+        #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t3") == ["t1", "t2"])
+        #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t1") == ["t2"])
+        #expect(precheck.pendingWriters(readBy: try Self.transaction(reads: [], writes: ["a"]), transactionID: "t3").isEmpty)
+        // Asking registers nothing.
+        #expect(precheck.pendingCount == 2)
+        precheck.finished("t1")
+        #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t3") == ["t2"])
+    }
+
     @Test func waitersWakeWhenThePendingTransactionFinishes() async throws {
         let precheck = ReadConflictPrecheck()
         let reader = try state.makeReader()
