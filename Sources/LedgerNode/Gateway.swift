@@ -83,6 +83,20 @@ package struct Gateway: Sendable {
     ) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
         let channel = try channel(channelID)
         let local = try await freshLocalEndorsement(proposal, channel)
+        do {
+            return try await endorse(proposal, local: local, channel: channel, endorsingOrganizations: endorsingOrganizations)
+        } catch {
+            // No transaction for the client: its reservation (early abort) ends here.
+            if let precheck = channel.precheck, let transactionID = try? TransactionStreamService.transactionID(proposalBytes: proposal.proposalBytes) {
+                precheck.finished(transactionID)
+            }
+            throw error
+        }
+    }
+
+    private func endorse(
+        _ proposal: Protos_SignedProposal, local: Protos_ProposalResponse, channel: GatewayChannel, endorsingOrganizations: [String]
+    ) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
         let chosen = Set(endorsingOrganizations)
         let localMSP = endorser.signer.mspID
         var responses = chosen.isEmpty || chosen.contains(localMSP) ? [local] : []
@@ -182,7 +196,10 @@ package struct Gateway: Sendable {
                 let transactionID = try? TransactionStreamService.transactionID(proposalBytes: proposal.proposalBytes)
             else { return local }
             let writers = precheck.pendingWriters(readBy: transaction, transactionID: transactionID)
-            guard !writers.isEmpty else { return local }
+            guard !writers.isEmpty else {
+                precheck.reserve(transaction, transactionID: transactionID)
+                return local
+            }
             for writer in writers { await precheck.waitUntilFinished(writer) }
             round += 1
         }
@@ -254,6 +271,7 @@ package struct Gateway: Sendable {
             case .proceed:
                 return transactionID
             case .stale:
+                precheck.finished(transactionID)
                 throw RPCError(
                     code: .aborted,
                     message: "\(ReadConflictPrecheck.abortMessagePrefix): transaction \(transactionID) read a version older than the committed state; aborted before ordering")

@@ -19,7 +19,9 @@ import WorldState
 ///
 /// Before that, at endorsement, a proposal whose simulation read a key that a pending transaction
 /// writes is simulated again once that transaction is finished (`pendingWriters`), at most
-/// `waitRoundsMax` times: conflicting clients are served one after another with fresh reads.
+/// `waitRoundsMax` times: conflicting clients are served one after another with fresh reads. An
+/// endorsement that read nothing pending reserves its writes at once (`reserve`), so that the
+/// proposals after it wait for it instead of racing it to the orderer.
 ///
 /// Range queries are not checked here (the peers still check them). One instance per channel.
 package final class ReadConflictPrecheck: Sendable {
@@ -44,7 +46,12 @@ package final class ReadConflictPrecheck: Sendable {
         var keysByWriter: [String: [String]] = [:]
         /// Tasks waiting for a pending txid to finish.
         var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+        /// Pending txids registered at endorsement and not yet submitted.
+        var reserved: Set<String> = []
     }
+
+    /// How long an endorsement's reservation lasts if its transaction is never submitted.
+    static let reservationLifetime = Duration.seconds(2)
 
     private let state = Mutex(State())
 
@@ -77,6 +84,7 @@ package final class ReadConflictPrecheck: Sendable {
                 blockers.remove(transactionID)
                 if !blockers.isEmpty { return .wait(for: blockers.sorted()) }
             }
+            state.reserved.remove(transactionID)
             guard !writes.isEmpty, state.keysByWriter[transactionID] == nil else { return .proceed }
             state.keysByWriter[transactionID] = writes
             for key in writes { state.writersByKey[key, default: []].insert(transactionID) }
@@ -99,6 +107,29 @@ package final class ReadConflictPrecheck: Sendable {
         }
     }
 
+    /// Registers the writes of a just-endorsed `transaction` as pending, so that proposals
+    /// reading them wait for it (`pendingWriters`) rather than race it. The reservation becomes
+    /// the submitted transaction's registration (`check`), or ends after `lifetime` if it is
+    /// never submitted, or with `finished`.
+    package func reserve(_ transaction: EndorserTransaction, transactionID: String, lifetime: Duration = reservationLifetime) {
+        let writes = transaction.readWriteSets.flatMap { namespace, set in
+            set.writes.map { Self.id(namespace, $0.key) } + set.metadataWrites.map { Self.id(namespace, $0.key) }
+        }
+        let reserved = state.withLock { state -> Bool in
+            guard !writes.isEmpty, state.keysByWriter[transactionID] == nil else { return false }
+            state.keysByWriter[transactionID] = writes
+            for key in writes { state.writersByKey[key, default: []].insert(transactionID) }
+            state.reserved.insert(transactionID)
+            return true
+        }
+        guard reserved else { return }
+        Task { [weak self] in
+            try? await Task.sleep(for: lifetime)
+            guard let self, self.state.withLock({ $0.reserved.contains(transactionID) }) else { return }
+            self.finished(transactionID)
+        }
+    }
+
     /// Forgets the pending writes of `transactionID` (it committed, or was not ordered) and wakes
     /// the tasks waiting for it.
     package func finished(_ transactionID: String) {
@@ -109,6 +140,7 @@ package final class ReadConflictPrecheck: Sendable {
                     if state.writersByKey[key]?.isEmpty == true { state.writersByKey[key] = nil }
                 }
             }
+            state.reserved.remove(transactionID)
             return state.waiters.removeValue(forKey: transactionID) ?? []
         }
         for waiter in waiters { waiter.resume() }

@@ -75,6 +75,28 @@ import WorldState
 }
 
 extension ReadConflictPrecheckTests {
+    @Test func reservationsAtEndorsementExpireUnlessSubmitted() async throws {
+        let precheck = ReadConflictPrecheck()
+        let reader = try state.makeReader()
+        let writesA = try Self.transaction(reads: [("a", (3, 0))], writes: ["a"])
+        let readsA = try Self.transaction(reads: [("a", (3, 0))], writes: ["c"])
+        // Reserved, never submitted: readers of "a" wait for it until the reservation ends.
+        precheck.reserve(writesA, transactionID: "t1", lifetime: .milliseconds(100))
+        #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t9") == ["t1"])
+        // (Polled: other suites' child processes may hold the cooperative threads for a while.)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while precheck.pendingCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t9").isEmpty)
+        #expect(precheck.pendingCount == 0)
+        // Reserved, then submitted: it stays pending past the lifetime, until it finishes.
+        precheck.reserve(writesA, transactionID: "t2", lifetime: .milliseconds(100))
+        #expect(try precheck.check(writesA, transactionID: "t2", reader: reader) == .proceed)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t9") == ["t2"])
+        precheck.finished("t2")
+        #expect(precheck.pendingCount == 0)
+    }
+
     @Test func pendingWritersOfWhatATransactionReads() throws {
         let precheck = ReadConflictPrecheck()
         let reader = try state.makeReader()
