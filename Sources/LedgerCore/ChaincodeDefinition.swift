@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A chaincode as the channel agreed to run it (Fabric's chaincode definition): name, version,
 /// sequence (1 for the first definition, +1 for each change) and endorsement policy (policy text;
@@ -36,18 +35,11 @@ package struct ChaincodeDefinition: Codable, Sendable, Hashable {
     }
 
     /// Decodes stored definition bytes. Every proposal and every validated block reads the
-    /// definition of its chaincode, and a channel holds few: the decoded definitions are kept by
-    /// their bytes (at most `decodedCacheEntriesMax`; the cache starts over when full).
+    /// definition of its chaincode, and a channel holds few: decoded definitions are kept by
+    /// their bytes.
     package static func decode(_ bytes: [UInt8]) -> ChaincodeDefinition? {
-        if let known = decoded.withLock({ $0[bytes] }) { return known }
-        guard let definition = try? JSONDecoder().decode(ChaincodeDefinition.self, from: Data(bytes)) else { return nil }
-        decoded.withLock { cache in
-            if cache.count >= decodedCacheEntriesMax { cache.removeAll(keepingCapacity: true) }
-            cache[bytes] = definition
-        }
-        return definition
+        decoded.value(for: bytes) { try? JSONDecoder().decode(ChaincodeDefinition.self, from: Data($0)) }
     }
 
-    static let decodedCacheEntriesMax = 256
-    private static let decoded = Mutex<[[UInt8]: ChaincodeDefinition]>([:])
+    private static let decoded = BoundedCache<[UInt8], ChaincodeDefinition>(capacity: 256)
 }

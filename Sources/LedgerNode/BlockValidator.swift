@@ -3,7 +3,6 @@ import Identity
 import LedgerCore
 import LedgerWire
 import SwiftProtobuf
-import Synchronization
 import WorldState
 
 /// Validates the transactions of a block that `BlockVerifier` accepted, with Fabric's validation
@@ -44,20 +43,12 @@ package struct BlockValidator: Sendable {
     }
 
     /// The parsed policy text; nil when it does not parse. Chaincode and key-level policies are
-    /// read for every transaction and few distinct texts exist: parsed ones are kept by text (at
-    /// most `parsedPoliciesMax`; the cache starts over when full).
+    /// read for every transaction and few distinct texts exist: parsed ones are kept by text.
     static func policy(_ text: String) -> EndorsementPolicy? {
-        if let known = parsedPolicies.withLock({ $0[text] }) { return known }
-        guard let policy = try? EndorsementPolicy.parse(text) else { return nil }
-        parsedPolicies.withLock { cache in
-            if cache.count >= parsedPoliciesMax { cache.removeAll(keepingCapacity: true) }
-            cache[text] = policy
-        }
-        return policy
+        parsedPolicies.value(for: text) { try? EndorsementPolicy.parse($0) }
     }
 
-    static let parsedPoliciesMax = 1024
-    private static let parsedPolicies = Mutex<[String: EndorsementPolicy]>([:])
+    private static let parsedPolicies = BoundedCache<String, EndorsementPolicy>(capacity: 1024)
 
     /// One outcome per transaction of `block`. `isCommitted` answers whether a txid is already in
     /// the ledger; `reader` is the state as of the previous block.

@@ -82,122 +82,129 @@ package struct Gateway: Sendable {
         _ proposal: Protos_SignedProposal, channelID: String, endorsingOrganizations: [String] = []
     ) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
         let channel = try channel(channelID)
-        let local = try await freshLocalEndorsement(proposal, channel)
+        // The txid matters only to early abort's bookkeeping of pending transactions.
+        let transactionID = channel.precheck == nil ? nil : try? GatewayClient.transactionID(of: proposal)
+        let local = try await freshLocalEndorsement(proposal, channel, transactionID: transactionID)
+        let payload: Data
         do {
-            return try await endorse(proposal, local: local, channel: channel, endorsingOrganizations: endorsingOrganizations)
+            payload = try await gatherEndorsements(proposal, local: local, channel: channel, endorsingOrganizations: Set(endorsingOrganizations))
         } catch {
             // No transaction for the client: its reservation (early abort) ends here.
-            if let precheck = channel.precheck, let transactionID = try? TransactionStreamService.transactionID(proposalBytes: proposal.proposalBytes) {
-                precheck.finished(transactionID)
-            }
+            if let transactionID { channel.precheck?.finished(transactionID) }
             throw error
         }
+        var envelope = Common_Envelope()
+        envelope.payload = payload
+        return (envelope, local.response.response)
     }
 
-    private func endorse(
-        _ proposal: Protos_SignedProposal, local: Protos_ProposalResponse, channel: GatewayChannel, endorsingOrganizations: [String]
-    ) async throws -> (transaction: Common_Envelope, result: Protos_Response) {
-        let chosen = Set(endorsingOrganizations)
-        let localMSP = endorser.signer.mspID
-        var responses = chosen.isEmpty || chosen.contains(localMSP) ? [local] : []
+    /// This peer's endorsement, and the transaction it alone endorses, assembled and decoded once.
+    private struct LocalEndorsement {
+        let response: Protos_ProposalResponse
+        let payload: Data
+        let transaction: EndorserTransaction
+    }
+
+    /// The payload of the transaction: this peer's endorsement when it satisfies the policies
+    /// (and no organizations were chosen), else this peer's (if chosen) and one of each other
+    /// organization's.
+    private func gatherEndorsements(
+        _ proposal: Protos_SignedProposal, local: LocalEndorsement, channel: GatewayChannel, endorsingOrganizations chosen: Set<String>
+    ) async throws -> Data {
+        var responses = chosen.isEmpty || chosen.contains(endorser.signer.mspID) ? [local.response] : []
+        if chosen.isEmpty, try policiesSatisfied(local.transaction, responses, channel) { return local.payload }
         let remotePeers = chosen.isEmpty ? channel.remotePeers : channel.remotePeers.filter { chosen.contains($0.mspID) }
-        // The transaction as endorsed so far; it is assembled again only if more endorsements come.
-        var payload = chosen.isEmpty ? try TransactionAssembler.payload(proposal: proposal, responses: responses) : nil
-        if let assembled = payload, try policiesSatisfied(assembled, responses, channel) {
-            // This peer's endorsement is enough.
-        } else {
-            // One endorsement per organization: its peers are asked one at a time (from a random
-            // one, to spread the load) until one answers with this peer's result.
-            let byOrganization = Dictionary(grouping: remotePeers, by: \.mspID)
-            let others = await withTaskGroup(of: [(String, Result<Protos_ProposalResponse, any Error>)].self) { group in
-                for peers in byOrganization.values {
-                    group.addTask {
-                        var attempts: [(String, Result<Protos_ProposalResponse, any Error>)] = []
-                        let first = Int.random(in: 0..<peers.count)
-                        for peer in peers[first...] + peers[..<first] {
-                            let label = "\(peer.mspID) \(peer.endpoint)"
-                            do {
-                                var response = try await peer.connection.processProposal(proposal)
-                                // A different result may come from a peer one block behind this
-                                // one: it is asked again after a pause (twice at most).
-                                for _ in 0..<Self.laggingPeerRetries where response.response.status < 400 && response.payload != local.payload {
-                                    try await Task.sleep(for: Self.laggingPeerPause)
-                                    response = try await peer.connection.processProposal(proposal)
-                                }
-                                attempts.append((label, .success(response)))
-                                if response.response.status < 400 && response.payload == local.payload { break }
-                            } catch {
-                                attempts.append((label, .failure(error)))
-                            }
-                        }
-                        return attempts
-                    }
-                }
-                var results: [(String, Result<Protos_ProposalResponse, any Error>)] = []
-                for await attempts in group { results += attempts }
-                return results
+        var problems: [String] = []
+        for (peer, result) in await remoteEndorsements(proposal, from: remotePeers, matching: local.response.payload) {
+            switch result {
+            case .success(let response) where response.response.status < 400 && response.payload == local.response.payload:
+                responses.append(response)
+            case .success(let response) where response.response.status < 400:
+                problems.append("\(peer): its result differs from this peer's")
+            case .success(let response):
+                problems.append("\(peer): refused (\(response.response.status)) \(response.response.message)")
+            case .failure(let error):
+                problems.append("\(peer): unreachable (\(error))")
             }
-            var problems: [String] = []
-            for (peer, result) in others {
-                switch result {
-                case .success(let response) where response.response.status < 400 && response.payload == local.payload:
-                    responses.append(response)
-                case .success(let response) where response.response.status < 400:
-                    problems.append("\(peer): its result differs from this peer's")
-                case .success(let response):
-                    problems.append("\(peer): refused (\(response.response.status)) \(response.response.message)")
-                case .failure(let error):
-                    problems.append("\(peer): unreachable (\(error))")
-                }
-            }
-            if !chosen.isEmpty {
-                let endorsed = Set(try responses.map { try SerializedIdentity.mspID(of: $0.endorsement.endorser) })
-                guard chosen.isSubset(of: endorsed) else {
-                    throw RPCError(
-                        code: .failedPrecondition,
-                        message: "not every requested organization endorsed (\(chosen.subtracting(endorsed).sorted().joined(separator: ", ")))"
-                            + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
-                }
-            }
-            let assembled = try TransactionAssembler.payload(proposal: proposal, responses: responses)
-            if chosen.isEmpty {
-                guard try policiesSatisfied(assembled, responses, channel) else {
-                    throw RPCError(
-                        code: .failedPrecondition,
-                        message: "the endorsements gathered do not satisfy the endorsement policies"
-                            + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
-                }
-            }
-            payload = assembled
         }
-        var envelope = Common_Envelope()
-        guard let payload else { throw RPCError(code: .internalError, message: "no transaction was assembled") }
-        envelope.payload = payload
-        return (envelope, local.response)
+        let detail = problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")
+        if !chosen.isEmpty {
+            let endorsed = Set(try responses.map { try SerializedIdentity.mspID(of: $0.endorsement.endorser) })
+            guard chosen.isSubset(of: endorsed) else {
+                throw RPCError(
+                    code: .failedPrecondition,
+                    message: "not every requested organization endorsed (\(chosen.subtracting(endorsed).sorted().joined(separator: ", ")))" + detail)
+            }
+        }
+        let payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
+        if chosen.isEmpty {
+            let transaction = try EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data)
+            guard try policiesSatisfied(transaction, responses, channel) else {
+                throw RPCError(code: .failedPrecondition, message: "the endorsements gathered do not satisfy the endorsement policies" + detail)
+            }
+        }
+        return payload
+    }
+
+    /// One endorsement per organization: its peers are asked one at a time (from a random one,
+    /// to spread the load) until one answers with `expected`, this peer's result. Every attempt
+    /// is returned, labelled with the peer.
+    private func remoteEndorsements(
+        _ proposal: Protos_SignedProposal, from remotePeers: [GatewayChannel.RemotePeer], matching expected: Data
+    ) async -> [(String, Result<Protos_ProposalResponse, any Error>)] {
+        await withTaskGroup(of: [(String, Result<Protos_ProposalResponse, any Error>)].self) { group in
+            for peers in Dictionary(grouping: remotePeers, by: \.mspID).values {
+                group.addTask {
+                    var attempts: [(String, Result<Protos_ProposalResponse, any Error>)] = []
+                    let first = Int.random(in: 0..<peers.count)
+                    for peer in peers[first...] + peers[..<first] {
+                        let label = "\(peer.mspID) \(peer.endpoint)"
+                        do {
+                            var response = try await peer.connection.processProposal(proposal)
+                            // A different result may come from a peer one block behind this one:
+                            // it is asked again after a pause (twice at most).
+                            for _ in 0..<Self.laggingPeerRetries where response.response.status < 400 && response.payload != expected {
+                                try await Task.sleep(for: Self.laggingPeerPause)
+                                response = try await peer.connection.processProposal(proposal)
+                            }
+                            attempts.append((label, .success(response)))
+                            if response.response.status < 400 && response.payload == expected { break }
+                        } catch {
+                            attempts.append((label, .failure(error)))
+                        }
+                    }
+                    return attempts
+                }
+            }
+            var results: [(String, Result<Protos_ProposalResponse, any Error>)] = []
+            for await attempts in group { results += attempts }
+            return results
+        }
     }
 
     static let laggingPeerRetries = 2
     static let laggingPeerPause = Duration.milliseconds(50)
 
-    /// This peer's endorsement. With early abort on, a simulation that read keys written by
-    /// transactions this gateway sent and that have not committed yet is run again once they
-    /// have (at most `ReadConflictPrecheck.waitRoundsMax` times), instead of carrying reads that
-    /// will be stale.
-    private func freshLocalEndorsement(_ proposal: Protos_SignedProposal, _ channel: GatewayChannel) async throws -> Protos_ProposalResponse {
+    /// This peer's endorsement. With early abort on (`transactionID` given), a simulation that
+    /// read keys written by transactions this gateway sent and that have not committed yet is run
+    /// again once they have (at most `ReadConflictPrecheck.waitRoundsMax` times), instead of
+    /// carrying reads that will be stale; one that read nothing pending reserves its writes.
+    private func freshLocalEndorsement(
+        _ proposal: Protos_SignedProposal, _ channel: GatewayChannel, transactionID: String?
+    ) async throws -> LocalEndorsement {
         var round = 0
         while true {
-            let local = endorser.processProposal(proposal)
-            guard local.response.status < 400 else {
-                throw RPCError(code: .aborted, message: "endorsement refused (\(local.response.status)): \(local.response.message)")
+            let response = endorser.processProposal(proposal)
+            guard response.response.status < 400 else {
+                throw RPCError(code: .aborted, message: "endorsement refused (\(response.response.status)): \(response.response.message)")
             }
-            guard let precheck = channel.precheck, round < ReadConflictPrecheck.waitRoundsMax,
-                let payload = try? TransactionAssembler.payload(proposal: proposal, responses: [local]),
-                let transaction = try? EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data),
-                let transactionID = try? TransactionStreamService.transactionID(proposalBytes: proposal.proposalBytes)
-            else { return local }
-            let writers = precheck.pendingWriters(readBy: transaction, transactionID: transactionID)
+            let payload = try TransactionAssembler.payload(proposal: proposal, responses: [response])
+            let local = LocalEndorsement(
+                response: response, payload: payload, transaction: try EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data))
+            guard let precheck = channel.precheck, let transactionID, round < ReadConflictPrecheck.waitRoundsMax else { return local }
+            let writers = precheck.pendingWriters(readBy: local.transaction, transactionID: transactionID)
             guard !writers.isEmpty else {
-                precheck.reserve(transaction, transactionID: transactionID)
+                precheck.reserve(local.transaction, transactionID: transactionID)
                 return local
             }
             for writer in writers { await precheck.waitUntilFinished(writer) }
@@ -205,9 +212,8 @@ package struct Gateway: Sendable {
         }
     }
 
-    /// Whether the endorsements of the assembled transaction `payload` satisfy its policies.
-    private func policiesSatisfied(_ payload: Data, _ responses: [Protos_ProposalResponse], _ channel: GatewayChannel) throws -> Bool {
-        let transaction = try EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data)
+    /// Whether `responses`, the endorsements of `transaction`, satisfy its policies.
+    private func policiesSatisfied(_ transaction: EndorserTransaction, _ responses: [Protos_ProposalResponse], _ channel: GatewayChannel) throws -> Bool {
         let now = Date()
         let localIdentity = Data(endorser.signer.serialized)
         let signers = responses.compactMap { response -> PolicySigner? in

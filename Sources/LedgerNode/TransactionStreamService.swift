@@ -47,7 +47,7 @@ struct TransactionStreamService: Medrex_TransactionStream.SimpleServiceProtocol 
         do {
             switch step.step {
             case .proposal(let proposal):
-                answer.transactionID = (try? Self.transactionID(proposalBytes: proposal.proposalBytes)) ?? ""
+                answer.transactionID = (try? GatewayClient.transactionID(of: proposal)) ?? ""
                 let (transaction, result) = try await gateway.endorse(proposal, channelID: step.channelID)
                 var prepared = Medrex_Prepared()
                 prepared.transaction = transaction
@@ -75,10 +75,5 @@ struct TransactionStreamService: Medrex_TransactionStream.SimpleServiceProtocol 
             answer.failure = failure
         }
         return answer
-    }
-
-    static func transactionID(proposalBytes: Data) throws -> String {
-        let proposal = try Protos_Proposal(serializedBytes: proposalBytes)
-        return try Common_ChannelHeader(serializedBytes: try Common_Header(serializedBytes: proposal.header).channelHeader).txID
     }
 }

@@ -18,6 +18,21 @@ import TestSupport
         return (decoded.proposalResponsePayload + endorsement.endorser, endorsement.signature)
     }
 
+    /// `transaction` with its first endorsement's signature changed by `change`, and the envelope
+    /// signed again by the fixture's client (so only the endorsement is wrong).
+    private func changingEndorsementSignature(of transaction: Data, _ fixture: ValidationFixture, _ change: (inout Data) -> Void) throws -> Data {
+        var envelope = try Common_Envelope(serializedBytes: transaction)
+        var payload = try Common_Payload(serializedBytes: envelope.payload)
+        var decoded = try Protos_Transaction(serializedBytes: payload.data)
+        var action = try Protos_ChaincodeActionPayload(serializedBytes: decoded.actions[0].payload)
+        change(&action.action.endorsements[0].signature)
+        decoded.actions[0].payload = try action.serializedData()
+        payload.data = try decoded.serializedData()
+        envelope.payload = try payload.serializedData()
+        envelope.signature = Data(try fixture.client.sign(envelope.payload))
+        return try envelope.serializedData()
+    }
+
     private func validator(_ fixture: ValidationFixture, own: OwnSignatures) throws -> BlockValidator {
         BlockValidator(
             membership: fixture.validator.membership, lifecyclePolicy: fixture.validator.lifecyclePolicy,
@@ -40,16 +55,7 @@ import TestSupport
         // A good endorsement that was not recorded is verified and accepted as before.
         let unrecorded = try fixture.transaction(writes: ["b"])
         // An endorsement whose signature was altered is not in the record: verified, refused.
-        let altered = try fixture.transaction(writes: ["b"]) { envelope in
-            var payload = try Common_Payload(serializedBytes: envelope.payload)
-            var transaction = try Protos_Transaction(serializedBytes: payload.data)
-            var action = try Protos_ChaincodeActionPayload(serializedBytes: transaction.actions[0].payload)
-            action.action.endorsements[0].signature[8] ^= 0x01
-            transaction.actions[0].payload = try action.serializedData()
-            payload.data = try transaction.serializedData()
-            envelope.payload = try payload.serializedData()
-            envelope.signature = Data(try fixture.client.sign(envelope.payload))
-        }
+        let altered = try changingEndorsementSignature(of: try fixture.transaction(writes: ["b"]), fixture) { $0[8] ^= 0x01 }
         #expect(try await validate(validator, fixture, [mine, unrecorded, altered]) == [.valid, .valid, .endorsementPolicyFailure])
     }
 
@@ -66,18 +72,7 @@ import TestSupport
             let (message, _) = try endorsement(of: transaction)
             own.record(signature: bogus, over: message)
         }
-        let forged = { (transaction: Data) throws -> Data in
-            var envelope = try Common_Envelope(serializedBytes: transaction)
-            var payload = try Common_Payload(serializedBytes: envelope.payload)
-            var decoded = try Protos_Transaction(serializedBytes: payload.data)
-            var action = try Protos_ChaincodeActionPayload(serializedBytes: decoded.actions[0].payload)
-            action.action.endorsements[0].signature = bogus
-            decoded.actions[0].payload = try action.serializedData()
-            payload.data = try decoded.serializedData()
-            envelope.payload = try payload.serializedData()
-            envelope.signature = Data(try fixture.client.sign(envelope.payload))
-            return try envelope.serializedData()
-        }
+        let forged = { (transaction: Data) throws -> Data in try self.changingEndorsementSignature(of: transaction, fixture) { $0 = bogus } }
         #expect(try await validate(validator, fixture, [try forged(byPeer), try forged(byOther)]) == [.valid, .endorsementPolicyFailure])
     }
 
