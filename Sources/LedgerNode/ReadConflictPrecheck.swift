@@ -46,8 +46,28 @@ package final class ReadConflictPrecheck: Sendable {
         var keysByWriter: [String: [String]] = [:]
         /// Tasks waiting for a pending txid to finish.
         var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
-        /// Pending txids registered at endorsement and not yet submitted.
-        var reserved: Set<String> = []
+        /// Pending txids registered at endorsement and not yet submitted, with the instant their
+        /// reservation ends. An ended reservation counts as finished at once, even before the task
+        /// that removes it has run.
+        var reserved: [String: ContinuousClock.Instant] = [:]
+
+        /// Whether `transactionID`'s registration is in force at `now`.
+        func isPending(_ transactionID: String, at now: ContinuousClock.Instant) -> Bool {
+            guard keysByWriter[transactionID] != nil else { return false }
+            guard let end = reserved[transactionID] else { return true }
+            return end > now
+        }
+
+        /// The pending txids (other than `transactionID`) that write one of `keys`.
+        func pendingWriters(of keys: [String], except transactionID: String, at now: ContinuousClock.Instant) -> Set<String> {
+            var writers = Set<String>()
+            for key in keys {
+                for writer in writersByKey[key] ?? [] where writer != transactionID && isPending(writer, at: now) {
+                    writers.insert(writer)
+                }
+            }
+            return writers
+        }
     }
 
     /// How long an endorsement's reservation lasts if its transaction is never submitted.
@@ -58,7 +78,10 @@ package final class ReadConflictPrecheck: Sendable {
     package init() {}
 
     /// Number of pending transactions (for tests and metrics).
-    package var pendingCount: Int { state.withLock { $0.keysByWriter.count } }
+    package var pendingCount: Int {
+        let now = ContinuousClock.now
+        return state.withLock { state in state.keysByWriter.keys.count { state.isPending($0, at: now) } }
+    }
 
     /// Checks `transaction` (txid `transactionID`) against `reader` and the pending writes; on
     /// `.proceed` registers its writes until `finished(_:)`. With `force`, registers it even when
@@ -77,14 +100,13 @@ package final class ReadConflictPrecheck: Sendable {
         let writes = transaction.readWriteSets.flatMap { namespace, set in
             set.writes.map { Self.id(namespace, $0.key) } + set.metadataWrites.map { Self.id(namespace, $0.key) }
         }
+        let now = ContinuousClock.now
         return state.withLock { state in
             if !force {
-                var blockers = Set<String>()
-                for key in reads { blockers.formUnion(state.writersByKey[key] ?? []) }
-                blockers.remove(transactionID)
+                let blockers = state.pendingWriters(of: reads, except: transactionID, at: now)
                 if !blockers.isEmpty { return .wait(for: blockers.sorted()) }
             }
-            state.reserved.remove(transactionID)
+            state.reserved[transactionID] = nil
             guard !writes.isEmpty, state.keysByWriter[transactionID] == nil else { return .proceed }
             state.keysByWriter[transactionID] = writes
             for key in writes { state.writersByKey[key, default: []].insert(transactionID) }
@@ -99,12 +121,8 @@ package final class ReadConflictPrecheck: Sendable {
     package func pendingWriters(readBy transaction: EndorserTransaction, transactionID: String) -> [String] {
         let reads = transaction.readWriteSets.flatMap { namespace, set in set.reads.map { Self.id(namespace, $0.key) } }
         guard !reads.isEmpty else { return [] }
-        return state.withLock { state in
-            var writers = Set<String>()
-            for key in reads { writers.formUnion(state.writersByKey[key] ?? []) }
-            writers.remove(transactionID)
-            return writers.sorted()
-        }
+        let now = ContinuousClock.now
+        return state.withLock { state in state.pendingWriters(of: reads, except: transactionID, at: now).sorted() }
     }
 
     /// Registers the writes of a just-endorsed `transaction` as pending, so that proposals
@@ -115,17 +133,20 @@ package final class ReadConflictPrecheck: Sendable {
         let writes = transaction.readWriteSets.flatMap { namespace, set in
             set.writes.map { Self.id(namespace, $0.key) } + set.metadataWrites.map { Self.id(namespace, $0.key) }
         }
+        let end = ContinuousClock.now + lifetime
         let reserved = state.withLock { state -> Bool in
             guard !writes.isEmpty, state.keysByWriter[transactionID] == nil else { return false }
             state.keysByWriter[transactionID] = writes
             for key in writes { state.writersByKey[key, default: []].insert(transactionID) }
-            state.reserved.insert(transactionID)
+            state.reserved[transactionID] = end
             return true
         }
         guard reserved else { return }
+        // Removes the ended reservation and wakes its waiters. Until this task runs (it may be
+        // late on a busy machine), the reservation's end alone makes it count as finished.
         Task { [weak self] in
-            try? await Task.sleep(for: lifetime)
-            guard let self, self.state.withLock({ $0.reserved.contains(transactionID) }) else { return }
+            try? await Task.sleep(until: end, clock: .continuous)
+            guard let self, self.state.withLock({ $0.reserved[transactionID] != nil }) else { return }
             self.finished(transactionID)
         }
     }
@@ -140,7 +161,7 @@ package final class ReadConflictPrecheck: Sendable {
                     if state.writersByKey[key]?.isEmpty == true { state.writersByKey[key] = nil }
                 }
             }
-            state.reserved.remove(transactionID)
+            state.reserved[transactionID] = nil
             return state.waiters.removeValue(forKey: transactionID) ?? []
         }
         for waiter in waiters { waiter.resume() }
@@ -149,8 +170,9 @@ package final class ReadConflictPrecheck: Sendable {
     /// Returns once `transactionID` is no longer pending (at once when it is not).
     package func waitUntilFinished(_ transactionID: String) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = ContinuousClock.now
             let pending = state.withLock { state -> Bool in
-                guard state.keysByWriter[transactionID] != nil else { return false }
+                guard state.isPending(transactionID, at: now) else { return false }
                 state.waiters[transactionID, default: []].append(continuation)
                 return true
             }

@@ -13,20 +13,20 @@ import WorldState
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Builds the example package (debug) and returns its plugin library.
-    static func buildExample() throws -> URL {
+    static func buildExample() async throws -> URL {
         let package = repository.appendingPathComponent("Examples/asset-transfer")
-        let build = try run("/usr/bin/env", ["swift", "build", "--package-path", package.path])
+        let build = try await run("/usr/bin/env", ["swift", "build", "--package-path", package.path])
         try #require(build.status == 0, "building the example failed:\n\(build.output)")
-        let binPath = try run("/usr/bin/env", ["swift", "build", "--package-path", package.path, "--show-bin-path"])
+        let binPath = try await run("/usr/bin/env", ["swift", "build", "--package-path", package.path, "--show-bin-path"])
         return URL(fileURLWithPath: binPath.output.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("libAssetTransfer.so")
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ChildProcess.run(URL(fileURLWithPath: executable), arguments)
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await ChildProcess.run(URL(fileURLWithPath: executable), arguments)
     }
 
-    @Test func loadsAndRunsTheExamplePlugin() throws {
-        let library = try Self.buildExample()
+    @Test func loadsAndRunsTheExamplePlugin() async throws {
+        let library = try await Self.buildExample()
         let contract = try ChaincodePluginLoader.load(path: library.path)
         #expect(contract.router.functionNames == ["create", "delete", "listByOwner", "read", "transfer"])
 
@@ -60,7 +60,7 @@ import WorldState
         #expect(!missing.hasEndorsement)
     }
 
-    @Test func refusesLibrariesOfAnotherABIOrNone() throws {
+    @Test func refusesLibrariesOfAnotherABIOrNone() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-plugins-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -70,7 +70,7 @@ import WorldState
         void *medrex_chaincode_entry(void) { return 0; }
         """.write(to: source, atomically: true, encoding: .utf8)
         let otherABI = directory.appendingPathComponent("libotherabi.so")
-        #expect(try Self.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-o", otherABI.path, source.path]).status == 0)
+        #expect(try await Self.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-o", otherABI.path, source.path]).status == 0)
         do {
             _ = try ChaincodePluginLoader.load(path: otherABI.path)
             Issue.record("loaded a plugin of another ABI")
@@ -82,7 +82,7 @@ import WorldState
         let plainSource = directory.appendingPathComponent("plain.c")
         try "int unrelated(void) { return 1; }".write(to: plainSource, atomically: true, encoding: .utf8)
         let plain = directory.appendingPathComponent("libplain.so")
-        #expect(try Self.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-o", plain.path, plainSource.path]).status == 0)
+        #expect(try await Self.run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-o", plain.path, plainSource.path]).status == 0)
         #expect(throws: ChaincodePluginError.self) { _ = try ChaincodePluginLoader.load(path: plain.path) }
 
         let garbage = directory.appendingPathComponent("libgarbage.so")

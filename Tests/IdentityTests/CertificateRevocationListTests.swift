@@ -26,7 +26,7 @@ import X509
     }
 
     /// OpenSSL is the independent judge: it must parse our CRL and refuse the certificate it lists.
-    @Test func openSSLHonoursOurCRL() throws {
+    @Test func openSSLHonoursOurCRL() async throws {
         let pki = try TestPKI()
         let revoked = try pki.identity("revoked")
         let kept = try pki.identity("kept")
@@ -55,14 +55,14 @@ import X509
         try revokedLeaf.serializeAsPEM().pemString.write(to: revokedFile, atomically: true, encoding: .utf8)
         try keptLeaf.serializeAsPEM().pemString.write(to: keptFile, atomically: true, encoding: .utf8)
 
-        let parsed = try OpenSSL.run(["crl", "-in", crlFile.path, "-noout", "-text"])
+        let parsed = try await OpenSSL.run(["crl", "-in", crlFile.path, "-noout", "-text"])
         #expect(parsed.status == 0)
         #expect(parsed.output.contains("Revoked Certificates"))
         let verifyArguments = ["verify", "-crl_check", "-CRLfile", crlFile.path, "-CAfile", caFile.path]
-        let refused = try OpenSSL.run(verifyArguments + [revokedFile.path])
+        let refused = try await OpenSSL.run(verifyArguments + [revokedFile.path])
         #expect(refused.status != 0)
         #expect(refused.output.contains("certificate revoked"))
-        let accepted = try OpenSSL.run(verifyArguments + [keptFile.path])
+        let accepted = try await OpenSSL.run(verifyArguments + [keptFile.path])
         #expect(accepted.status == 0, "\(accepted.output)")
     }
 }

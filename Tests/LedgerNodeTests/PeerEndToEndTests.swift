@@ -26,20 +26,20 @@ import TestSupport
 
         // The example plugin, built in debug by the package's own build.
         let example = Self.repository.appendingPathComponent("Examples/asset-transfer")
-        let build = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path])
+        let build = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path])
         try #require(build.status == 0, "\(build.output)")
-        let bin = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path, "--show-bin-path"])
+        let bin = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path, "--show-bin-path"])
         let library = URL(fileURLWithPath: bin.output.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("libAssetTransfer.so")
 
         let data = work.appendingPathComponent("peer0")
-        let install = try ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
+        let install = try await ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
         #expect(install.status == 0, "\(install.output)")
         #expect(install.output.contains("listByOwner"))
 
         let port = try ChildProcess.freePort()
         let operationsPort = try ChildProcess.freePort()
         let genesis = work.appendingPathComponent("healthchannel.block")
-        let create = try ChildProcess.run(medrex, [
+        let create = try await ChildProcess.run(medrex, [
             "channel", "create", "--config", Self.repository.appendingPathComponent("network-config/network.yaml").path,
             "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
         try #require(create.status == 0, "\(create.output)")
@@ -74,11 +74,11 @@ import TestSupport
                      "--peer-org", "HospitalA", "--peer", "127.0.0.1:\(port)", "--channel", "healthchannel", "--name", "asset-transfer"]
         // Installed, but the channel has no committed definition (this peer has no orderer to
         // commit one): the peer refuses clearly.
-        var answer = try ChildProcess.run(medrex, query + ["listByOwner", "alice"])
+        var answer = try await ChildProcess.run(medrex, query + ["listByOwner", "alice"])
         let deadline = ContinuousClock.now + .seconds(30)
         while !answer.output.contains("404"), ContinuousClock.now < deadline, peer.isRunning {
             try await Task.sleep(for: .milliseconds(200))
-            answer = try ChildProcess.run(medrex, query + ["listByOwner", "alice"])
+            answer = try await ChildProcess.run(medrex, query + ["listByOwner", "alice"])
         }
         #expect(answer.status != 0)
         #expect(answer.output.contains("chaincode 'asset-transfer' is installed but has no committed definition on channel 'healthchannel'"), "\(answer.output)")

@@ -30,11 +30,11 @@ import WorldState
         // majority has not approved is not committed.
         let cli = ["--crypto", network.crypto.path, "--peer-org", "HospitalA", "--peer", "127.0.0.1:\(network.peers[0].port)", "--channel", channel,
                    "--name", "other", "--version", "1.0", "--sequence", "1"]
-        let notAdmin = try ChildProcess.run(ChildProcess.medrex, ["chaincode", "approve", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "dr-carter"] + cli)
+        let notAdmin = try await ChildProcess.run(ChildProcess.medrex, ["chaincode", "approve", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "dr-carter"] + cli)
         #expect(notAdmin.status != 0 && notAdmin.output.contains("only an admin"), "\(notAdmin.output)")
-        let approved = try ChildProcess.run(ChildProcess.medrex, ["chaincode", "approve", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "admin"] + cli)
+        let approved = try await ChildProcess.run(ChildProcess.medrex, ["chaincode", "approve", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "admin"] + cli)
         #expect(approved.status == 0 && approved.output.contains("VALID"), "\(approved.output)")
-        let prematureCommit = try ChildProcess.run(ChildProcess.medrex, ["chaincode", "commit", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "admin"] + cli)
+        let prematureCommit = try await ChildProcess.run(ChildProcess.medrex, ["chaincode", "commit", "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "admin"] + cli)
         #expect(prematureCommit.status != 0 && prematureCommit.output.contains("1 of the 2 approvals"), "\(prematureCommit.output)")
         let firstBlock = try await network.height(peer: 1)
 
@@ -176,7 +176,7 @@ import WorldState
         defer { network.stopAll() }
         let svg = network.work.appendingPathComponent("bench.svg")
         for (workload, api, deltas) in [("put", "stream", false), ("transfer", "unary", false), ("hot", "stream", false), ("hot", "stream", true)] {
-            let result = try ChildProcess.run(ChildProcess.medrex, [
+            let result = try await ChildProcess.run(ChildProcess.medrex, [
                 "bench", "run", "--crypto", network.crypto.path, "--peer", "127.0.0.1:\(network.peers[0].port)", "--channel", network.channel,
                 "--workload", workload, "--accounts", workload == "hot" ? "4" : "200", "--api", api, "--clients", "8", "--duration", "2", "--json",
                 "--svg", svg.path] + (deltas ? ["--delta-writes"] : []))
@@ -282,52 +282,52 @@ import WorldState
         data: late-peer
         roles: [endorser, committer]
         """.write(to: config, atomically: true, encoding: .utf8)
-        let install = try ChildProcess.run(ChildProcess.medrex, [
-            "chaincode", "install", try ExamplePlugin.assetTransfer().path, "--data", network.work.appendingPathComponent("late-peer").path, "--name", "asset-transfer"])
+        let install = try await ChildProcess.run(ChildProcess.medrex, [
+            "chaincode", "install", try await ExamplePlugin.assetTransfer().path, "--data", network.work.appendingPathComponent("late-peer").path, "--name", "asset-transfer"])
         try #require(install.status == 0, "\(install.output)")
         let peer = Daemon(arguments: ["peer", "start", "--config", config.path], logFile: network.work.appendingPathComponent("late-peer.log"))
         try peer.start()
         defer { peer.stop() }
         let admin = ["--crypto", network.crypto.path, "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--peer", "127.0.0.1:\(port)"]
-        var list = try ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
+        var list = try await ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
         let deadline = ContinuousClock.now + .seconds(30)
         while list.status != 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
-            list = try ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
+            list = try await ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
         }
         #expect(list.status == 0 && list.output.isEmpty, "\(list.output)\n\(peer.log)")
 
         let genesis = network.work.appendingPathComponent("carechannel.block").path
         let join = ["channel", "join"] + admin + ["--genesis", genesis, "--chaincode", "asset-transfer:1.0"]
-        let notAdmin = try ChildProcess.run(ChildProcess.medrex, join + ["--user", "dr-carter"])
+        let notAdmin = try await ChildProcess.run(ChildProcess.medrex, join + ["--user", "dr-carter"])
         #expect(notAdmin.status != 0 && notAdmin.output.contains("admin request refused"), "\(notAdmin.output)")
-        let joined = try ChildProcess.run(ChildProcess.medrex, join)
+        let joined = try await ChildProcess.run(ChildProcess.medrex, join)
         #expect(joined.status == 0 && joined.output.contains("joined channel 'carechannel'"), "\(joined.output)")
-        let again = try ChildProcess.run(ChildProcess.medrex, join)
+        let again = try await ChildProcess.run(ChildProcess.medrex, join)
         #expect(again.status != 0 && again.output.contains("joined already"), "\(again.output)")
 
-        func height() throws -> UInt64? {
-            let listed = try ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
+        func height() async throws -> UInt64? {
+            let listed = try await ChildProcess.run(ChildProcess.medrex, ["channel", "list"] + admin)
             guard listed.status == 0, let line = listed.output.split(separator: "\n").first(where: { $0.hasPrefix("carechannel") }) else { return nil }
             return line.split(separator: "\t").dropFirst().first.flatMap { UInt64($0.dropFirst("height ".count)) }
         }
-        var caughtUp = try height()
+        var caughtUp = try await height()
         while caughtUp.map({ $0 < target }) ?? true, ContinuousClock.now < deadline + .seconds(30) {
             try await Task.sleep(for: .milliseconds(200))
-            caughtUp = try height()
+            caughtUp = try await height()
         }
         #expect(caughtUp == target, "\(peer.log)")
 
         // After a restart the peer has the channel without being told again, and serves it.
         #expect(peer.stop() == 0)
         try peer.start()
-        var restarted = try height()
+        var restarted = try await height()
         while restarted == nil, ContinuousClock.now < deadline + .seconds(60) {
             try await Task.sleep(for: .milliseconds(200))
-            restarted = try height()
+            restarted = try await height()
         }
         #expect(restarted == target, "\(peer.log)")
-        let query = try ChildProcess.run(ChildProcess.medrex, [
+        let query = try await ChildProcess.run(ChildProcess.medrex, [
             "chaincode", "query", "--crypto", network.crypto.path, "--org", "HospitalA", "--msp-id", "HospitalAMSP", "--user", "dr-carter",
             "--peer-org", "HospitalA", "--peer", "127.0.0.1:\(port)", "--channel", network.channel, "--name", "asset-transfer", "read", "asset-7"])
         #expect(query.status == 0 && query.output.contains(#""owner":"alice""#), "\(query.output)")
@@ -469,10 +469,10 @@ struct LocalTestNetwork: Sendable {
             ["crypto", "generate", "--config", networkFile.path, "--output", crypto.path],
             ["channel", "create", "--config", networkFile.path, "--channel", "carechannel", "--crypto", crypto.path, "--output", work.appendingPathComponent("carechannel.block").path],
         ] {
-            let result = try ChildProcess.run(medrex, command)
+            let result = try await ChildProcess.run(medrex, command)
             try #require(result.status == 0, "\(result.output)")
         }
-        let library = try ExamplePlugin.assetTransfer()
+        let library = try await ExamplePlugin.assetTransfer()
         let tlsRoots = "[crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]"
         try """
         mspID: OrdererMSP
@@ -515,7 +515,7 @@ struct LocalTestNetwork: Sendable {
             \(options.phi[organization].map { "phi:\n" + $0 } ?? "")
             """.write(to: config, atomically: true, encoding: .utf8)
             let data = work.appendingPathComponent("peer-\(organization)")
-            let install = try ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
+            let install = try await ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
             try #require(install.status == 0, "\(install.output)")
             let daemon = Daemon(arguments: ["peer", "start", "--config", config.path], logFile: work.appendingPathComponent("peer-\(organization).log"))
             try daemon.start()
@@ -733,11 +733,11 @@ struct LocalTestNetwork: Sendable {
 enum ExamplePlugin {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func assetTransfer() throws -> URL {
+    static func assetTransfer() async throws -> URL {
         let example = repository.appendingPathComponent("Examples/asset-transfer")
-        let build = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path])
+        let build = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path])
         try #require(build.status == 0, "\(build.output)")
-        let bin = try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path, "--show-bin-path"])
+        let bin = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path, "--show-bin-path"])
         return URL(fileURLWithPath: bin.output.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("libAssetTransfer.so")
     }
 }

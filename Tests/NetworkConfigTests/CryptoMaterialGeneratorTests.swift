@@ -29,19 +29,20 @@ import X509
         }
     }
 
-    @Test func writesMaterialThatOpenSSLAndOurMSPAccept() throws {
+    @Test func writesMaterialThatOpenSSLAndOurMSPAccept() async throws {
         defer { cleanUp() }
         let all = members()
-        #expect(all.count == 3 + 1 + 2 + 1 + 6 + 2 + 1 + 3)
+        let expectedMembers: Int = 3 + 1 + 2 + 1 + 6 + 2 + 1 + 3
+        #expect(all.count == expectedMembers)
         #expect(summary.privateKeyCount == all.count * 2 + network.organizations.count * 2)
         for (organization, member, role, user) in all {
             let layout = CryptoMaterialLayout(root: output, organization: organization.name)
-            let signing = try OpenSSL.run(["verify", "-CAfile", layout.caCertificate.path, member.msp.signingCertificate.path])
+            let signing = try await OpenSSL.run(["verify", "-CAfile", layout.caCertificate.path, member.msp.signingCertificate.path])
             #expect(signing.status == 0, "\(signing.output)")
-            let tls = try OpenSSL.run(["verify", "-CAfile", layout.tlsCACertificate.path, member.tlsCertificate.path])
+            let tls = try await OpenSSL.run(["verify", "-CAfile", layout.tlsCACertificate.path, member.tlsCertificate.path])
             #expect(tls.status == 0, "\(tls.output)")
             // A signing certificate is not a TLS certificate of the same org: different CAs.
-            let crossed = try OpenSSL.run(["verify", "-CAfile", layout.tlsCACertificate.path, member.msp.signingCertificate.path])
+            let crossed = try await OpenSSL.run(["verify", "-CAfile", layout.tlsCACertificate.path, member.msp.signingCertificate.path])
             #expect(crossed.status != 0)
 
             let msp = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(layout.organizationMSP, mspID: organization.mspID))
@@ -58,11 +59,11 @@ import X509
         }
     }
 
-    @Test func tlsCertificatesNameLocalhostAndTheNode() throws {
+    @Test func tlsCertificatesNameLocalhostAndTheNode() async throws {
         defer { cleanUp() }
         let hospital = try #require(network.organization(named: "HospitalA"))
         let peer = CryptoMaterialLayout(root: output, organization: "HospitalA").member(kind: .peer, name: "peer0")
-        let text = try OpenSSL.run(["x509", "-in", peer.tlsCertificate.path, "-noout", "-ext", "subjectAltName,extendedKeyUsage"])
+        let text = try await OpenSSL.run(["x509", "-in", peer.tlsCertificate.path, "-noout", "-ext", "subjectAltName,extendedKeyUsage"])
         #expect(text.output.contains("DNS:localhost"))
         #expect(text.output.contains("IP Address:127.0.0.1"))
         #expect(text.output.contains("DNS:peer0.\(hospital.domain)"))
@@ -102,7 +103,7 @@ import X509
         #expect(try String(contentsOf: precious, encoding: .utf8) == "keep me")
     }
 
-    @Test func tamperedCertificateFileIsRefusedByTheMSP() throws {
+    @Test func tamperedCertificateFileIsRefusedByTheMSP() async throws {
         defer { cleanUp() }
         let layout = CryptoMaterialLayout(root: output, organization: "HospitalA")
         let member = layout.member(kind: .user, name: "dr-carter")
@@ -113,7 +114,7 @@ import X509
         let tampered = try Certificate(derEncoded: der)
         try tampered.serializeAsPEM().pemString.write(to: member.msp.signingCertificate, atomically: true, encoding: .utf8)
 
-        let verdict = try OpenSSL.run(["verify", "-CAfile", layout.caCertificate.path, member.msp.signingCertificate.path])
+        let verdict = try await OpenSSL.run(["verify", "-CAfile", layout.caCertificate.path, member.msp.signingCertificate.path])
         #expect(verdict.status != 0)
         let msp = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(layout.organizationMSP, mspID: "HospitalAMSP"))
         do {

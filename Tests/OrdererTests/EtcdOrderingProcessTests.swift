@@ -162,10 +162,10 @@ import TestSupport
         }
     }
 
-    @Test func orderersStartWithoutEtcdAreRefused() throws {
-        let network = try EtcdTestNetwork.prepare(etcdEndpoints: nil)
+    @Test func orderersStartWithoutEtcdAreRefused() async throws {
+        let network = try await EtcdTestNetwork.prepare(etcdEndpoints: nil)
         defer { network.removeFiles() }
-        let result = try ChildProcess.run(ChildProcess.medrex, ["orderer", "start", "--config", network.orderers[0].config.path])
+        let result = try await ChildProcess.run(ChildProcess.medrex, ["orderer", "start", "--config", network.orderers[0].config.path])
         #expect(result.status != 0)
         #expect(result.output.contains("orderer0.yaml"), "\(result.output)")
         #expect(result.output.contains("etcd.endpoints"), "\(result.output)")

@@ -88,7 +88,7 @@ struct EtcdTestNetwork: Sendable {
 
     /// Writes crypto material, the genesis block and one `orderer<i>.yaml` per orderer (with an
     /// `etcd` section naming `etcdEndpoints`, or none when nil); starts nothing.
-    static func prepare(etcdEndpoints: [String]?) throws -> PreparedFiles {
+    static func prepare(etcdEndpoints: [String]?) async throws -> PreparedFiles {
         let repository = EtcdOrderingProcessTests.repository
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-etcd-ordering-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -103,7 +103,7 @@ struct EtcdTestNetwork: Sendable {
         let crypto = work.appendingPathComponent("crypto")
         _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
         let genesis = work.appendingPathComponent("healthchannel.block")
-        let create = try ChildProcess.run(ChildProcess.medrex, [
+        let create = try await ChildProcess.run(ChildProcess.medrex, [
             "channel", "create", "--config", networkFile.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path,
         ])
         guard create.status == 0 else { throw EtcdClusterErrorText("medrex channel create failed: \(create.output)") }
@@ -146,7 +146,7 @@ struct EtcdTestNetwork: Sendable {
         let cluster = try await EtcdCluster.start(members: 3)
         let prepared: PreparedFiles
         do {
-            prepared = try prepare(etcdEndpoints: cluster.endpoints)
+            prepared = try await prepare(etcdEndpoints: cluster.endpoints)
         } catch {
             cluster.stop()
             throw error

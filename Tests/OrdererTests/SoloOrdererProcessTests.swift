@@ -34,7 +34,7 @@ import TestSupport
             .replacingOccurrences(of: "preferredMaxBytes: 2097152", with: "preferredMaxBytes: 32768")
             .write(to: soloNetwork, atomically: true, encoding: .utf8)
         let genesis = work.appendingPathComponent("healthchannel.block")
-        let create = try ChildProcess.run(ChildProcess.medrex, ["channel", "create", "--config", soloNetwork.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
+        let create = try await ChildProcess.run(ChildProcess.medrex, ["channel", "create", "--config", soloNetwork.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
         try #require(create.status == 0, "\(create.output)")
         let config = work.appendingPathComponent("orderer.yaml")
         let operationsPort = try ChildProcess.freePort()

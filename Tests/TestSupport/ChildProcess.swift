@@ -2,8 +2,23 @@ import Foundation
 
 /// Runs programs for tests: to completion, or in the background until stopped by PID.
 package enum ChildProcess {
-    /// Runs to completion; returns the exit status and the combined output.
-    package static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs to completion; returns the exit status and the combined output. The wait happens off
+    /// the cooperative pool (`offPool`).
+    package static func run(_ executable: URL, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await offPool { try runBlocking(executable, arguments) }
+    }
+
+    /// Runs blocking `work` (waiting for a child process, reading its pipe, sleeping) on a thread
+    /// outside Swift's cooperative pool and awaits its result. That pool has one thread per core,
+    /// two here: a test blocking on them stalls every other suite of the parallel run, and with
+    /// it their timers (a 100 ms timeout then fires seconds late).
+    package static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try work() }) }.start()
+        }
+    }
+
+    private static func runBlocking(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

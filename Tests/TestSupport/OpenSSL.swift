@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs the system's `openssl` (an independent implementation to check our encodings against).
 package enum OpenSSL {
-    package static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments)
+    package static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["openssl"] + arguments)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import WorldState
@@ -15,7 +16,7 @@ import Testing
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("medrex")
     }
 
-    @Test func survivesRepeatedSIGKILL() throws {
+    @Test func survivesRepeatedSIGKILL() async throws {
         let medrex = Self.medrexExecutable
         try #require(FileManager.default.isExecutableFile(atPath: medrex.path), "build medrex first (swift build --build-tests builds it)")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-crash-\(UUID().uuidString)")
@@ -23,7 +24,8 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var previousHeight: UInt64 = 0
         for trial in 0..<Self.trials {
-            let reported = try runAndKill(medrex, directory: directory, seed: UInt64(trial), after: .milliseconds(Int.random(in: 150...700, using: &generator)))
+            let delay = Duration.milliseconds(Int.random(in: 150...700, using: &generator))
+            let reported = try await ChildProcess.offPool { try Self.runAndKill(medrex, directory: directory, seed: UInt64(trial), after: delay) }
             let ledger = try Ledger(directory: directory)
             let height = ledger.height
             try ledger.close()
@@ -41,7 +43,7 @@ import Testing
 
     /// Starts the child, waits until it has committed at least one block and then `after`, kills
     /// it with SIGKILL, and returns the last block it reported committed.
-    private func runAndKill(_ medrex: URL, directory: URL, seed: UInt64, after delay: Duration) throws -> UInt64? {
+    private static func runAndKill(_ medrex: URL, directory: URL, seed: UInt64, after delay: Duration) throws -> UInt64? {
         let process = Process()
         process.executableURL = medrex
         process.arguments = [
