@@ -1,6 +1,8 @@
 import Endorser
 import GRPCCore
+import LedgerCore
 import LedgerWire
+import RPCTransport
 
 /// Fabric's `protos.Endorser/ProcessProposal` over gRPC. Refusals are proposal responses with a
 /// status (as in Fabric), not gRPC errors.
@@ -10,8 +12,31 @@ struct EndorserRPCService: Protos_Endorser.SimpleServiceProtocol {
     let metrics: PeerMetrics
 
     func processProposal(request: Protos_SignedProposal, context: ServerContext) async throws -> Protos_ProposalResponse {
-        let response = endorser().processProposal(request)
+        endorse(request)
+    }
+
+    func endorse(_ proposal: Protos_SignedProposal) -> Protos_ProposalResponse {
+        let response = endorser().processProposal(proposal)
         metrics.countProposal(status: response.response.status)
         return response
+    }
+}
+
+/// Medrex's `medrex.EndorsementStream/ProcessProposals`: the same endorsements for other peers'
+/// gateways, many proposals on one stream (`EndorserConnection` uses it), each handled
+/// concurrently and answered under its correlation id.
+struct EndorsementStreamService: Medrex_EndorsementStream.SimpleServiceProtocol {
+    let endorser: EndorserRPCService
+    let shutdown: ShutdownSignal
+
+    func processProposals(
+        request: RPCAsyncSequence<Medrex_EndorsementRequest, any Error>, response: RPCWriter<Medrex_EndorsementResponse>, context: ServerContext
+    ) async throws {
+        try await StreamedCalls.serve(request, answers: response, inFlightMax: Limits.streamedTransactionsInFlightMax, shutdown: shutdown) { request in
+            var answer = Medrex_EndorsementResponse()
+            answer.correlationID = request.correlationID
+            answer.response = endorser.endorse(request.proposal)
+            return answer
+        }
     }
 }

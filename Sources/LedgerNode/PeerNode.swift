@@ -252,11 +252,15 @@ package final class PeerNode: Sendable {
             PeerDeliverService(channels: { current().blocks }),
             PeerAdminService(node: self),
         ]
-        if configuration.roles.contains(.endorser) { rpcServices.append(EndorserRPCService(endorser: { current().endorser }, metrics: metrics)) }
+        if configuration.roles.contains(.endorser) {
+            let endorser = EndorserRPCService(endorser: { current().endorser }, metrics: metrics)
+            rpcServices.append(endorser)
+            rpcServices.append(EndorsementStreamService(endorser: endorser, shutdown: shutdownSignal))
+        }
         if configuration.roles.contains(.endorser) && configuration.roles.contains(.committer) {
             let gateway: @Sendable () -> Gateway = { current().gateway! }
             rpcServices.append(GatewayRPCService(gateway: gateway))
-            rpcServices.append(TransactionStreamService(gateway: gateway))
+            rpcServices.append(TransactionStreamService(gateway: gateway, shutdown: shutdownSignal))
         }
         var phi: (service: PhiRecordService, close: @Sendable () async -> Void)?
         if let settings = configuration.phi {
@@ -317,6 +321,8 @@ package final class PeerNode: Sendable {
             return state.server
         }
         server?.beginGracefulShutdown()
+        // The streams other peers' gateways and clients keep open end, so that the server drains.
+        shutdownSignal.fire()
         // Commit-status and Deliver calls wait for blocks that will not come: release them.
         for channel in services.withLock({ $0.channels.values }) {
             channel.notifier.stop()
@@ -331,5 +337,6 @@ package final class PeerNode: Sendable {
     }
 
     private let shutdownState = Mutex(ShutdownState())
+    private let shutdownSignal = ShutdownSignal()
 }
 

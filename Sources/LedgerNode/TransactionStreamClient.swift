@@ -33,7 +33,7 @@ package final class TransactionStreamClient: Sendable {
 
     private let signer: SigningIdentity
     private let outgoing: AsyncStream<Medrex_TransactRequest>.Continuation
-    private let pending = Mutex<(nextID: UInt64, waiters: [UInt64: CheckedContinuation<Medrex_TransactResponse, any Error>], closed: (any Error)?)>((0, [:], nil))
+    private let pending = PendingAnswers<Medrex_TransactResponse>()
 
     private init(signer: SigningIdentity, outgoing: AsyncStream<Medrex_TransactRequest>.Continuation) {
         self.signer = signer
@@ -54,11 +54,11 @@ package final class TransactionStreamClient: Sendable {
                         try await service.transact { writer in
                             for await request in requests { try await writer.write(request) }
                         } onResponse: { response in
-                            for try await answer in response.messages { client.deliver(answer) }
+                            for try await answer in response.messages { client.pending.deliver(answer, to: answer.correlationID) }
                         }
-                        client.close(RPCError(code: .unavailable, message: "the transaction stream ended"))
+                        client.pending.close(RPCError(code: .unavailable, message: "the transaction stream ended"))
                     } catch {
-                        client.close(error)
+                        client.pending.close(error)
                     }
                     return nil
                 }
@@ -99,35 +99,10 @@ package final class TransactionStreamClient: Sendable {
     }
 
     private func exchange(_ request: Medrex_TransactRequest) async throws -> Medrex_TransactResponse {
-        try await withCheckedThrowingContinuation { continuation in
-            let outcome = pending.withLock { state -> Result<UInt64, any Error> in
-                if let closed = state.closed { return .failure(closed) }
-                state.nextID += 1
-                state.waiters[state.nextID] = continuation
-                return .success(state.nextID)
-            }
-            switch outcome {
-            case .failure(let error):
-                continuation.resume(throwing: error)
-            case .success(let id):
-                var request = request
-                request.correlationID = id
-                outgoing.yield(request)
-            }
+        try await pending.call { id in
+            var request = request
+            request.correlationID = id
+            outgoing.yield(request)
         }
-    }
-
-    private func deliver(_ answer: Medrex_TransactResponse) {
-        let waiter = pending.withLock { $0.waiters.removeValue(forKey: answer.correlationID) }
-        waiter?.resume(returning: answer)
-    }
-
-    private func close(_ error: any Error) {
-        let waiters = pending.withLock { state -> [CheckedContinuation<Medrex_TransactResponse, any Error>] in
-            state.closed = error
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
-        }
-        for waiter in waiters { waiter.resume(throwing: error) }
     }
 }

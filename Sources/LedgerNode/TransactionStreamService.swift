@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import LedgerCore
 import LedgerWire
+import RPCTransport
 import SwiftProtobuf
 
 /// Medrex's streaming transaction API (`medrex.TransactionStream/Transact`): the gateway's steps
@@ -13,31 +14,19 @@ struct TransactionStreamService: Medrex_TransactionStream.SimpleServiceProtocol 
     let current: @Sendable () -> Gateway
     var gateway: Gateway { current() }
 
-    init(gateway: @escaping @Sendable () -> Gateway) { current = gateway }
+    /// Fires when the peer begins to shut down: the stream ends once what it has read is answered.
+    let shutdown: ShutdownSignal
+
+    init(gateway: @escaping @Sendable () -> Gateway, shutdown: ShutdownSignal) {
+        current = gateway
+        self.shutdown = shutdown
+    }
 
     func transact(
         request: RPCAsyncSequence<Medrex_TransactRequest, any Error>, response: RPCWriter<Medrex_TransactResponse>, context: ServerContext
     ) async throws {
-        let (answers, outbox) = AsyncStream.makeStream(of: Medrex_TransactResponse.self)
-        try await withThrowingTaskGroup(of: Void.self) { writers in
-            writers.addTask {
-                for await answer in answers { try await response.write(answer) }
-            }
-            defer { outbox.finish() }
-            try await withThrowingTaskGroup(of: Void.self) { handlers in
-                var inFlight = 0
-                for try await step in request {
-                    if inFlight >= Limits.streamedTransactionsInFlightMax {
-                        try await handlers.next()
-                        inFlight -= 1
-                    }
-                    inFlight += 1
-                    handlers.addTask { outbox.yield(await handle(step)) }
-                }
-                try await handlers.waitForAll()
-            }
-            outbox.finish()
-            try await writers.waitForAll()
+        try await StreamedCalls.serve(request, answers: response, inFlightMax: Limits.streamedTransactionsInFlightMax, shutdown: shutdown) { step in
+            await handle(step)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import RPCTransport
 import Identity
 import LedgerCore
 import LedgerWire

@@ -14,7 +14,7 @@ import Synchronization
 import WorldState
 
 /// `medrex bench endorse`: proposals/s of the endorser for a simple put, in-process and over
-/// gRPC with mutual TLS, against a RocksDB ledger. Proposals are built and signed before timing
+/// gRPC with mutual TLS (unary calls, and the endorsement stream), against a RocksDB ledger. Proposals are built and signed before timing
 /// (a client's work), so the figures are the endorser's: checks, simulation, signing, and for
 /// the second figure the gRPC/TLS round trips on the same 2 cores.
 struct EndorseBenchCommand: AsyncParsableCommand {
@@ -83,6 +83,10 @@ struct EndorseBenchCommand: AsyncParsableCommand {
             try await measure(batch) { proposal in try await endorser.processProposal(proposal) }
         }
         print(String(format: "  gRPC + mutual TLS:   %.0f proposals/s (one connection, unary calls)", overGRPC))
+        let connection = EndorserConnection(endpoint: NodeAddress(host: "127.0.0.1", port: port), tls: tls)
+        let streamed = try await measure(batch) { proposal in try await connection.processProposal(proposal) }
+        connection.close()
+        print(String(format: "  gRPC + mutual TLS:   %.0f proposals/s (one stream, as a gateway sends to other peers)", streamed))
         node.beginShutdown()
         try await serving.value
     }

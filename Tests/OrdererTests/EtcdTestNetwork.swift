@@ -71,8 +71,9 @@ final class OrdererDaemon: @unchecked Sendable {
     /// The end of the log, and the first crash report in it if there is one.
     var logTail: String {
         let lines = ((try? String(contentsOf: logFile, encoding: .utf8)) ?? "").split(separator: "\n")
-        let crash = lines.firstIndex { $0.contains("Fatal error") || $0.contains("💣") || $0.contains("Crash") }
-        let crashReport = crash.map { lines[max(0, $0 - 3)..<min(lines.count, $0 + 25)].joined(separator: "\n") + "\n...\n" } ?? ""
+        // The start of a crash report: Swift's runtime error, or the backtracer's header.
+        let crash = lines.firstIndex { $0.contains("Fatal error") || $0.contains("💣") || $0.contains("Program crashed") || $0.contains("*** Signal") }
+        let crashReport = crash.map { lines[max(0, $0 - 3)..<min(lines.count, $0 + 40)].joined(separator: "\n") + "\n...\n" } ?? ""
         return crashReport + lines.suffix(30).joined(separator: "\n")
     }
 }

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Fires once, when the orderer begins to shut down: long-lived Broadcast streams stop reading
-/// envelopes, answer those already read, and end, so that the server can drain.
+/// Fires once, when a node begins to shut down: its long-lived streams (the orderer's Broadcast,
+/// the peer's endorsement stream) stop reading requests, answer those already read, and end, so
+/// that the server's graceful shutdown, which waits for open calls, can finish.
 package final class ShutdownSignal: Sendable {
     private struct State {
         var fired = false
