@@ -124,9 +124,13 @@ private final class ProposalStream: Sendable {
     static func open(on client: GRPCClient<HTTP2ClientTransport.Posix>, peer: String) -> ProposalStream {
         let (requests, outgoing) = AsyncStream.makeStream(of: Medrex_EndorsementRequest.self)
         let stream = ProposalStream(outgoing: outgoing, peer: peer)
+        // Fails at once when the peer cannot be reached (as the unary calls do), instead of
+        // waiting for a connection: the gateway then asks the organization's next peer.
+        var options = CallOptions.defaults
+        options.waitForReady = false
         Task {
             do {
-                try await Medrex_EndorsementStream.Client(wrapping: client).processProposals { writer in
+                try await Medrex_EndorsementStream.Client(wrapping: client).processProposals(options: options) { writer in
                     for await request in requests { try await writer.write(request) }
                 } onResponse: { response in
                     for try await answer in response.messages { stream.answers.deliver(answer.response, to: answer.correlationID) }
