@@ -21,9 +21,7 @@ package enum EndorserClient {
     package static func processProposal(
         _ proposal: Protos_SignedProposal, host: String, port: Int, tls: MutualTLS, timeout: Duration = .seconds(30)
     ) async throws -> Protos_ProposalResponse {
-        var options = CallOptions.defaults
-        options.timeout = timeout
-        options.waitForReady = false
+        let options = CallOptions.failingFast(timeout: timeout)
         return try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: tls.clientSecurity)) { client in
             try await Protos_Endorser.Client(wrapping: client).processProposal(proposal, options: options)
         }
@@ -64,10 +62,7 @@ package final class EndorserConnection: Sendable {
                 }
             }
         }
-        var options = CallOptions.defaults
-        options.timeout = timeout
-        options.waitForReady = false
-        return try await Protos_Endorser.Client(wrapping: try client()).processProposal(proposal, options: options)
+        return try await Protos_Endorser.Client(wrapping: try client()).processProposal(proposal, options: .failingFast(timeout: timeout))
     }
 
     /// The open proposal stream (a new one if the last one ended); nil if the peer has none.
@@ -124,10 +119,8 @@ private final class ProposalStream: Sendable {
     static func open(on client: GRPCClient<HTTP2ClientTransport.Posix>, peer: String) -> ProposalStream {
         let (requests, outgoing) = AsyncStream.makeStream(of: Medrex_EndorsementRequest.self)
         let stream = ProposalStream(outgoing: outgoing, peer: peer)
-        // Fails at once when the peer cannot be reached (as the unary calls do), instead of
-        // waiting for a connection: the gateway then asks the organization's next peer.
-        var options = CallOptions.defaults
-        options.waitForReady = false
+        // No timeout for the stream itself: each call has its own (`expire`).
+        let options = CallOptions.failingFast(timeout: nil)
         Task {
             do {
                 try await Medrex_EndorsementStream.Client(wrapping: client).processProposals(options: options) { writer in
@@ -164,5 +157,17 @@ private final class ProposalStream: Sendable {
     func finish() {
         outgoing.finish()
         answers.close(RPCError(code: .unavailable, message: "the connection to \(peer) was closed"))
+    }
+}
+
+extension CallOptions {
+    /// Options of the calls to other peers' endorsers: they fail at once when the peer cannot be
+    /// reached, instead of waiting for a connection (the gateway then asks the organization's
+    /// next peer), and end after `timeout`, connecting included.
+    static func failingFast(timeout: Duration?) -> CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        options.waitForReady = false
+        return options
     }
 }

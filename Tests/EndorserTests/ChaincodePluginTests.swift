@@ -10,23 +10,12 @@ import WorldState
 /// Builds `Examples/asset-transfer` as a real plugin, loads it with dlopen, and runs it through
 /// the endorser; refuses libraries with another ABI or none.
 @Suite(.serialized) struct ChaincodePluginTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// Builds the example package (debug) and returns its plugin library.
-    static func buildExample() async throws -> URL {
-        let package = repository.appendingPathComponent("Examples/asset-transfer")
-        let build = try await run("/usr/bin/env", ["swift", "build", "--package-path", package.path])
-        try #require(build.status == 0, "building the example failed:\n\(build.output)")
-        let binPath = try await run("/usr/bin/env", ["swift", "build", "--package-path", package.path, "--show-bin-path"])
-        return URL(fileURLWithPath: binPath.output.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("libAssetTransfer.so")
-    }
-
     static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await ChildProcess.run(URL(fileURLWithPath: executable), arguments)
     }
 
     @Test func loadsAndRunsTheExamplePlugin() async throws {
-        let library = try await Self.buildExample()
+        let library = try await ExamplePlugin.assetTransfer()
         let contract = try ChaincodePluginLoader.load(path: library.path)
         #expect(contract.router.functionNames == ["create", "delete", "listByOwner", "read", "transfer"])
 

@@ -25,11 +25,7 @@ import TestSupport
         _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
 
         // The example plugin, built in debug by the package's own build.
-        let example = Self.repository.appendingPathComponent("Examples/asset-transfer")
-        let build = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path])
-        try #require(build.status == 0, "\(build.output)")
-        let bin = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path, "--show-bin-path"])
-        let library = URL(fileURLWithPath: bin.output.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("libAssetTransfer.so")
+        let library = try await ExamplePlugin.assetTransfer()
 
         let data = work.appendingPathComponent("peer0")
         let install = try await ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])

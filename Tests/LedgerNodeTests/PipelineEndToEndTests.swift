@@ -730,16 +730,3 @@ struct LocalTestNetwork: Sendable {
         return try builder.envelope { Data(try creator.sign($0)) }
     }
 }
-
-/// The example chaincode plugin, built in debug by its own package.
-enum ExamplePlugin {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static func assetTransfer() async throws -> URL {
-        let example = repository.appendingPathComponent("Examples/asset-transfer")
-        let build = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path])
-        try #require(build.status == 0, "\(build.output)")
-        let bin = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", example.path, "--show-bin-path"])
-        return URL(fileURLWithPath: bin.output.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("libAssetTransfer.so")
-    }
-}
