@@ -17,7 +17,9 @@ package struct AccountsContract: Contract {
             let count = try Self.integer(context, 1)
             let balance = try Self.integer(context, 2)
             guard count > 0, count <= 10_000 else { throw ChaincodeError(.invalidArgument, "COUNT must be 1...10000") }
-            for index in first..<(first + count) {
+            let (end, overflow) = first.addingReportingOverflow(count)
+            guard !overflow else { throw ChaincodeError(.invalidArgument, "FIRST + COUNT must not exceed \(Int.max)") }
+            for index in first..<end {
                 try context.stub.putState(Self.key(index), Array(String(balance).utf8))
             }
             return []
@@ -30,8 +32,11 @@ package struct AccountsContract: Contract {
             let fromBalance = try Self.balance(context, from)
             let toBalance = try Self.balance(context, to)
             guard fromBalance >= amount else { throw ChaincodeError(.invalidArgument, "account \(from) has insufficient funds") }
+            let (credited, overflow) = toBalance.addingReportingOverflow(amount)
+            guard !overflow else { throw ChaincodeError(.invalidArgument, "account \(to) cannot hold more than \(Int.max)") }
+            // fromBalance >= amount >= 0, so the difference cannot overflow.
             try context.stub.putState(from, Array(String(fromBalance - amount).utf8))
-            try context.stub.putState(to, Array(String(toBalance + amount).utf8))
+            try context.stub.putState(to, Array(String(credited).utf8))
             return []
         }
         router.on("balance") { context in

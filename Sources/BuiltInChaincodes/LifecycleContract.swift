@@ -73,10 +73,12 @@ package struct LifecycleContract: Contract {
             throw ChaincodeError(.invalidArgument, "SEQUENCE must be a positive integer")
         }
         let policy = context.arguments.count > 3 ? try context.string(3) : ""
-        guard !name.isEmpty, !name.hasPrefix("_"), name.utf8.count <= 64 else {
-            throw ChaincodeError(.invalidArgument, "a chaincode name is 1 to 64 bytes and does not start with '_'")
+        guard name.utf8.count <= 64, Self.isChaincodeName(name) else {
+            throw ChaincodeError(.invalidArgument, "a chaincode name is 1 to 64 letters and digits, single '-' or '_' between them (Fabric's rule)")
         }
-        guard !version.isEmpty else { throw ChaincodeError(.invalidArgument, "VERSION must not be empty") }
+        guard version.utf8.count <= 64, !version.isEmpty, version.utf8.allSatisfy(Self.isVersionByte) else {
+            throw ChaincodeError(.invalidArgument, "VERSION is 1 to 64 of A-Z a-z 0-9 _ . + - (Fabric's rule)")
+        }
         if !policy.isEmpty {
             do {
                 _ = try EndorsementPolicy.parse(policy)
@@ -87,9 +89,31 @@ package struct LifecycleContract: Contract {
         return ChaincodeDefinition(name: name, version: version, sequence: sequence, endorsementPolicy: policy)
     }
 
+    /// Fabric's chaincode name rule, `^[a-zA-Z0-9]+([-_][a-zA-Z0-9]+)*$`: a name is also a state
+    /// namespace, so it can hold no U+0000 and never starts with '_' (system namespaces).
+    static func isChaincodeName(_ name: String) -> Bool {
+        var previousWasSeparator = true
+        for byte in name.utf8 {
+            let isSeparator = byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            guard isSeparator ? !previousWasSeparator : isAlphanumeric(byte) else { return false }
+            previousWasSeparator = isSeparator
+        }
+        return !previousWasSeparator
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    private static func isVersionByte(_ byte: UInt8) -> Bool {
+        isAlphanumeric(byte) || [UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-")].contains(byte)
+    }
+
     private static func requireNextSequence(_ definition: ChaincodeDefinition, _ context: TransactionContext) throws {
         let committed = try context.stub.getState(ChaincodeDefinition.definitionKey(definition.name)).flatMap(ChaincodeDefinition.decode)
-        let next = (committed?.sequence ?? 0) + 1
+        let (next, overflow) = (committed?.sequence ?? 0).addingReportingOverflow(1)
+        guard !overflow else { throw ChaincodeError(.invalidArgument, "chaincode \(definition.name) is at the last possible sequence") }
         guard definition.sequence == next else {
             throw ChaincodeError(.invalidArgument, "chaincode \(definition.name) is at sequence \(next - 1); the next definition must have sequence \(next)")
         }

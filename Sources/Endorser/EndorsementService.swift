@@ -47,7 +47,7 @@ package struct EndorsementService: Sendable {
         signer: SigningIdentity,
         membership: MembershipRegistry,
         channels: [String: ChannelEndorsementResources],
-        timestampSkew: TimeInterval = 15 * 60,
+        timestampSkew: TimeInterval = Limits.proposalTimestampSkewDefault,
         executionTimeMax: Duration = Limits.chaincodeExecutionTimeMax,
         clock: @escaping @Sendable () -> Date = { Date() },
         ownSignatures: OwnSignatures? = nil
@@ -95,7 +95,7 @@ package struct EndorsementService: Sendable {
         let simulator = TransactionSimulator(.init(
                 transactionID: proposal.transactionID,
                 channelID: proposal.channelHeader.channelID,
-                timestamp: proposal.channelHeader.timestamp.date,
+                timestamp: proposal.channelHeader.timestamp.instant,
                 clientIdentity: Self.clientIdentity(proposal.creator),
                 transient: proposal.transientMap.mapValues { Array($0) },
                 reader: reader,
@@ -178,17 +178,12 @@ package struct EndorsementService: Sendable {
         return result
     }
 
-    /// Fabric's proposal hash: SHA-256 of the channel header, the signature header and the
-    /// chaincode proposal payload without its transient map (which never reaches the ledger).
+    /// Fabric's proposal hash (`ProposalHash`) of the checked proposal.
     static func proposalHash(_ proposal: CheckedProposal) throws -> Data {
         let header = try Common_Header(serializedBytes: proposal.proposal.header)
-        var visiblePayload = try Protos_ChaincodeProposalPayload(serializedBytes: proposal.proposal.payload)
-        visiblePayload.transientMap = [:]
-        var hasher = SHA256()
-        hasher.update(data: header.channelHeader)
-        hasher.update(data: header.signatureHeader)
-        hasher.update(data: try visiblePayload.serializedData())
-        return Data(hasher.finalize())
+        return ProposalHash.of(
+            channelHeader: header.channelHeader, signatureHeader: header.signatureHeader,
+            proposalPayload: try ProposalHash.payloadForTransaction(proposal.proposal.payload))
     }
 
     static func clientIdentity(_ identity: ValidatedIdentity) -> ClientIdentity {

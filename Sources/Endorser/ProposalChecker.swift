@@ -29,7 +29,7 @@ package struct ProposalChecker: Sendable {
     /// Largest accepted difference between the proposal's timestamp and the endorser's clock.
     package let timestampSkew: TimeInterval
 
-    package init(membership: MembershipRegistry, channels: Set<String>, timestampSkew: TimeInterval = 15 * 60) {
+    package init(membership: MembershipRegistry, channels: Set<String>, timestampSkew: TimeInterval = Limits.proposalTimestampSkewDefault) {
         self.membership = membership
         self.channels = channels
         self.timestampSkew = timestampSkew
@@ -60,7 +60,7 @@ package struct ProposalChecker: Sendable {
         guard channelHeader.txID == expectedID else {
             throw EndorserError(.badTransactionID, "txid '\(channelHeader.txID)' is not SHA-256 of the nonce and creator")
         }
-        let proposedAt = channelHeader.timestamp.date
+        let proposedAt = channelHeader.timestamp.instant
         guard abs(proposedAt.timeIntervalSince(now)) <= timestampSkew else {
             throw EndorserError(.timestampOutOfRange, "proposal timestamp \(proposedAt) is more than \(Int(timestampSkew)) s from the endorser's clock")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import LedgerCore
 import LedgerWire
 import SwiftProtobuf
 
@@ -29,13 +30,11 @@ package enum TransactionAssembler {
         do {
             let proposal = try Protos_Proposal(serializedBytes: signed.proposalBytes)
             let header = try Common_Header(serializedBytes: proposal.header)
-            var visiblePayload = try Protos_ChaincodeProposalPayload(serializedBytes: proposal.payload)
-            visiblePayload.transientMap = [:]
             var endorsed = Protos_ChaincodeEndorsedAction()
             endorsed.proposalResponsePayload = first.payload
             endorsed.endorsements = responses.map(\.endorsement)
             var actionPayload = Protos_ChaincodeActionPayload()
-            actionPayload.chaincodeProposalPayload = try visiblePayload.serializedData()
+            actionPayload.chaincodeProposalPayload = try ProposalHash.payloadForTransaction(proposal.payload)
             actionPayload.action = endorsed
             var action = Protos_TransactionAction()
             action.header = header.signatureHeader

@@ -14,7 +14,7 @@ extension EtcdClient {
             try await Etcdserverpb_Lease.Client(wrapping: client).leaseGrant(request, metadata: Self.requireLeader, options: options)
         }
         guard response.error.isEmpty else { throw EtcdError(.rejected, "grant lease: \(response.error)") }
-        guard response.id != 0, response.ttl > 0 else {
+        guard response.id != 0, response.ttl > 0, response.ttl <= Lease.ttlSecondsMax else {
             throw EtcdError(.malformedResponse, "grant lease: etcd answered lease \(response.id) with TTL \(response.ttl)")
         }
         return Lease(id: LeaseID(response.id), ttlSeconds: response.ttl)
@@ -88,6 +88,9 @@ extension EtcdClient {
                         for try await answer in response.messages {
                             guard answer.ttl > 0 else {
                                 throw EtcdError(.leaseExpired, "lease \(lease.id) has expired or was revoked (etcd renewed it with TTL \(answer.ttl))")
+                            }
+                            guard answer.ttl <= Lease.ttlSecondsMax else {
+                                throw EtcdError(.malformedResponse, "lease \(lease.id) renewed with TTL \(answer.ttl) s, more than etcd grants")
                             }
                             state.renewed(ttlSeconds: answer.ttl)
                         }

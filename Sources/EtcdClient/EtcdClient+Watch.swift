@@ -132,12 +132,12 @@ private final class WatchCursor: Sendable {
         position.withLock {
             $0.createdSinceLastFailure = true
             // A watch "from now" must resume after the revision it started at, not from a later "now".
-            if $0.next == 0 { $0.next = revision + 1 }
+            if $0.next == 0 { $0.next = min(revision, Int64.max - 1) + 1 }  // a revision from etcd: saturate, never trap
         }
     }
 
     func delivered(throughRevision revision: Int64) {
-        position.withLock { $0.next = max($0.next, revision + 1) }
+        position.withLock { $0.next = max($0.next, min(revision, Int64.max - 1) + 1) }
     }
 
     /// Whether the stream that just ended had been set up; resets that for the next stream.

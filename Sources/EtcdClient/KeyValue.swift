@@ -14,6 +14,9 @@ package struct Lease: Sendable, Hashable {
     package let id: LeaseID
     /// Keys attached to the lease are deleted when it is not renewed within this many seconds.
     package let ttlSeconds: Int64
+    /// Longest TTL etcd grants (its `MaxLeaseTTL`, 9,000,000,000 s); a response with more is
+    /// malformed (and would overflow deadline arithmetic).
+    package static let ttlSecondsMax: Int64 = 9_000_000_000
 
     /// A lease known by id (one granted earlier, say) with the TTL it was granted.
     package init(id: LeaseID, ttlSeconds: Int64) {

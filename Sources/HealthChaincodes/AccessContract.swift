@@ -13,6 +13,13 @@ import Chaincode
 ///   entry (action `read`) for a grant and for a denial alike, and returns an `AccessDecision`
 ///   with status 200 either way, so a denial commits and stays audited. A missing record is 404.
 ///
+/// - `careRelationship PATIENT`: `true` or `false`, whether the invoker has a care relationship
+///   with PATIENT at the transaction time: the patient's consent to the invoker or to the
+///   invoker's hospital, an admission to a ward of the invoker's hospital, or the invoker's open
+///   emergency session. Used by `vitals` (through `invokeChaincode`, so the invoker is the
+///   caller's). Every one of these comes from the patient or from the hospital that admitted
+///   them, never from a record anchor, which any hospital's staff can write.
+///
 /// Keys: `CONSENT` [patient, kind, grantee] → `Consent`; `EMERGENCY` [patient, doctor] →
 /// `EmergencySession`; `WARD` [MSP, patient] → `WardAssignment`.
 package struct AccessContract: Contract {
@@ -31,6 +38,18 @@ package struct AccessContract: Contract {
         router.on("emergency", healthJSON: { context in try Self.emergency(context) })
         router.on("assignWard", healthJSON: { context in try Self.assignWard(context) })
         router.on("request", healthJSON: { context in try Self.request(context) })
+        router.on("careRelationship", healthJSON: { context in
+            try context.expectArguments(1...1, usage: "careRelationship PATIENT")
+            let patient = try HealthArguments.personID(try context.string(0), "PATIENT")
+            return try Self.careRelationship(try HealthCaller(context.clientIdentity), patient: patient, stub: context.stub) != nil
+        })
+    }
+
+    /// Why `caller` may treat `patient` now (a reason code), or nil when nothing relates them.
+    static func careRelationship(_ caller: HealthCaller, patient: String, stub: ChaincodeStub) throws -> String? {
+        if try stub.getState(try wardKey(stub, hospital: caller.mspID, patient: patient)) != nil { return "admitted" }
+        let (granted, reason) = try decideDoctor(caller, patient: patient, stub: stub)
+        return granted ? reason : nil
     }
 
     // MARK: - Consent

@@ -145,7 +145,7 @@ package struct AuditContract: Contract {
         repeat {
             let page = try stub.getStateByPartialCompositeKey(objectType: type, attributes: prefix, pageSize: queryPageSize, bookmark: bookmark)
             for item in page.entries {
-                let time = try stub.splitCompositeKey(item.key).attributes[timeIndex]
+                let time = try HealthCodec.storedKeyAttribute(stub, item.key, at: timeIndex)
                 if let bounds {
                     if time >= bounds.upperBound { return result }
                     if time < bounds.lowerBound { continue }

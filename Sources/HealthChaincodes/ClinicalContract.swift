@@ -52,7 +52,7 @@ package struct ClinicalContract: Contract {
                 throw ChaincodeError(.accessDenied, "only the patient themself or clinical staff may read a patient's orders")
             }
             let orders = try context.stub.getStateByPartialCompositeKey(objectType: Self.patientIndexType, attributes: [patient]).map { entry in
-                try Self.order(context.stub, try context.stub.splitCompositeKey(entry.key).attributes[1])
+                try Self.order(context.stub, try HealthCodec.storedKeyAttribute(context.stub, entry.key, at: 1))
             }
             return isPatient ? orders : orders.filter { $0.hospital == caller.mspID }
         })

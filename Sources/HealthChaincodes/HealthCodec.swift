@@ -24,6 +24,14 @@ public enum HealthCodec {
         }
     }
 
+    /// Attribute `index` of a composite key this module stored; a shorter key means the state is
+    /// corrupt (500), never an index out of range.
+    static func storedKeyAttribute(_ stub: ChaincodeStub, _ key: String, at index: Int) throws -> String {
+        let attributes = try stub.splitCompositeKey(key).attributes
+        guard attributes.indices.contains(index) else { throw ChaincodeError(.internalError, "a stored composite key has too few attributes") }
+        return attributes[index]
+    }
+
     /// Decodes a value a caller sent; a failure is the caller's (400). The message names the
     /// missing or mistyped field, never a value.
     static func decodeArgument<Value: Decodable>(_ bytes: [UInt8], name: String, as type: Value.Type = Value.self) throws(ChaincodeError) -> Value {

@@ -45,7 +45,7 @@ package struct PhiContract: Contract {
             try context.expectArguments(1...1, usage: "list PATIENT")
             let patient = try HealthArguments.personID(try context.string(0), "PATIENT")
             return try context.stub.getStateByPartialCompositeKey(objectType: Self.patientRecordType, attributes: [patient]).compactMap { entry in
-                let recordID = try context.stub.splitCompositeKey(entry.key).attributes[1]
+                let recordID = try HealthCodec.storedKeyAttribute(context.stub, entry.key, at: 1)
                 return try Self.anchor(context.stub, recordID: recordID, version: nil)
             }
         })

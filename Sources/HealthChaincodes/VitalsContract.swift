@@ -3,14 +3,17 @@ import Chaincode
 /// `vitals`: append-only traces of device readings.
 ///
 /// - `record PATIENT DEVICE TIMESTAMP READING_SHA256 [RECORD_ID]`: roles nurse,
-///   consulting_doctor, operator. TIMESTAMP is any ISO-8601 time `HealthTime.parse` accepts and
+///   consulting_doctor, operator, with a care relationship to PATIENT (see `byPatient`). TIMESTAMP is any ISO-8601 time `HealthTime.parse` accepts and
 ///   is stored normalized (UTC, milliseconds). A reading already recorded for the same patient,
 ///   device and time is refused: readings are never rewritten.
 /// - `byPatient PATIENT [DEVICE] [FROM TO]` (1 to 4 arguments: PATIENT; PATIENT DEVICE; PATIENT
 ///   FROM TO; PATIENT DEVICE FROM TO): readings in device then time order, FROM inclusive, TO
 ///   exclusive. Allowed for the patient themself, and for a nurse, consulting doctor or operator
-///   whose hospital (MSP) is custodian of at least one of the patient's anchored records, as the
-///   `phi` contract's `hasCustodian` answers through `invokeChaincode`.
+///   with a care relationship to the patient at the transaction time (the patient's consent to
+///   them or their hospital, an admission to a ward of their hospital, their open emergency
+///   session), as the `access` contract's `careRelationship` answers through `invokeChaincode`.
+///   Anchoring a record does not make one: any hospital's staff can anchor a record naming any
+///   patient.
 ///
 /// Keys: `VITAL` [patient, device, timestamp] → `VitalReading`.
 package struct VitalsContract: Contract {
@@ -36,6 +39,7 @@ package struct VitalsContract: Contract {
         let caller = try HealthCaller(context.clientIdentity)
         try caller.require(staffRoles, to: "record vitals")
         let stub = context.stub
+        try requireCareRelationship(caller, patient: patient, stub: stub, to: "record")
         let key = try stub.createCompositeKey(objectType: vitalType, attributes: [patient, device, timestamp])
         guard try stub.getState(key) == nil else {
             throw ChaincodeError(.invalidArgument, "device \(device) already has a reading at \(timestamp) for this patient (readings are append-only)")
@@ -67,13 +71,17 @@ package struct VitalsContract: Contract {
     private static func authorizeRead(_ caller: HealthCaller, patient: String, stub: ChaincodeStub) throws {
         if caller.role == .patient, caller.personID == patient { return }
         guard let role = caller.role, staffRoles.contains(role) else {
-            throw ChaincodeError(.accessDenied, "only the patient themself or staff of a hospital holding their records may read their vitals")
+            throw ChaincodeError(.accessDenied, "only the patient themself or staff with a care relationship to them may read their vitals")
         }
-        let answer = try stub.invokeChaincode(
-            AccessContract.phiChaincode, arguments: [Array("hasCustodian".utf8), Array(caller.mspID.utf8), Array(patient.utf8)])
-            .payloadOrThrow(callee: AccessContract.phiChaincode)
+        try requireCareRelationship(caller, patient: patient, stub: stub, to: "read")
+    }
+
+    private static func requireCareRelationship(_ caller: HealthCaller, patient: String, stub: ChaincodeStub, to action: String) throws {
+        let answer = try stub.invokeChaincode(AccessContract.name, arguments: [Array("careRelationship".utf8), Array(patient.utf8)])
+            .payloadOrThrow(callee: AccessContract.name)
         guard try HealthCodec.decodeStored(answer, as: Bool.self) else {
-            throw ChaincodeError(.accessDenied, "\(caller.mspID) holds no record of this patient, so its staff may not read their vitals")
+            throw ChaincodeError(
+                .accessDenied, "\(caller.personID) has no care relationship with this patient (consent, admission or emergency), so may not \(action) their vitals")
         }
     }
 
@@ -83,7 +91,7 @@ package struct VitalsContract: Contract {
         repeat {
             let page = try stub.getStateByPartialCompositeKey(objectType: vitalType, attributes: prefix, pageSize: queryPageSize, bookmark: bookmark)
             for entry in page.entries {
-                let timestamp = try stub.splitCompositeKey(entry.key).attributes[2]
+                let timestamp = try HealthCodec.storedKeyAttribute(stub, entry.key, at: 2)
                 if let bounds, !bounds.contains(timestamp) { continue }
                 result.append(try HealthCodec.decodeStored(entry.value, as: VitalReading.self))
                 guard result.count <= queryResultsMax else {

@@ -90,7 +90,7 @@ package struct MembershipServiceProvider: Sendable {
             throw IdentityError(.malformedCertificate, "certificate '\(certificate.subject)' does not hold an ECDSA P-256 key")
         }
         let identity = ValidatedIdentity(
-            identityID: SerializedIdentity.identityID(of: bytes),
+            identityID: try SerializedIdentity.identityID(mspID: mspID, certificate: certificate),
             mspID: mspID,
             role: role,
             attributes: try HealthcareAttributes.read(from: certificate),

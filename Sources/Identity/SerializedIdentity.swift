@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import LedgerCore
 import LedgerWire
+import SwiftASN1
 import SwiftProtobuf
 import X509
 
@@ -52,8 +53,17 @@ package enum SerializedIdentity {
         return message
     }
 
-    /// Distinguishes identities: the hex SHA-256 of the serialized identity bytes.
-    package static func identityID(of bytes: some DataProtocol) -> String {
-        SHA256.hash(data: Data(bytes)).hexString
+    /// Distinguishes identities: the MSP id and the hex SHA-256 of the certificate's DER bytes, as
+    /// Fabric compares signers. Not the serialized identity's bytes: the same certificate
+    /// re-encoded (another PEM wrapping, an extra protobuf field) is the same identity, and
+    /// counts once towards a policy.
+    package static func identityID(mspID: String, certificate: Certificate) throws(IdentityError) -> String {
+        var serializer = DER.Serializer()
+        do {
+            try serializer.serialize(certificate)
+        } catch {
+            throw IdentityError(.malformedCertificate, "certificate '\(certificate.subject)' cannot be re-encoded")
+        }
+        return mspID + ":" + SHA256.hash(data: serializer.serializedBytes).hexString
     }
 }

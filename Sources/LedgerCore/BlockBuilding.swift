@@ -1,5 +1,6 @@
 import Foundation
 import LedgerWire
+import SwiftProtobuf
 
 extension Common_Block {
     /// Number of metadata slots in a block (SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER,
@@ -17,4 +18,28 @@ extension Common_Block {
         header.dataHash = Data(data.hash)
         metadata.metadata = Array(repeating: Data(), count: Self.metadataSlotCount)
     }
+}
+
+extension Common_Block {
+    /// The orderer's clock when it cut this block: the timestamp in the consenter metadata of the
+    /// SIGNATURES metadata's OrdererBlockMetadata, which the orderer signature covers (so it is
+    /// trusted once `BlockVerifier` accepted the block). Nil for blocks that carry none (genesis
+    /// blocks, blocks of Fabric orderers or of Medrex orderers before ordering time existed).
+    package var orderingTime: Date? {
+        let slot = Common_BlockMetadataIndex.signatures.rawValue
+        guard metadata.metadata.indices.contains(slot),
+            let signatures = try? Common_Metadata(serializedBytes: metadata.metadata[slot]),
+            let ordererMetadata = try? Common_OrdererBlockMetadata(serializedBytes: signatures.value),
+            !ordererMetadata.consenterMetadata.isEmpty,
+            let timestamp = try? Google_Protobuf_Timestamp(serializedBytes: ordererMetadata.consenterMetadata)
+        else { return nil }
+        return timestamp.instant
+    }
+}
+
+extension Google_Protobuf_Timestamp {
+    /// The timestamp as a `Date`, for any seconds and nanos a message may carry. SwiftProtobuf's
+    /// `date` subtracts in `Int64` and traps on seconds near `Int64.min`; this converts to
+    /// floating point first and never traps. Use it for every timestamp that came from outside.
+    package var instant: Date { Date(timeIntervalSince1970: Double(seconds) + Double(nanos) / 1_000_000_000) }
 }

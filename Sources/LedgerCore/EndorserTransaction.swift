@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LedgerWire
 import SwiftProtobuf
@@ -6,6 +7,12 @@ import SwiftProtobuf
 /// endorsements, and each namespace's KV read/write set. Fabric transactions carry exactly one
 /// action; more or fewer is an invalid transaction.
 package struct EndorserTransaction: Sendable {
+    /// The action's header: a serialized `common.SignatureHeader`, the proposal's.
+    package let actionHeader: Data
+    /// The proposal payload as the transaction carries it (without its transient map).
+    package let chaincodeProposalPayload: Data
+    /// The proposal hash that every endorsement signed (inside the proposal response payload).
+    package let proposalHash: Data
     package let proposalResponsePayload: Data
     package let endorsements: [Protos_Endorsement]
     package let chaincodeAction: Protos_ChaincodeAction
@@ -38,9 +45,54 @@ package struct EndorserTransaction: Sendable {
             }
             namespaces.append((namespaceSet.namespace, kvSet))
         }
+        actionHeader = transaction.actions[0].header
+        chaincodeProposalPayload = actionPayload.chaincodeProposalPayload
+        proposalHash = responsePayload.proposalHash
         proposalResponsePayload = endorsedAction.proposalResponsePayload
         endorsements = endorsedAction.endorsements
         chaincodeAction = action
         readWriteSets = namespaces
+    }
+}
+
+extension EndorserTransaction {
+    /// Decodes the endorser transaction of `envelope` and checks that its endorsements are bound
+    /// to this transaction, as Fabric's `validateEndorserTransaction` does: the action's header is
+    /// the envelope's signature header, and the proposal hash the endorsers signed is the hash of
+    /// the envelope's channel header, signature header and the proposal payload the transaction
+    /// carries. An endorsement taken from another transaction (another txid, creator or nonce,
+    /// other arguments) fails with INVALID_ENDORSER_TRANSACTION.
+    package init(boundTo envelope: TransactionEnvelope) throws(TransactionEnvelope.DecodingFailure) {
+        try self.init(payloadData: envelope.payload.data)
+        guard actionHeader == envelope.payload.header.signatureHeader else {
+            throw .init(validationCode: .invalidEndorserTransaction, reason: "the action's signature header is not the transaction's")
+        }
+        let expected = ProposalHash.of(
+            channelHeader: envelope.payload.header.channelHeader, signatureHeader: envelope.payload.header.signatureHeader,
+            proposalPayload: chaincodeProposalPayload)
+        guard proposalHash == expected else {
+            throw .init(validationCode: .invalidEndorserTransaction, reason: "the endorsed proposal hash does not match the transaction's header and proposal")
+        }
+    }
+}
+
+/// Fabric's proposal hash: SHA-256 of the serialized channel header, the serialized signature
+/// header and the serialized chaincode proposal payload without its transient map (which never
+/// reaches the ledger). Endorsers sign it inside the proposal response payload; validation
+/// recomputes it from the transaction.
+package enum ProposalHash {
+    package static func of(channelHeader: Data, signatureHeader: Data, proposalPayload: Data) -> Data {
+        var hasher = SHA256()
+        hasher.update(data: channelHeader)
+        hasher.update(data: signatureHeader)
+        hasher.update(data: proposalPayload)
+        return Data(hasher.finalize())
+    }
+
+    /// The proposal payload as a transaction carries it: `payload` without its transient map.
+    package static func payloadForTransaction(_ payload: Data) throws -> Data {
+        var visible = try Protos_ChaincodeProposalPayload(serializedBytes: payload)
+        visible.transientMap = [:]
+        return try visible.serializedData()
     }
 }

@@ -17,6 +17,8 @@ package struct EndorserTransactionBuilder {
     package var timestamp: Date
     package var readWriteSets: [(namespace: String, readWriteSet: Kvrwset_KVRWSet)] = []
     package var endorsements: [Protos_Endorsement] = []
+    /// The invocation's arguments, carried in the transaction's chaincode proposal payload.
+    package var arguments: [Data] = []
 
     package init(channelID: String, chaincodeName: String, creator: Data, nonce: Data, timestamp: Date) {
         self.channelID = channelID
@@ -28,7 +30,8 @@ package struct EndorserTransactionBuilder {
 
     package var transactionID: String { TransactionID.make(nonce: nonce, creator: creator) }
 
-    /// The ProposalResponsePayload bytes endorsers sign (with their identity appended).
+    /// The ProposalResponsePayload bytes endorsers sign (with their identity appended); its
+    /// proposal hash binds it to this transaction's headers and proposal payload.
     package func proposalResponsePayload() throws -> Data {
         var readWriteSet = Rwset_TxReadWriteSet()
         readWriteSet.dataModel = .kv
@@ -44,12 +47,14 @@ package struct EndorserTransactionBuilder {
         action.chaincodeID.version = chaincodeVersion
         action.response.status = 200
         var payload = Protos_ProposalResponsePayload()
+        payload.proposalHash = ProposalHash.of(
+            channelHeader: try channelHeader(), signatureHeader: try signatureHeader(), proposalPayload: try chaincodeProposalPayload())
         payload.extension = try action.serializedData()
         return try payload.serializedData()
     }
 
-    /// The envelope, signed over its payload by `sign` (left unsigned when nil).
-    package func envelope(sign: ((Data) throws -> Data)? = nil) throws -> Common_Envelope {
+    /// The serialized channel header (ENDORSER_TRANSACTION, with the chaincode header extension).
+    package func channelHeader() throws -> Data {
         var channelHeader = Common_ChannelHeader()
         channelHeader.type = Int32(Common_HeaderType.endorserTransaction.rawValue)
         channelHeader.channelID = channelID
@@ -58,24 +63,45 @@ package struct EndorserTransactionBuilder {
         var headerExtension = Protos_ChaincodeHeaderExtension()
         headerExtension.chaincodeID.name = chaincodeName
         channelHeader.extension = try headerExtension.serializedData()
+        return try channelHeader.serializedData()
+    }
+
+    /// The serialized signature header (creator and nonce).
+    package func signatureHeader() throws -> Data {
         var signatureHeader = Common_SignatureHeader()
         signatureHeader.creator = creator
         signatureHeader.nonce = nonce
+        return try signatureHeader.serializedData()
+    }
 
+    /// The serialized chaincode proposal payload as a transaction carries it (no transient map).
+    package func chaincodeProposalPayload() throws -> Data {
+        var invocation = Protos_ChaincodeInvocationSpec()
+        invocation.chaincodeSpec.chaincodeID.name = chaincodeName
+        invocation.chaincodeSpec.input.args = arguments
+        var payload = Protos_ChaincodeProposalPayload()
+        payload.input = try invocation.serializedData()
+        return try payload.serializedData()
+    }
+
+    /// The envelope, signed over its payload by `sign` (left unsigned when nil).
+    package func envelope(sign: ((Data) throws -> Data)? = nil) throws -> Common_Envelope {
+        let signatureHeader = try signatureHeader()
         var endorsedAction = Protos_ChaincodeEndorsedAction()
         endorsedAction.proposalResponsePayload = try proposalResponsePayload()
         endorsedAction.endorsements = endorsements
         var actionPayload = Protos_ChaincodeActionPayload()
+        actionPayload.chaincodeProposalPayload = try chaincodeProposalPayload()
         actionPayload.action = endorsedAction
         var transactionAction = Protos_TransactionAction()
-        transactionAction.header = try signatureHeader.serializedData()
+        transactionAction.header = signatureHeader
         transactionAction.payload = try actionPayload.serializedData()
         var transaction = Protos_Transaction()
         transaction.actions = [transactionAction]
 
         var payload = Common_Payload()
-        payload.header.channelHeader = try channelHeader.serializedData()
-        payload.header.signatureHeader = try signatureHeader.serializedData()
+        payload.header.channelHeader = try channelHeader()
+        payload.header.signatureHeader = signatureHeader
         payload.data = try transaction.serializedData()
         var envelope = Common_Envelope()
         envelope.payload = try payload.serializedData()

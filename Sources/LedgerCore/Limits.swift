@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every size and count bound of the ledger, in one place. Units or qualifiers come last in names.
 package enum Limits {
     /// Most transactions one block may carry.
@@ -23,4 +25,16 @@ package enum Limits {
     /// Transactions one client may have in progress on one streaming-transaction stream; the
     /// stream stops reading until one finishes.
     package static let streamedTransactionsInFlightMax = 4_096
+    /// Largest difference between a transaction's timestamp and its block's ordering time
+    /// (`Common_Block.orderingTime`), either way: validation marks a transaction outside it
+    /// BAD_CHANNEL_HEADER. Chaincode decisions by the transaction time (emergency access, consent
+    /// expiry) are bounded by it. The same on every peer: it decides validity.
+    package static let transactionTimeWindow: TimeInterval = 5 * 60
+    /// The endorser's default largest difference between a proposal's timestamp and its clock.
+    package static let proposalTimestampSkewDefault: TimeInterval = 5 * 60
+    /// Most metadata entries one key may carry (Fabric's state-based endorsement uses one,
+    /// `VALIDATION_PARAMETER`); a transaction writing more is INVALID_WRITESET.
+    package static let keyMetadataEntriesMax = 8
+    /// Longest name of a key metadata entry, in UTF-8 bytes.
+    package static let keyMetadataNameBytesMax = 256
 }

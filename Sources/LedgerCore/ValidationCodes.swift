@@ -59,7 +59,7 @@ extension Protos_TxValidationCode {
         case .expiredChaincode: "the chaincode the transaction invoked is no longer defined"
         case .chaincodeVersionConflict: "the transaction was endorsed against a different chaincode definition than the committed one"
         case .badHeaderExtension: "the chaincode header extension does not decode or names no chaincode"
-        case .badChannelHeader: "the channel header does not decode or has wrong fields"
+        case .badChannelHeader: "the channel header does not decode, or its timestamp is more than 5 minutes from the block's ordering time"
         case .badResponsePayload: "the proposal response payload or its chaincode action does not decode"
         case .badRwset: "the read/write set does not decode"
         case .illegalWriteset: "the transaction writes to a namespace it may not write"

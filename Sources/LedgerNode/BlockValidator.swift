@@ -15,6 +15,8 @@ import WorldState
 /// Chaincodes are those whose definition the channel committed through `_lifecycle` (read from the
 /// state as of the previous block); a transaction must name the defined version.
 package struct BlockValidator: Sendable {
+    /// The channel whose blocks this validates: a transaction naming another is TARGET_CHAIN_NOT_FOUND.
+    package let channelID: String
     package let membership: MembershipRegistry
     /// The policy of `_lifecycle` transactions (Fabric's LifecycleEndorsement: a majority of the
     /// application organizations' peers).
@@ -24,7 +26,10 @@ package struct BlockValidator: Sendable {
     /// This peer's own endorsements, whose signatures need no second ECDSA verification.
     package let own: OwnEndorsements?
 
-    package init(membership: MembershipRegistry, lifecyclePolicy: EndorsementPolicy, defaultPolicy: EndorsementPolicy, own: OwnEndorsements? = nil) {
+    package init(
+        channelID: String, membership: MembershipRegistry, lifecyclePolicy: EndorsementPolicy, defaultPolicy: EndorsementPolicy, own: OwnEndorsements? = nil
+    ) {
+        self.channelID = channelID
         self.membership = membership
         self.lifecyclePolicy = lifecyclePolicy
         self.defaultPolicy = defaultPolicy
@@ -63,12 +68,13 @@ package struct BlockValidator: Sendable {
     package func prepare(_ block: Common_Block, workers: Int = ProcessInfo.processInfo.activeProcessorCount) async -> [PreparedTransaction] {
         let envelopes = block.data.data
         let checks = BlockSignatureChecks(membership: membership, own: own)
+        let orderingTime = block.orderingTime
         let workers = max(1, min(workers, envelopes.count))
-        guard workers > 1 else { return envelopes.map { prepare($0, checks: checks) } }
+        guard workers > 1 else { return envelopes.map { prepare($0, orderingTime: orderingTime, checks: checks) } }
         return await withTaskGroup(of: [(Int, PreparedTransaction)].self) { group in
             for worker in 0..<workers {
                 group.addTask {
-                    stride(from: worker, to: envelopes.count, by: workers).map { ($0, prepare(envelopes[$0], checks: checks)) }
+                    stride(from: worker, to: envelopes.count, by: workers).map { ($0, prepare(envelopes[$0], orderingTime: orderingTime, checks: checks)) }
                 }
             }
             var prepared = [PreparedTransaction?](repeating: nil, count: envelopes.count)
@@ -100,9 +106,14 @@ package struct BlockValidator: Sendable {
                 continue
             }
             seen.insert(txID)
+            let definitionOf = { (name: String) throws -> (policy: EndorsementPolicy, version: String)? in
+                if let known = definitions[name] { return known }
+                let found = try definition(of: name, reader: reader)
+                definitions[name] = .some(found)
+                return found
+            }
             let chaincode = endorsed.chaincodeAction.chaincodeID
-            if definitions[chaincode.name] == nil { definitions[chaincode.name] = .some(try definition(of: chaincode.name, reader: reader)) }
-            guard let definition = definitions[chaincode.name] ?? nil else {
+            guard let definition = try definitionOf(chaincode.name) else {
                 outcome(.invalidChaincode)
                 continue
             }
@@ -110,9 +121,12 @@ package struct BlockValidator: Sendable {
                 outcome(.expiredChaincode)
                 continue
             }
-            let chaincodePolicy = definition.policy
-            guard try policiesHold(endorsed, chaincodePolicy: chaincodePolicy, signers: signers, reader: reader, overlay: overlay) else {
-                outcome(.endorsementPolicyFailure)
+            if let code = Self.writeSetFailure(endorsed) {
+                outcome(code)
+                continue
+            }
+            if let code = try policyFailure(endorsed, definitionOf: definitionOf, signers: signers, reader: reader, overlay: overlay) {
+                outcome(code)
                 continue
             }
             if let conflict = try readConflict(endorsed, reader: reader, overlay: overlay) {
@@ -129,11 +143,43 @@ package struct BlockValidator: Sendable {
     /// transaction writes, as the committed state stands now (the gateway's question before it
     /// stops collecting endorsements).
     package func endorsementsSatisfyPolicies(_ transaction: EndorserTransaction, signers: [PolicySigner], reader: any StateReader) throws -> Bool {
-        guard let definition = try definition(of: transaction.chaincodeAction.chaincodeID.name, reader: reader) else { return false }
-        return try policiesHold(transaction, chaincodePolicy: definition.policy, signers: signers, reader: reader, overlay: BlockOverlay(blockNumber: 0))
+        guard Self.writeSetFailure(transaction) == nil else { return false }
+        let failure = try policyFailure(
+            transaction, definitionOf: { try definition(of: $0, reader: reader) }, signers: signers, reader: reader, overlay: BlockOverlay(blockNumber: 0))
+        return failure == nil
     }
 
-    private func prepare(_ bytes: Data, checks: BlockSignatureChecks) -> PreparedTransaction {
+    /// Read/write sets no endorsement can make valid:
+    /// - a namespace named twice, or one the state cannot hold (empty, or containing U+0000),
+    ///   even if only read: ILLEGAL_WRITESET (Fabric's code for a repeated namespace);
+    /// - a write into `_lifecycle` (chaincode definitions) by anything but `_lifecycle` itself:
+    ///   ILLEGAL_WRITESET;
+    /// - key metadata beyond `Limits.keyMetadataEntriesMax` entries or a name beyond
+    ///   `Limits.keyMetadataNameBytesMax` bytes: INVALID_WRITESET.
+    /// What passes here the state database accepts, so a VALID transaction always commits.
+    static func writeSetFailure(_ transaction: EndorserTransaction) -> Protos_TxValidationCode? {
+        let invoked = transaction.chaincodeAction.chaincodeID.name
+        var namespaces: Set<String> = []
+        for (namespace, set) in transaction.readWriteSets {
+            guard !namespace.isEmpty, !namespace.utf8.contains(0), namespaces.insert(namespace).inserted else { return .illegalWriteset }
+            let writes = !set.writes.isEmpty || !set.metadataWrites.isEmpty
+            if writes, namespace == ChaincodeDefinition.namespace, invoked != ChaincodeDefinition.namespace { return .illegalWriteset }
+            for write in set.metadataWrites {
+                guard write.entries.count <= Limits.keyMetadataEntriesMax,
+                    write.entries.allSatisfy({ $0.name.utf8.count <= Limits.keyMetadataNameBytesMax })
+                else { return .invalidWriteset }
+            }
+        }
+        return nil
+    }
+
+    /// The state-free checks of one transaction, in the order of Fabric's `ValidateTransaction`
+    /// and the committer's `validateTx`, each failure with Fabric's code.
+    ///
+    /// With the block's `orderingTime` (the orderer's signed clock), a transaction whose
+    /// timestamp is more than `Limits.transactionTimeWindow` from it is BAD_CHANNEL_HEADER: the
+    /// time chaincode decided by cannot be stretched by the client beyond that window.
+    private func prepare(_ bytes: Data, orderingTime: Date?, checks: BlockSignatureChecks) -> PreparedTransaction {
         let transaction: TransactionEnvelope
         do {
             transaction = try TransactionEnvelope(serialized: bytes)
@@ -141,21 +187,63 @@ package struct BlockValidator: Sendable {
             return .invalid(transactionID: nil, code: error.validationCode)
         }
         let txID = transaction.channelHeader.txID
-        guard transaction.headerType == .endorserTransaction else {
-            return .invalid(transactionID: txID, code: transaction.headerType == .config ? .invalidConfigTransaction : .unknownTxType)
+        if let code = Self.headerFailure(transaction) { return .invalid(transactionID: txID, code: code) }
+        switch transaction.headerType {
+        case .endorserTransaction: break
+        // Configuration transactions are refused until channel configuration updates exist.
+        case .config: return .invalid(transactionID: txID, code: .invalidConfigTransaction)
+        default: return .invalid(transactionID: txID, code: .unsupportedTxPayload)
         }
-        let timestamp = transaction.channelHeader.timestamp.date
+        let timestamp = transaction.channelHeader.timestamp.instant
+        if let orderingTime, abs(timestamp.timeIntervalSince(orderingTime)) > Limits.transactionTimeWindow {
+            return .invalid(transactionID: txID, code: .badChannelHeader)
+        }
         guard checks.verify(
             signature: transaction.envelope.signature, over: transaction.envelope.payload, by: transaction.signatureHeader.creator, at: timestamp) != nil
         else { return .invalid(transactionID: txID, code: .badCreatorSignature) }
         guard txID == transaction.expectedTransactionID else { return .invalid(transactionID: txID, code: .badProposalTxid) }
         let endorsed: EndorserTransaction
         do {
-            endorsed = try EndorserTransaction(payloadData: transaction.payload.data)
+            endorsed = try EndorserTransaction(boundTo: transaction)
         } catch {
             return .invalid(transactionID: txID, code: error.validationCode)
         }
+        guard transaction.channelHeader.channelID == channelID else { return .invalid(transactionID: txID, code: .targetChainNotFound) }
+        if let code = Self.actionFailure(endorsed, transaction) { return .invalid(transactionID: txID, code: code) }
         return .candidate(transactionID: txID, transaction: endorsed, endorsers: endorsers(of: endorsed, at: timestamp, checks: checks))
+    }
+
+    /// Fabric's `validateCommonHeader`: a known header type, epoch 0, a timestamp, a nonce and a
+    /// creator; BAD_COMMON_HEADER otherwise.
+    static func headerFailure(_ transaction: TransactionEnvelope) -> Protos_TxValidationCode? {
+        let header = transaction.channelHeader
+        switch transaction.headerType {
+        case .endorserTransaction, .config, .configUpdate: break
+        default: return .badCommonHeader
+        }
+        guard header.epoch == 0, header.hasTimestamp, !transaction.signatureHeader.nonce.isEmpty, !transaction.signatureHeader.creator.isEmpty
+        else { return .badCommonHeader }
+        return nil
+    }
+
+    /// The action agrees with the proposal (Fabric's dispatcher): the header extension names a
+    /// chaincode (BAD_HEADER_EXTENSION when it does not decode, INVALID_CHAINCODE when the name is
+    /// empty), the action is that chaincode's with a non-empty version (INVALID_CHAINCODE), and
+    /// its event, if any, is that chaincode's (INVALID_OTHER_REASON).
+    static func actionFailure(_ endorsed: EndorserTransaction, _ transaction: TransactionEnvelope) -> Protos_TxValidationCode? {
+        guard let headerExtension = try? Protos_ChaincodeHeaderExtension(serializedBytes: transaction.channelHeader.extension) else {
+            return .badHeaderExtension
+        }
+        guard headerExtension.hasChaincodeID else { return .invalidOtherReason }
+        guard !headerExtension.chaincodeID.name.isEmpty else { return .invalidChaincode }
+        let action = endorsed.chaincodeAction
+        guard action.hasChaincodeID else { return .invalidOtherReason }
+        guard action.chaincodeID.name == headerExtension.chaincodeID.name, !action.chaincodeID.version.isEmpty else { return .invalidChaincode }
+        if !action.events.isEmpty {
+            guard let event = try? Protos_ChaincodeEvent(serializedBytes: action.events), event.chaincodeID == action.chaincodeID.name
+            else { return .invalidOtherReason }
+        }
+        return nil
     }
 
     /// The distinct, verified endorsers; an endorsement that does not verify counts for nothing.
@@ -170,44 +258,56 @@ package struct BlockValidator: Sendable {
         return Array(signers.values)
     }
 
-    /// Every written key with a key-level policy needs that policy; the chaincode's policy is
-    /// needed when some written key has none (or nothing is written).
-    private func policiesHold(
-        _ transaction: EndorserTransaction, chaincodePolicy: EndorsementPolicy, signers: [PolicySigner], reader: any StateReader, overlay: BlockOverlay
-    ) throws -> Bool {
-        var needsChaincodePolicy = true
-        var sawWrite = false
-        var allWritesHaveKeyPolicy = true
-        for (namespace, set) in transaction.readWriteSets {
-            let keys = Set(set.writes.map(\.key)).union(set.metadataWrites.map(\.key))
+    /// Fabric's per-namespace validation: the invoked chaincode's namespace and every namespace
+    /// the transaction writes (values or key metadata) are each checked under that namespace's
+    /// own chaincode definition. Within a namespace, a written key with a key-level policy needs
+    /// that policy; the namespace's chaincode policy is needed when some written key there has
+    /// none, or nothing there is written (the invoked chaincode). A written namespace with no
+    /// committed definition is INVALID_CHAINCODE (as Fabric); an unsatisfied policy
+    /// ENDORSEMENT_POLICY_FAILURE.
+    private func policyFailure(
+        _ transaction: EndorserTransaction, definitionOf: (String) throws -> (policy: EndorsementPolicy, version: String)?,
+        signers: [PolicySigner], reader: any StateReader, overlay: BlockOverlay
+    ) throws -> Protos_TxValidationCode? {
+        let invoked = transaction.chaincodeAction.chaincodeID.name
+        var keysByNamespace: [String: Set<String>] = [invoked: []]
+        for (namespace, set) in transaction.readWriteSets where !set.writes.isEmpty || !set.metadataWrites.isEmpty {
+            keysByNamespace[namespace, default: []].formUnion(set.writes.map(\.key))
+            keysByNamespace[namespace, default: []].formUnion(set.metadataWrites.map(\.key))
+        }
+        var definitions: [(namespace: String, policy: EndorsementPolicy)] = []
+        for namespace in keysByNamespace.keys.sorted() {
+            guard let definition = try definitionOf(namespace) else { return .invalidChaincode }
+            definitions.append((namespace, definition.policy))
+        }
+        for (namespace, chaincodePolicy) in definitions {
+            let keys = keysByNamespace[namespace] ?? []
+            var needsChaincodePolicy = keys.isEmpty
             for key in keys {
-                sawWrite = true
                 guard let policyBytes = try overlay.metadata(namespace, key, reader: reader)?[StateMetadataName.validationParameter] else {
-                    allWritesHaveKeyPolicy = false
+                    needsChaincodePolicy = true
                     continue
                 }
-                guard let policy = Self.policy(String(decoding: policyBytes, as: UTF8.self)),
-                    policy.isSatisfied(by: signers)
-                else { return false }
+                guard let policy = Self.policy(String(decoding: policyBytes, as: UTF8.self)), policy.isSatisfied(by: signers) else {
+                    return .endorsementPolicyFailure
+                }
             }
+            if needsChaincodePolicy, !chaincodePolicy.isSatisfied(by: signers) { return .endorsementPolicyFailure }
         }
-        if sawWrite, allWritesHaveKeyPolicy { needsChaincodePolicy = false }
-        return !needsChaincodePolicy || chaincodePolicy.isSatisfied(by: signers)
+        return nil
     }
 
     /// MVCC: every read's version must still be the current one; every range query must return
     /// the same keys and versions now.
     private func readConflict(_ transaction: EndorserTransaction, reader: any StateReader, overlay: BlockOverlay) throws -> Protos_TxValidationCode? {
         for (namespace, set) in transaction.readWriteSets {
-            for read in set.reads {
-                let current = try overlay.version(namespace, read.key, reader: reader)
-                let expected = read.hasVersion ? StateVersion(blockNumber: read.version.blockNum, transactionNumber: UInt32(read.version.txNum)) : nil
-                if current != expected { return .mvccReadConflict }
+            for read in set.reads where !read.matches(try overlay.version(namespace, read.key, reader: reader)) {
+                return .mvccReadConflict
             }
             for query in set.rangeQueriesInfo {
                 let now = try overlay.range(namespace, start: query.startKey, end: query.endKey, count: query.rawReads.kvReads.count, exhausted: query.itrExhausted, reader: reader)
-                let then = query.rawReads.kvReads.map { ($0.key, StateVersion(blockNumber: $0.version.blockNum, transactionNumber: UInt32($0.version.txNum))) }
-                if now.count != then.count || zip(now, then).contains(where: { $0.0 != $1.0 || $0.1 != $1.1 }) { return .phantomReadConflict }
+                let then = query.rawReads.kvReads
+                if now.count != then.count || zip(now, then).contains(where: { $0.0 != $1.key || !$1.matches($0.1) }) { return .phantomReadConflict }
             }
         }
         return nil

@@ -233,9 +233,22 @@ package struct Gateway: Sendable {
     ///
     /// With early abort on (`GatewayChannel.precheck`), a transaction whose reads are already stale
     /// is not sent: the call fails with ABORTED and a message starting with `MVCC_READ_CONFLICT`.
+    ///
+    /// An endorser transaction whose endorsements are not bound to it (the proposal hash they
+    /// signed is not that of its headers and proposal payload: an endorsement taken from another
+    /// transaction) is refused with INVALID_ARGUMENT before it reaches the orderer, as validation
+    /// would mark it INVALID_ENDORSER_TRANSACTION.
     package func submit(_ envelope: Common_Envelope, channelID: String) async throws {
         let channel = try channel(channelID)
-        let pendingTransactionID = try await precheck(envelope, channel)
+        var bound: (envelope: TransactionEnvelope, transaction: EndorserTransaction)?
+        if let decoded = try? TransactionEnvelope(envelope: envelope), decoded.headerType == .endorserTransaction {
+            do {
+                bound = (decoded, try EndorserTransaction(boundTo: decoded))
+            } catch {
+                throw RPCError(code: .invalidArgument, message: "transaction \(decoded.channelHeader.txID) refused: \(error)")
+            }
+        }
+        let pendingTransactionID = try await precheck(bound, channel)
         let answer: Orderer_BroadcastResponse
         do {
             answer = try await channel.broadcaster.broadcast(envelope)
@@ -265,11 +278,10 @@ package struct Gateway: Sendable {
     /// the outcome of pending transactions that write what it reads (a bounded number of rounds).
     /// Returns the txid under which its writes are now pending; nil when early abort is off or
     /// the envelope is not an endorser transaction (the orderer and the peers judge those).
-    private func precheck(_ envelope: Common_Envelope, _ channel: GatewayChannel) async throws -> String? {
-        guard let precheck = channel.precheck,
-            let decoded = try? TransactionEnvelope(envelope: envelope), decoded.headerType == .endorserTransaction,
-            let transaction = try? EndorserTransaction(payloadData: decoded.payload.data)
-        else { return nil }
+    private func precheck(
+        _ bound: (envelope: TransactionEnvelope, transaction: EndorserTransaction)?, _ channel: GatewayChannel
+    ) async throws -> String? {
+        guard let precheck = channel.precheck, let (decoded, transaction) = bound else { return nil }
         let transactionID = decoded.channelHeader.txID
         for round in 0...ReadConflictPrecheck.waitRoundsMax {
             let force = round == ReadConflictPrecheck.waitRoundsMax

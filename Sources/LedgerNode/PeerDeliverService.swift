@@ -13,8 +13,11 @@ package struct ChannelBlocks: Sendable {
     package let ledger: Ledger
     package let signal: BlockHeightSignal
     package let membership: MembershipRegistry
-    /// Fabric's channel Readers: any member of the channel's organizations.
+    /// Fabric's channel Readers: any member of the channel's organizations (filtered blocks,
+    /// chaincode events, their transactions' status).
     package let readers: EndorsementPolicy
+    /// Who may receive full blocks (`ChannelConfig.blockReadersPolicy`).
+    package let blockReaders: EndorsementPolicy
 
     /// Blocks `seek` asks for, handed to `send` in order, waiting for uncommitted ones when the seek
     /// says so. The final status: SUCCESS, NOT_FOUND (not committed, no wait) or
@@ -23,8 +26,10 @@ package struct ChannelBlocks: Sendable {
         var number = seek.start
         while number <= seek.stop {
             if number >= ledger.height {
-                guard seek.waitsForBlocks else { return .notFound }
-                guard await signal.wait(forHeight: number + 1) else { return .serviceUnavailable }
+                // Block 2^64-1 would need a height past UInt64.max: it can never be committed.
+                let (height, overflow) = number.addingReportingOverflow(1)
+                guard seek.waitsForBlocks, !overflow else { return .notFound }
+                guard await signal.wait(forHeight: height) else { return .serviceUnavailable }
             }
             guard let block = try ledger.blockStore.block(number: number) else { return .notFound }
             try await send(block)
@@ -60,8 +65,9 @@ struct CommittedTransaction {
     }
 }
 
-/// Fabric's peer `Deliver` service: committed blocks (with their validation codes) or filtered
-/// blocks (txid, type, code, chaincode event without its payload) to the channel's readers.
+/// Fabric's peer `Deliver` service: committed blocks (with their validation codes) to the
+/// channel's block readers, or filtered blocks (txid, type, code, chaincode event without its
+/// payload) to any of its readers.
 struct PeerDeliverService: Protos_Deliver.SimpleServiceProtocol {
     /// The channels as of the call (the peer may join more).
     let channels: @Sendable () -> [String: ChannelBlocks]
@@ -88,7 +94,8 @@ struct PeerDeliverService: Protos_Deliver.SimpleServiceProtocol {
         guard let channelID = DeliverSeek.channel(of: envelope) else { return .badRequest }
         guard let channel = channels()[channelID] else { return .notFound }
         let seek: DeliverSeek
-        switch DeliverSeek.resolve(envelope, membership: channel.membership, readers: channel.readers, height: channel.ledger.height, now: Date()) {
+        let readers = filtered ? channel.readers : channel.blockReaders
+        switch DeliverSeek.resolve(envelope, membership: channel.membership, readers: readers, height: channel.ledger.height, now: Date()) {
         case .success(let resolved): seek = resolved
         case .failure(let refusal): return refusal.status
         }

@@ -131,7 +131,7 @@ package final class PeerNode: Sendable {
             let providers = Dictionary(services.channels.values.flatMap(\.providers).map { ($0.mspID, $0) }, uniquingKeysWith: { first, _ in first })
             services.endorser = EndorsementService(
                 signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: services.channels.mapValues(\.resources),
-                ownSignatures: ownSignatures)
+                timestampSkew: TimeInterval(configuration.proposalTimestampSkewSeconds), ownSignatures: ownSignatures)
             let gatewayChannels = services.channels.compactMapValues(\.gateway)
             services.gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
                 ? Gateway(endorser: services.endorser, channels: gatewayChannels, logger: logger) : nil
@@ -186,7 +186,8 @@ package final class PeerNode: Sendable {
         }
         let blocks = ChannelBlocks(
             ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership,
-            readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }))
+            readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }),
+            blockReaders: config.blockReadersPolicy)
         guard configuration.roles.contains(.committer) else {
             return JoinedChannel(ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: nil, tasks: [])
         }
@@ -195,7 +196,7 @@ package final class PeerNode: Sendable {
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
             trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
         let validator = BlockValidator(
-            membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy,
+            channelID: config.channelID, membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy,
             own: OwnEndorsements(identity: signer.serialized, signatures: ownSignatures))
         let committer = ChannelCommitter(
             channelID: config.channelID, ledger: ledger,
@@ -230,8 +231,8 @@ package final class PeerNode: Sendable {
         } catch {
             throw RPCError(code: .permissionDenied, message: "admin request refused: \(error.reason)")
         }
-        guard abs(request.timestamp.date.timeIntervalSince(now)) <= 15 * 60 else {
-            throw RPCError(code: .permissionDenied, message: "admin request refused: its timestamp is more than 15 minutes from the peer's clock")
+        guard abs(request.timestamp.instant.timeIntervalSince(now)) <= Limits.proposalTimestampSkewDefault else {
+            throw RPCError(code: .permissionDenied, message: "admin request refused: its timestamp is more than 5 minutes from the peer's clock")
         }
         return request
     }
@@ -258,7 +259,13 @@ package final class PeerNode: Sendable {
             rpcServices.append(EndorsementStreamService(endorser: endorser, shutdown: shutdownSignal))
         }
         if configuration.roles.contains(.endorser) && configuration.roles.contains(.committer) {
-            let gateway: @Sendable () -> Gateway = { current().gateway! }
+            // Before the first channel is joined there is no gateway: a gateway of no channels
+            // answers every call with "channel not found" instead.
+            let logger = logger
+            let gateway: @Sendable () -> Gateway = {
+                let services = current()
+                return services.gateway ?? Gateway(endorser: services.endorser, channels: [:], logger: logger)
+            }
             rpcServices.append(GatewayRPCService(gateway: gateway))
             rpcServices.append(TransactionStreamService(gateway: gateway, shutdown: shutdownSignal))
         }

@@ -85,7 +85,9 @@ package struct PhiClient: Sendable {
     private func nextVersion(of recordID: String) async throws -> UInt32 {
         do {
             let response = try await gateway.evaluate(channel: channel, chaincode: PhiContract.name, arguments: ["get", recordID, "latest"])
-            return try JSONDecoder().decode(PhiAnchor.self, from: response.payload).version + 1
+            let (next, overflow) = try JSONDecoder().decode(PhiAnchor.self, from: response.payload).version.addingReportingOverflow(1)
+            guard !overflow else { throw PhiClientError("record '\(recordID)' is at the last possible version") }
+            return next
         } catch let error as RPCError where error.message.contains("(404)") {
             return 1
         }

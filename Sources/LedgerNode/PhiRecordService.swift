@@ -31,7 +31,7 @@ package final class PhiRecordService: Sendable {
         /// How long after its timestamp a granting `access request` transaction may be redeemed.
         package var grantValidity: TimeInterval
         /// Largest accepted difference between a request's timestamp and the peer's clock.
-        package var requestSkew: TimeInterval = 15 * 60
+        package var requestSkew: TimeInterval = Limits.proposalTimestampSkewDefault
 
         package init(channelID: String, pendingTimeout: Duration = .seconds(600), grantValidity: TimeInterval = 300) {
             self.channelID = channelID
@@ -94,7 +94,7 @@ package final class PhiRecordService: Sendable {
         guard channel.blocks.readers.isSatisfied(by: [requester.policySigner]) else {
             throw RPCError(code: .permissionDenied, message: "PHI request refused: the requester is not a member of channel \(request.channelID)")
         }
-        guard abs(request.timestamp.date.timeIntervalSince(now)) <= settings.requestSkew else {
+        guard abs(request.timestamp.instant.timeIntervalSince(now)) <= settings.requestSkew else {
             throw RPCError(code: .permissionDenied, message: "PHI request refused: its timestamp is more than \(Int(settings.requestSkew)) s from the peer's clock")
         }
         return (request, requester, channel)
@@ -262,9 +262,14 @@ package final class PhiRecordService: Sendable {
         guard envelope.signatureHeader.creator == identity else {
             throw RPCError(code: .permissionDenied, message: "access transaction \(txID) was made by another identity than the requester")
         }
-        let timestamp = envelope.channelHeader.timestamp.date
-        guard now.timeIntervalSince(timestamp) <= settings.grantValidity else {
-            throw RPCError(code: .permissionDenied, message: "access transaction \(txID) is older than \(Int(settings.grantValidity)) s; request access again")
+        // The grant's age counts from the block's ordering time (signed by the orderer), not from
+        // the client's timestamp; a grant dated in the future beyond the skew is refused too.
+        let granted = block.orderingTime ?? envelope.channelHeader.timestamp.instant
+        let age = now.timeIntervalSince(granted)
+        guard age <= settings.grantValidity, age >= -settings.requestSkew else {
+            throw RPCError(
+                code: .permissionDenied,
+                message: "access transaction \(txID) was granted outside the last \(Int(settings.grantValidity)) s; request access again")
         }
         let action = try EndorserTransaction(payloadData: envelope.payload.data).chaincodeAction
         guard action.chaincodeID.name == AccessContract.name,
@@ -362,7 +367,10 @@ package final class PhiRecordService: Sendable {
             namespace: PhiContract.name, objectType: PhiContract.patientRecordObjectType, attributes: [patient], pageSize: 10_000)
         var anchors: [PhiAnchor] = []
         for entry in records.entries {
-            let recordID = try CompositeKey.split(entry.key).attributes[1]
+            // Written by the phi contract as [patient, recordID]; a shorter key is skipped, not indexed past its end.
+            let attributes = try CompositeKey.split(entry.key).attributes
+            guard attributes.count > 1 else { continue }
+            let recordID = attributes[1]
             let versions = try reader.partialCompositeKey(
                 namespace: PhiContract.name, objectType: PhiContract.anchorObjectType, attributes: [recordID], pageSize: 10_000)
             anchors += versions.entries.compactMap { try? JSONDecoder().decode(PhiAnchor.self, from: Data($0.value.value)) }

@@ -91,10 +91,7 @@ package final class ReadConflictPrecheck: Sendable {
     ) throws -> Verdict {
         for (namespace, set) in transaction.readWriteSets where !set.reads.isEmpty {
             let current = try reader.getMany(namespace: namespace, keys: set.reads.map(\.key))
-            for (read, value) in zip(set.reads, current) {
-                let expected = read.hasVersion ? StateVersion(blockNumber: read.version.blockNum, transactionNumber: UInt32(read.version.txNum)) : nil
-                if value?.version != expected { return .stale }
-            }
+            for (read, value) in zip(set.reads, current) where !read.matches(value?.version) { return .stale }
         }
         let reads = transaction.readWriteSets.flatMap { namespace, set in set.reads.map { Self.id(namespace, $0.key) } }
         let writes = transaction.readWriteSets.flatMap { namespace, set in

@@ -25,6 +25,9 @@ package struct ChannelConfig: Sendable {
     package let ordererAddresses: [String]
     /// The channel's default chaincode endorsement policy, when the block carries one.
     package let endorsementPolicy: EndorsementPolicy?
+    /// The channel's `BlockReaders` signature policy, when the block carries one (see
+    /// `blockReadersPolicy`).
+    package let blockReaders: EndorsementPolicy?
 
     /// Reads the configuration from a config block (a genesis block or a later config block).
     package init(block: Common_Block) throws(ConfigError) {
@@ -42,10 +45,20 @@ package struct ChannelConfig: Sendable {
         }
         applicationOrganizations = try application.groups.keys.sorted().map { name throws(ConfigError) in try Self.organization(name, application.groups[name]!, fail) }
         ordererOrganizations = try orderer.groups.keys.sorted().map { name throws(ConfigError) in try Self.organization(name, orderer.groups[name]!, fail) }
+        // The channel's policies are ORs over these: an empty list would be a policy nobody satisfies.
+        guard !applicationOrganizations.isEmpty, !ordererOrganizations.isEmpty else {
+            throw fail("the channel needs at least one application organization and one orderer organization")
+        }
         guard let batchSize = orderer.values["BatchSize"].flatMap({ try? Orderer_BatchSize(serializedBytes: $0.value) }),
             let timeout = orderer.values["BatchTimeout"].flatMap({ try? Orderer_BatchTimeout(serializedBytes: $0.value) }),
             let milliseconds = Self.milliseconds(timeout.timeout)
         else { throw fail("the Orderer group has no valid BatchSize or BatchTimeout") }
+        guard (1...Limits.blockTransactionCountMax).contains(Int(batchSize.maxMessageCount)), batchSize.preferredMaxBytes >= 1,
+            batchSize.preferredMaxBytes <= batchSize.absoluteMaxBytes, milliseconds >= 1
+        else {
+            throw fail(
+                "the Orderer group's BatchSize needs 1 <= MaxMessageCount <= \(Limits.blockTransactionCountMax) and 1 <= PreferredMaxBytes <= AbsoluteMaxBytes, and a BatchTimeout of at least 1ms")
+        }
         batch = NetworkDescription.BatchSettings(
             maxMessageCount: Int(batchSize.maxMessageCount), absoluteMaxBytes: Int(batchSize.absoluteMaxBytes),
             preferredMaxBytes: Int(batchSize.preferredMaxBytes), timeoutMilliseconds: milliseconds)
@@ -55,6 +68,7 @@ package struct ChannelConfig: Sendable {
             addresses += group.values["Endpoints"].flatMap { try? Common_OrdererAddresses(serializedBytes: $0.value) }?.addresses ?? []
         }
         ordererAddresses = addresses
+        blockReaders = Self.signaturePolicy(root.policies[Self.blockReadersPolicyName])
         if let policy = application.policies["Endorsement"]?.policy, policy.type == Int32(Common_Policy.PolicyType.signature.rawValue),
             let envelope = try? Common_SignaturePolicyEnvelope(serializedBytes: policy.value)
         {
@@ -64,6 +78,16 @@ package struct ChannelConfig: Sendable {
         } else {
             endorsementPolicy = nil
         }
+    }
+
+    /// The name of the channel-level policy that says who may read full blocks.
+    package static let blockReadersPolicyName = "BlockReaders"
+
+    private static func signaturePolicy(_ policy: Common_ConfigPolicy?) -> EndorsementPolicy? {
+        guard let policy = policy?.policy, policy.type == Int32(Common_Policy.PolicyType.signature.rawValue),
+            let envelope = try? Common_SignaturePolicyEnvelope(serializedBytes: policy.value)
+        else { return nil }
+        return try? SignaturePolicyCodec.decode(envelope)
     }
 
     private static func organization(_ name: String, _ group: Common_ConfigGroup, _ fail: (String) -> ConfigError) throws(ConfigError) -> Organization {
@@ -99,7 +123,9 @@ package struct ChannelConfig: Sendable {
     /// A Go duration such as `250ms`, `2s` or `1m` in milliseconds.
     static func milliseconds(_ text: String) -> Int? {
         for (suffix, factor) in [("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)] where text.hasSuffix(suffix) {
-            if let value = Double(text.dropLast(suffix.count)) { return Int(value * factor) }
+            // Untrusted text: an infinite, negative or huge value is refused, never converted with a trap.
+            guard let value = Double(text.dropLast(suffix.count)), value.isFinite, value >= 0 else { return nil }
+            return Int(exactly: (value * factor).rounded()).flatMap { $0 <= Int(Int32.max) ? $0 : nil }
         }
         return nil
     }
@@ -117,6 +143,24 @@ extension ChannelConfig {
     package var lifecycleEndorsementPolicy: EndorsementPolicy {
         let peers = applicationOrganizations.map { EndorsementPolicy.signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .peer)) }
         return .outOf(count: peers.count / 2 + 1, peers)
+    }
+
+    /// Who may receive full blocks (Deliver, not DeliverFiltered): full blocks carry who was
+    /// treated where, consents and audit entries. The channel's `BlockReaders` policy, or by
+    /// default the peers and admins of every application organization and their auditors
+    /// (clients with `role=auditor`), and the orderers and admins of every orderer organization.
+    /// Other members (clinicians, patients) get filtered blocks and their own transactions'
+    /// status; patients read their data through chaincode queries.
+    package var blockReadersPolicy: EndorsementPolicy {
+        if let blockReaders { return blockReaders }
+        let application = applicationOrganizations.flatMap { organization in
+            [PolicyPrincipal(mspID: organization.mspID, kind: .peer), PolicyPrincipal(mspID: organization.mspID, kind: .admin),
+             PolicyPrincipal(mspID: organization.mspID, kind: .client, attributes: ["role": "auditor"])]
+        }
+        let ordering = ordererOrganizations.flatMap { organization in
+            [PolicyPrincipal(mspID: organization.mspID, kind: .orderer), PolicyPrincipal(mspID: organization.mspID, kind: .admin)]
+        }
+        return .or((application + ordering).map { .signedBy($0) })
     }
 
     /// The endorsement policy of chaincodes without one of their own: the channel's, or else a

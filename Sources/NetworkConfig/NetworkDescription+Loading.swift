@@ -204,7 +204,10 @@ extension NetworkDescription {
         if text.hasSuffix("ms") {
             value = Int(text.dropLast(2))
         } else if text.hasSuffix("s") {
-            value = Int(text.dropLast()).map { $0 * 1000 }
+            value = Int(text.dropLast()).flatMap { seconds in
+                let (milliseconds, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+                return overflow ? nil : milliseconds
+            }
         } else {
             value = Int(text)
         }

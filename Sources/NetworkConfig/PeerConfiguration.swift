@@ -67,6 +67,9 @@ package struct PeerConfiguration: Sendable {
     /// against transactions it submitted that have not committed yet, and answers
     /// MVCC_READ_CONFLICT before ordering the stale ones (`ReadConflictPrecheck`). Off by default.
     package var earlyAbort = false
+    /// Largest difference, in seconds, between a proposal's timestamp and the endorser's clock
+    /// (`proposalTimestampSkewSeconds`, 1...300; default 300). Proposals beyond it are refused.
+    package var proposalTimestampSkewSeconds = 300
 
     package init(
         mspID: String, msp: URL, listenHost: String, listenPort: Int, tlsCertificate: URL, tlsPrivateKey: URL,
@@ -139,6 +142,8 @@ package struct PeerConfiguration: Sendable {
         }
         let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try hostAndPort(reader) }
         let earlyAbort = try root.optionalField("earlyAbort")?.bool() ?? false
+        // At most the validation window: a proposal the endorser accepts must be able to commit.
+        let skew = try root.optionalField("proposalTimestampSkewSeconds")?.integer(in: 1...300) ?? 300
         let phi = try root.optionalField("phi").map { reader throws(ConfigError) in try PhiSettings.parse(reader, path: path) }
         try root.finish()
         var configuration = PeerConfiguration(
@@ -146,6 +151,7 @@ package struct PeerConfiguration: Sendable {
             tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? [.endorser] : roles, channels: channels)
         configuration.operations = operations
         configuration.earlyAbort = earlyAbort
+        configuration.proposalTimestampSkewSeconds = skew
         configuration.phi = phi
         if phi != nil, !configuration.roles.contains(.endorser) || !configuration.roles.contains(.committer) {
             throw ConfigError(.invalidValue, file: file, line: nil, field: "phi", reason: "the PHI service needs both roles, endorser and committer")

@@ -35,15 +35,15 @@ package struct ChannelOrderingSettings: Sendable {
 
 extension ChannelOrderingSettings {
     /// Settings from a channel's config block: its organizations (application and orderer), any
-    /// member of which may write and read (Fabric's default Writers and Readers), and its batch
-    /// settings.
+    /// member of which may write (Fabric's default Writers); the channel's block readers (its
+    /// `BlockReaders` policy: orderers deliver full blocks only); and its batch settings.
     package init(config: ChannelConfig) throws {
         let organizations = config.applicationOrganizations + config.ordererOrganizations
         let members = EndorsementPolicy.or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) })
         self.init(
             channelID: config.channelID,
             membership: MembershipRegistry(try organizations.map { try MembershipServiceProvider($0.msp) }),
-            writers: members, readers: members,
+            writers: members, readers: config.blockReadersPolicy,
             batchLimits: BatchLimits(
                 maxMessageCount: config.batch.maxMessageCount, absoluteMaxBytes: config.batch.absoluteMaxBytes,
                 preferredMaxBytes: config.batch.preferredMaxBytes),

@@ -14,7 +14,7 @@ extension EtcdChain {
             do {
                 let revision = try await catchUp()
                 await setCannotCatchUp(false)
-                for try await events in etcd.watch(.interval(from: keys.block(0), to: keys.blocksEnd), fromRevision: revision + 1) {
+                for try await events in etcd.watch(.interval(from: keys.block(0), to: keys.blocksEnd), fromRevision: min(revision, Int64.max - 1) + 1) {
                     for event in events where event.kind == .put {
                         guard let number = keys.blockNumber(of: event.key) else { continue }
                         try await apply(event.value, number: number)

@@ -254,7 +254,7 @@ package actor EtcdChain: OrderingChain {
             var block = Common_Block(number: number, previousHash: previousHash, envelopes: ordered)
             let outcome: BroadcastOutcome
             do {
-                try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+                try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock(), nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
                 let appended = try await append(block, lease: lease)
                 if appended {
                     if leadership?.term == term {
@@ -371,8 +371,10 @@ package actor EtcdChain: OrderingChain {
 
     package func block(_ number: UInt64, wait: Bool) async throws -> Common_Block? {
         if number >= blockStore.height {
-            guard wait else { return nil }
-            try await readers.wait(forHeight: number + 1)
+            // Block 2^64-1 would need a height past UInt64.max: it can never be cut.
+            let (height, overflow) = number.addingReportingOverflow(1)
+            guard wait, !overflow else { return nil }
+            try await readers.wait(forHeight: height)
         }
         return try blockStore.block(number: number)
     }

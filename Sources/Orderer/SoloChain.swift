@@ -125,7 +125,7 @@ package actor SoloChain: OrderingChain {
         var block = Common_Block(number: blockStore.height, previousHash: blockStore.lastHeaderHash, envelopes: ordered)
         let outcome: BroadcastOutcome
         do {
-            try block.signAsOrderer(signer, lastConfigIndex: 0, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+            try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock(), nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
             try blockStore.append(block)
             onBlockStored(block)
             outcome = .success
@@ -141,8 +141,10 @@ package actor SoloChain: OrderingChain {
     /// stops serving), otherwise nil when it does not yet exist.
     package func block(_ number: UInt64, wait: Bool) async throws -> Common_Block? {
         if number >= blockStore.height {
-            guard wait else { return nil }
-            try await readers.wait(forHeight: number + 1)
+            // Block 2^64-1 would need a height past UInt64.max: it can never be cut.
+            let (height, overflow) = number.addingReportingOverflow(1)
+            guard wait, !overflow else { return nil }
+            try await readers.wait(forHeight: height)
         }
         return try blockStore.block(number: number)
     }

@@ -56,12 +56,17 @@ package final class BlockStore: @unchecked Sendable {
         self.index = database.columnFamily("blocks")
         self.fileBytesMax = fileBytesMax
         self.logger = logger
+        guard !database.isReadOnly else {
+            // Read-only (ledger verification): the indexed blocks as they are; nothing repaired.
+            try recover(repairing: false)
+            return
+        }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw StorageError(.io, "cannot create block directory \(directory.path): \(error.localizedDescription)")
         }
-        try recover()
+        try recover(repairing: true)
     }
 
     /// Number of blocks stored (the next block's number).
@@ -238,7 +243,9 @@ package final class BlockStore: @unchecked Sendable {
 
     /// Finds the last indexed block, then indexes every complete record after it and truncates a
     /// torn one.
-    private func recover() throws(StorageError) {
+    /// Finds the height from the index; with `repairing`, re-indexes complete blocks found past
+    /// it in the block files and truncates a torn tail.
+    private func recover(repairing: Bool) throws(StorageError) {
         let iterator = try database.makeIterator(index, lowerBound: [UInt8(ascii: "n")], upperBound: [UInt8(ascii: "o")])
         iterator.seekToLast()
         var state = AppendState(height: 0, lastHeaderHash: [], fileNumber: 0, fileOffset: 0)
@@ -250,7 +257,7 @@ package final class BlockStore: @unchecked Sendable {
                 fileOffset: location.offset + UInt64(Self.recordHeaderBytes) + UInt64(location.length))
         }
         try iterator.checkError()
-        while true {
+        while repairing {
             guard let (block, length) = try readUnindexedRecord(fileNumber: state.fileNumber, offset: state.fileOffset, expected: state) else {
                 if FileManager.default.fileExists(atPath: fileURL(state.fileNumber + 1).path), state.fileOffset > 0 {
                     state.fileNumber += 1

@@ -30,13 +30,30 @@ package final class RocksDatabase: @unchecked Sendable {
         var liveChildren = 0
     }
 
-    /// Opens (creating if missing) the database at `path` with the given column families
-    /// (`default` is always present and need not be listed).
-    package init(path: String, columnFamilies names: [String]) throws(StorageError) {
+    /// Whether the database was opened read-only: writes fail and nothing on disk changes.
+    package let isReadOnly: Bool
+
+    /// The column families of the existing database at `path` (`default` included).
+    package static func columnFamilies(at path: String) throws(StorageError) -> [String] {
+        let options = rocksdb_options_create()!
+        defer { rocksdb_options_destroy(options) }
+        var count = 0
+        var error: UnsafeMutablePointer<CChar>?
+        let list = rocksdb_list_column_families(options, path, &count, &error)
+        if let message = takeError(error) { throw StorageError(.database, "cannot list the column families of \(path): \(message)") }
+        guard let list else { return [] }
+        defer { rocksdb_list_column_families_destroy(list, count) }
+        return (0..<count).compactMap { list[$0].map { String(cString: $0) } }
+    }
+
+    /// Opens the database at `path` with the given column families (`default` is always present
+    /// and need not be listed): creating what is missing, or with `readOnly`, changing nothing
+    /// (a missing database or column family is an error then; `medrex ledger verify` opens so).
+    package init(path: String, columnFamilies names: [String], readOnly: Bool = false) throws(StorageError) {
         let allNames = ["default"] + names.filter { $0 != "default" }
         let databaseOptions = rocksdb_options_create()!
-        rocksdb_options_set_create_if_missing(databaseOptions, 1)
-        rocksdb_options_set_create_missing_column_families(databaseOptions, 1)
+        rocksdb_options_set_create_if_missing(databaseOptions, readOnly ? 0 : 1)
+        rocksdb_options_set_create_missing_column_families(databaseOptions, readOnly ? 0 : 1)
         rocksdb_options_increase_parallelism(databaseOptions, 2)
         let familyOptions = rocksdb_options_create()!
         // Point reads dominate (txid lookups that mostly miss, state versions, definitions):
@@ -55,9 +72,13 @@ package final class RocksDatabase: @unchecked Sendable {
         let familyOptionList = [OpaquePointer?](repeating: familyOptions, count: allNames.count)
         let opened = cNames.map { UnsafePointer($0) }.withUnsafeBufferPointer { namePointers in
             familyOptionList.withUnsafeBufferPointer { optionPointers in
-                rocksdb_open_column_families(
-                    databaseOptions, path, Int32(allNames.count), namePointers.baseAddress, optionPointers.baseAddress,
-                    &handles, &error)
+                readOnly
+                    ? rocksdb_open_for_read_only_column_families(
+                        databaseOptions, path, Int32(allNames.count), namePointers.baseAddress, optionPointers.baseAddress,
+                        &handles, 0, &error)
+                    : rocksdb_open_column_families(
+                        databaseOptions, path, Int32(allNames.count), namePointers.baseAddress, optionPointers.baseAddress,
+                        &handles, &error)
             }
         }
         let message = Self.takeError(error)
@@ -75,6 +96,7 @@ package final class RocksDatabase: @unchecked Sendable {
         syncWriteOptions = rocksdb_writeoptions_create()
         rocksdb_writeoptions_set_sync(syncWriteOptions, 1)
         self.path = path
+        isReadOnly = readOnly
         columnFamilies = Dictionary(uniqueKeysWithValues: allNames.enumerated().map { ($1, ColumnFamily(index: $0, name: $1)) })
     }
 

@@ -56,7 +56,7 @@ package final class RocksStateDatabase: StateDatabase {
         }
         for (position, (_, change)) in changes.enumerated() {
             if let resolved = StateUpdateBatch.resolve(change, over: existing[position]) {
-                writes.put(keys[position], StateEncoding.encode(resolved), in: state)
+                writes.put(keys[position], try StateEncoding.encode(resolved), in: state)
             } else {
                 writes.delete(keys[position], in: state)
             }

@@ -16,7 +16,7 @@ package enum StateDigest {
                 for entry in page.entries {
                     hasher.update(data: StateEncoding.bigEndian(UInt32(namespace.utf8.count)) + Array(namespace.utf8))
                     hasher.update(data: StateEncoding.bigEndian(UInt32(entry.key.utf8.count)) + Array(entry.key.utf8))
-                    let encoded = StateEncoding.encode(entry.value)
+                    let encoded = try StateEncoding.encode(entry.value)
                     hasher.update(data: StateEncoding.bigEndian(UInt32(encoded.count)) + encoded)
                     count += 1
                 }

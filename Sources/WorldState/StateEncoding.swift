@@ -32,12 +32,21 @@ enum StateEncoding {
 
     /// Value: block (8), transaction (4), metadata count (2), per entry name length (2), name,
     /// value length (4), value; then the value bytes.
-    static func encode(_ entry: VersionedValue) -> [UInt8] {
+    /// Metadata beyond the field widths (more than 65,535 entries, a name over 65,535 bytes, a
+    /// value over 4 GiB) is refused with `.invalidArgument`, never truncated or trapped on;
+    /// validation refuses such writes first (`BlockValidator.writeSetFailure`).
+    static func encode(_ entry: VersionedValue) throws(StorageError) -> [UInt8] {
+        guard let count = UInt16(exactly: entry.metadata.count) else {
+            throw StorageError(.invalidArgument, "a key carries \(entry.metadata.count) metadata entries; at most \(UInt16.max) fit")
+        }
         var bytes = bigEndian(entry.version.blockNumber) + bigEndian(entry.version.transactionNumber)
-        bytes += bigEndian(UInt16(entry.metadata.count))
+        bytes += bigEndian(count)
         for (name, value) in entry.metadata.sorted(by: { $0.key < $1.key }) {
-            bytes += bigEndian(UInt16(name.utf8.count)) + Array(name.utf8)
-            bytes += bigEndian(UInt32(value.count)) + value
+            guard let nameLength = UInt16(exactly: name.utf8.count), let valueLength = UInt32(exactly: value.count) else {
+                throw StorageError(.invalidArgument, "a metadata entry is too large to store")
+            }
+            bytes += bigEndian(nameLength) + Array(name.utf8)
+            bytes += bigEndian(valueLength) + value
         }
         return bytes + entry.value
     }

@@ -1,3 +1,4 @@
+import LedgerWire
 /// The height of the transaction that last wrote a key: block number and transaction index.
 package struct StateVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
     package let blockNumber: UInt64
@@ -13,6 +14,27 @@ package struct StateVersion: Hashable, Comparable, Sendable, CustomStringConvert
     }
 
     package var description: String { "\(blockNumber):\(transactionNumber)" }
+}
+
+extension StateVersion {
+    /// The version a read/write set recorded for a read, or nil when it cannot be a committed
+    /// version (a transaction number past `UInt32.max`, from a crafted read set). Such a read
+    /// never matches the state: it is a read conflict, never a trap.
+    package init?(_ version: Kvrwset_Version) {
+        guard let transactionNumber = UInt32(exactly: version.txNum) else { return nil }
+        self.init(blockNumber: version.blockNum, transactionNumber: transactionNumber)
+    }
+}
+
+extension Kvrwset_KVRead {
+    /// Whether this read still holds against `current` (the key's version now, nil when absent):
+    /// a read without a version expects the key to be absent; one with an impossible version
+    /// (see `StateVersion.init?(_:)`) never holds.
+    package func matches(_ current: StateVersion?) -> Bool {
+        guard hasVersion else { return current == nil }
+        guard let recorded = StateVersion(version) else { return false }
+        return current == recorded
+    }
 }
 
 /// A key's committed value with its version and metadata (e.g. `VALIDATION_PARAMETER`).

@@ -42,6 +42,7 @@ struct RunBenchCommand: AsyncParsableCommand {
         guard let api = LoadRun.API(rawValue: self.api) else { throw ValidationError("--api must be stream or unary") }
         guard let address = NodeAddress(peer) else { throw ValidationError("--peer must be host:port") }
         guard clients > 0 else { throw ValidationError("--clients must be at least 1") }
+        guard duration.isFinite, duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be more than 0 and at most 86400 seconds") }
         if let count = workload.accounts, count < 2 { throw ValidationError("--accounts must be at least 2") }
         let root = URL(fileURLWithPath: crypto)
         let member = CryptoMaterialLayout(root: root, organization: org).member(kind: .user, name: user)
@@ -65,6 +66,7 @@ struct RunBenchCommand: AsyncParsableCommand {
     private func runPhi() async throws {
         guard let address = NodeAddress(peer) else { throw ValidationError("--peer must be host:port") }
         guard clients > 0 else { throw ValidationError("--clients must be at least 1") }
+        guard duration.isFinite, duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be more than 0 and at most 86400 seconds") }
         let root = URL(fileURLWithPath: crypto)
         func participant(_ user: String) throws -> PhiLoadRun.Participant {
             let member = CryptoMaterialLayout(root: root, organization: org).member(kind: .user, name: user)

@@ -1,3 +1,4 @@
+import BuiltInChaincodes
 import Chaincode
 import Foundation
 
@@ -26,7 +27,7 @@ final class FakeLedger {
         self.now = now
         contracts = [
             "phi": PhiContract().router, "access": AccessContract().router, "audit": AuditContract().router,
-            "clinical": ClinicalContract().router, "vitals": VitalsContract().router,
+            "clinical": ClinicalContract().router, "vitals": VitalsContract().router, "accounts": AccountsContract().router,
         ]
     }
 
@@ -215,5 +216,11 @@ extension FakeLedger {
         let json = String(decoding: try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]), as: UTF8.self)
         let anchorer = identity ?? person("anchor-bot", custodian, role: "operator")
         return call("phi", "anchor", [json], as: anchorer)
+    }
+
+    /// Admits `patient` to `ward` of `hospital`, as an operator of it (`access assignWard`).
+    func admit(_ patient: String, to hospital: String = "HospitalAMSP", ward: String = "ward-4") {
+        let response = call("access", "assignWard", [patient, ward], as: person("admissions", hospital, role: "operator"))
+        precondition(response.status == 200, response.message)
     }
 }

@@ -19,8 +19,22 @@ import X509
             let validated = try msp.validate(serializedIdentity: identity.serialized, at: TestPKI.now)
             #expect(validated.role == role)
             #expect(validated.mspID == "HospitalAMSP")
-            #expect(validated.identityID == SerializedIdentity.identityID(of: identity.serialized))
+            #expect(validated.identityID == (try SerializedIdentity.identityID(mspID: "HospitalAMSP", certificate: identity.certificate)))
         }
+    }
+
+    /// The same certificate serialized another way (an unknown protobuf field appended) is the
+    /// same identity: it cannot count twice towards a policy.
+    @Test func reencodedIdentitiesAreTheSameIdentity() throws {
+        let msp = try pki.msp()
+        let peer = try pki.identity("peer0", units: ["peer"])
+        let reencoded = Data(peer.serialized) + Data([0x1a, 0x01, 0x00])
+        #expect(Data(peer.serialized) != reencoded)
+        let first = try msp.validate(serializedIdentity: peer.serialized, at: TestPKI.now)
+        let second = try msp.validate(serializedIdentity: reencoded, at: TestPKI.now)
+        #expect(first.identityID == second.identityID)
+        let policy = try EndorsementPolicy.parse("AND('HospitalAMSP.peer', 'HospitalAMSP.peer')")
+        #expect(!policy.isSatisfied(by: [first.policySigner, second.policySigner]))
     }
 
     @Test func readsHealthcareAttributes() throws {

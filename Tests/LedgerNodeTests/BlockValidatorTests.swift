@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import Orderer
 import LedgerCore
 import LedgerWire
 import SwiftProtobuf
@@ -44,7 +45,7 @@ struct ValidationFixture {
         }
         try state.apply(seed, blockNumber: 0)
         validator = BlockValidator(
-            membership: MembershipRegistry([try pki.msp()]),
+            channelID: "healthchannel", membership: MembershipRegistry([try pki.msp()]),
             lifecyclePolicy: try EndorsementPolicy.parse("AND('HospitalAMSP.peer', 'HospitalAMSP.peer')"),
             defaultPolicy: try EndorsementPolicy.parse("'HospitalAMSP.peer'"))
     }
@@ -53,7 +54,8 @@ struct ValidationFixture {
 
     func transaction(
         chaincode: String = "cc", reads: [Read] = [], writes: [String] = [], range: (start: String, end: String, keys: [(String, UInt64, UInt64)])? = nil,
-        endorsers: [SigningIdentity]? = nil, creator: SigningIdentity? = nil, nonce: [UInt8]? = nil, tamper: ((inout Common_Envelope) throws -> Void)? = nil
+        endorsers: [SigningIdentity]? = nil, creator: SigningIdentity? = nil, nonce: [UInt8]? = nil,
+        tamper: ((inout Common_Envelope) throws -> Void)? = nil, adjust: ((inout EndorserTransactionBuilder) -> Void)? = nil
     ) throws -> Data {
         let creator = creator ?? client
         var builder = EndorserTransactionBuilder(
@@ -88,6 +90,7 @@ struct ValidationFixture {
             set.rangeQueriesInfo = [info]
         }
         builder.readWriteSets = [("cc", set)]
+        adjust?(&builder)
         let responsePayload = try builder.proposalResponsePayload()
         builder.endorsements = try (endorsers ?? [peer]).map { endorser in
             var endorsement = Protos_Endorsement()
@@ -100,8 +103,11 @@ struct ValidationFixture {
         return try envelope.serializedData()
     }
 
-    func validate(_ transactions: [Data], committed: Set<String> = []) async throws -> [Protos_TxValidationCode] {
-        let block = Common_Block(number: 1, previousHash: [UInt8](repeating: 0, count: 32), envelopes: transactions)
+    /// Validates `transactions` as block 1; with `orderingTime`, the block carries the orderer's
+    /// signed clock.
+    func validate(_ transactions: [Data], committed: Set<String> = [], orderingTime: Date? = nil) async throws -> [Protos_TxValidationCode] {
+        var block = Common_Block(number: 1, previousHash: [UInt8](repeating: 0, count: 32), envelopes: transactions)
+        if let orderingTime { try block.signAsOrderer(peer, lastConfigIndex: 0, time: orderingTime, nonce: [1, 2, 3]) }
         return try await validator.validate(block, reader: try state.makeReader(), isCommitted: { committed.contains($0) }).map(\.code)
     }
 }

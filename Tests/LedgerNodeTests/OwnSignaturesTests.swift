@@ -35,7 +35,7 @@ import TestSupport
 
     private func validator(_ fixture: ValidationFixture, own: OwnSignatures) throws -> BlockValidator {
         BlockValidator(
-            membership: fixture.validator.membership, lifecyclePolicy: fixture.validator.lifecyclePolicy,
+            channelID: fixture.validator.channelID, membership: fixture.validator.membership, lifecyclePolicy: fixture.validator.lifecyclePolicy,
             defaultPolicy: fixture.validator.defaultPolicy, own: OwnEndorsements(identity: fixture.peer.serialized, signatures: own))
     }
 

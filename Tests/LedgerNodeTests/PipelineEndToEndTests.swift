@@ -104,7 +104,8 @@ import WorldState
 
         // Blocks hold two transactions (maxMessageCount 2), so each pair below shares a block.
         let batches: [[(Common_Envelope, Protos_TxValidationCode)]] = [
-            [(onlyA, .endorsementPolicyFailure), (early, .badCreatorSignature)],
+            // An hour before its block's ordering time: outside the transaction time window.
+            [(onlyA, .endorsementPolicyFailure), (early, .badChannelHeader)],
             [(transfer1, .valid), (transfer2, .mvccReadConflict)],
             [(createForAlice, .valid), (listAlice, .phantomReadConflict)],
             [(guarded, .valid), (guardedByA, .endorsementPolicyFailure)],

@@ -88,9 +88,10 @@ import TestSupport
         // Every orderer, the restarted one too, reaches the log's height.
         let height = try await network.waitUntilOrderersAgree(etcd, within: .seconds(60))
         var chains: [[Common_Block]] = []
+        let auditor = try network.client("auditor-ames")  // a block reader
         for index in network.orderers.indices {
-            let (blocks, status) = try await network.ordererClient(index, tls: clients[0].tls).deliver(
-                channel: "healthchannel", start: 0, stop: height - 1, signer: clients[0].signer)
+            let (blocks, status) = try await network.ordererClient(index, tls: auditor.tls).deliver(
+                channel: "healthchannel", start: 0, stop: height - 1, signer: auditor.signer)
             #expect(status == .success)
             chains.append(blocks)
         }
@@ -142,8 +143,10 @@ import TestSupport
         try network.orderers[2].start()
         let height = try await network.waitUntilOrderersAgree(etcd, within: .seconds(60))
         var chains: [[UInt8]] = []
+        let auditor = try network.client("auditor-ames")  // a block reader
         for index in network.orderers.indices {
-            let (blocks, status) = try await network.ordererClient(index, tls: tls).deliver(channel: "healthchannel", start: 0, stop: height - 1, signer: signer)
+            let (blocks, status) = try await network.ordererClient(index, tls: auditor.tls).deliver(
+                channel: "healthchannel", start: 0, stop: height - 1, signer: auditor.signer)
             #expect(status == .success)
             #expect(blocks.count == Int(height))
             chains.append(blocks.flatMap(\.header.hash))

@@ -102,7 +102,13 @@ import TestSupport
         print("solo orderer: \(answers.count) envelopes from \(clients.count) clients acknowledged in \(elapsed)")
 
         var height: UInt64 = 1
-        let (first, status) = try await clients[2].0.deliver(channel: "healthchannel", start: 0, stop: 0, signer: clients[2].1)
+        // Full blocks go to the channel's block readers (an auditor here), not to clinicians.
+        let (refused, refusedStatus) = try await clients[0].0.deliver(channel: "healthchannel", start: 0, stop: 0, signer: clients[0].1)
+        #expect(refusedStatus == .forbidden && refused.isEmpty)
+        // Block 2^64-1 can never exist: NOT_FOUND at once (this seek used to trap the orderer on `number + 1`).
+        let (last, lastStatus) = try await clients[3].0.deliver(channel: "healthchannel", start: UInt64.max, stop: UInt64.max, signer: clients[3].1)
+        #expect(lastStatus == .notFound && last.isEmpty)
+        let (first, status) = try await clients[3].0.deliver(channel: "healthchannel", start: 0, stop: 0, signer: clients[3].1)
         #expect(status == .success)
         #expect(first.first?.header.hash == (try Common_Block(serializedBytes: try Data(contentsOf: genesis))).header.hash, "block 0 is the genesis block")
         // Find the current height by asking for blocks until the chain covers every envelope.
@@ -110,7 +116,7 @@ import TestSupport
         var seen: [Data] = []
         var blocks: [Common_Block] = []
         while Set(seen).isSuperset(of: expected) == false {
-            let (next, nextStatus) = try await clients[1].0.deliver(channel: "healthchannel", start: height, stop: height, signer: clients[1].1)
+            let (next, nextStatus) = try await clients[3].0.deliver(channel: "healthchannel", start: height, stop: height, signer: clients[3].1)
             #expect(nextStatus == .success)
             guard let block = next.first else { break }
             blocks.append(block)

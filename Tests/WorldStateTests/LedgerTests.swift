@@ -206,7 +206,7 @@ struct TemporaryLedger {
                 path: temporary.directory.appendingPathComponent("index").path,
                 columnFamilies: BlockStore.columnFamilies + RocksStateDatabase.columnFamilies)
             let batch = rocks.makeWriteBatch()
-            batch.put(StateEncoding.stateKey(namespace: "cc", key: "shared"), StateEncoding.encode(VersionedValue(value: bytes("forged"), version: version(1, 0))), in: rocks.columnFamily("state"))
+            batch.put(StateEncoding.stateKey(namespace: "cc", key: "shared"), try StateEncoding.encode(VersionedValue(value: bytes("forged"), version: version(1, 0))), in: rocks.columnFamily("state"))
             try rocks.write(batch, sync: true)
             try rocks.close()
         }
