@@ -16,6 +16,10 @@ package struct ChannelEndorsementResources: Sendable {
     package let isCommitted: @Sendable (String) throws -> Bool
     /// The chaincodes defined on the channel, by name, with their version.
     package let chaincodes: [String: (version: String, contract: any Contract)]
+    /// The channel's MSPs, which validate proposal creators (nil: the service's membership).
+    package var membership: MembershipRegistry?
+    /// Who may propose on the channel (Fabric's Application Writers; nil: any valid member).
+    package var writers: EndorsementPolicy?
 
     package init(
         state: any StateDatabase,
@@ -70,7 +74,10 @@ package struct EndorsementService: Sendable {
     }
 
     private func endorse(_ signed: Protos_SignedProposal) throws(EndorserError) -> Protos_ProposalResponse {
-        let checker = ProposalChecker(membership: membership, channels: Set(channels.keys), timestampSkew: timestampSkew)
+        // A creator is validated by the MSPs of the channel it proposes on, not of any joined channel.
+        let resources = ProposalChecker.channelID(of: signed).flatMap { channels[$0] }
+        let checker = ProposalChecker(
+            membership: resources?.membership ?? membership, channels: Set(channels.keys), timestampSkew: timestampSkew, writers: resources?.writers)
         let proposal = try checker.check(signed, now: clock())
         let channel = channels[proposal.channelHeader.channelID]!
         guard let chaincode = channel.chaincodes[proposal.chaincodeName] else {

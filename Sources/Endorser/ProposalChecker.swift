@@ -22,17 +22,35 @@ package struct CheckedProposal: Sendable {
 }
 
 /// The checks an endorser makes on a signed proposal before running any chaincode: structure,
-/// header type, channel, creator identity and signature, txid binding and timestamp skew.
+/// header type and epoch, channel, creator identity (by the channel's MSPs) and signature, the
+/// channel's Writers, txid binding and timestamp skew.
 package struct ProposalChecker: Sendable {
     package let membership: MembershipRegistry
     package let channels: Set<String>
     /// Largest accepted difference between the proposal's timestamp and the endorser's clock.
     package let timestampSkew: TimeInterval
+    /// Who may propose on the channel (Fabric's `/Channel/Application/Writers`); nil: any
+    /// identity `membership` validates.
+    package let writers: EndorsementPolicy?
 
-    package init(membership: MembershipRegistry, channels: Set<String>, timestampSkew: TimeInterval = Limits.proposalTimestampSkewDefault) {
+    package init(
+        membership: MembershipRegistry, channels: Set<String>, timestampSkew: TimeInterval = Limits.proposalTimestampSkewDefault,
+        writers: EndorsementPolicy? = nil
+    ) {
         self.membership = membership
         self.channels = channels
         self.timestampSkew = timestampSkew
+        self.writers = writers
+    }
+
+    /// The channel a signed proposal names, or nil when its headers do not decode (the check then
+    /// refuses it). Lets a caller choose the channel's membership before checking.
+    package static func channelID(of signed: Protos_SignedProposal) -> String? {
+        guard let proposal = try? Protos_Proposal(serializedBytes: signed.proposalBytes),
+            let header = try? Common_Header(serializedBytes: proposal.header),
+            let channelHeader = try? Common_ChannelHeader(serializedBytes: header.channelHeader)
+        else { return nil }
+        return channelHeader.channelID
     }
 
     /// Checks `signed` at the endorser's time `now`. Throws `EndorserError` for every refusal.
@@ -43,6 +61,9 @@ package struct ProposalChecker: Sendable {
         let signatureHeader: Common_SignatureHeader = try decode(header.signatureHeader, "signature header")
         guard channelHeader.type == Int32(Common_HeaderType.endorserTransaction.rawValue) else {
             throw EndorserError(.malformedProposal, "channel header type \(channelHeader.type) is not ENDORSER_TRANSACTION")
+        }
+        guard channelHeader.epoch == 0 else {
+            throw EndorserError(.malformedProposal, "channel header epoch \(channelHeader.epoch) is not 0")
         }
         guard channels.contains(channelHeader.channelID) else {
             throw EndorserError(.unknownChannel, "channel '\(channelHeader.channelID)' is not joined by this peer")
@@ -55,6 +76,9 @@ package struct ProposalChecker: Sendable {
             creator = try membership.verify(signature: signed.signature, over: signed.proposalBytes, by: signatureHeader.creator, at: now)
         } catch {
             throw EndorserError(.accessDenied, "creator refused: \(error.reason)")
+        }
+        if let writers, !writers.isSatisfied(by: [creator.policySigner]) {
+            throw EndorserError(.accessDenied, "creator is not a writer of channel '\(channelHeader.channelID)'")
         }
         let expectedID = TransactionID.make(nonce: signatureHeader.nonce, creator: signatureHeader.creator)
         guard channelHeader.txID == expectedID else {

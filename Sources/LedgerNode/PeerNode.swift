@@ -170,7 +170,7 @@ package final class PeerNode: Sendable {
             try? ledger.close()
             throw error
         }
-        let resources = ChannelEndorsementResources(
+        var resources = ChannelEndorsementResources(
             state: ledger.state,
             history: { namespace, key in
                 try ledger.history(namespace: namespace, key: key).map {
@@ -179,6 +179,8 @@ package final class PeerNode: Sendable {
             },
             isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
             chaincodes: chaincodes)
+        resources.membership = membership
+        resources.writers = .or(config.applicationOrganizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) })
         metrics.setHeight(channel: config.channelID, height: ledger.height)
         let blockStore = ledger.blockStore
         let notifier = CommitNotifier { txID in

@@ -77,9 +77,11 @@ import X509
         var headerExtension = Protos_ChaincodeHeaderExtension()
         headerExtension.chaincodeID.name = "phi"
         channelHeader.extension = try headerExtension.serializedData()
-        func signed(txID: String) throws -> Protos_SignedProposal {
+        func signed(txID: String, epoch: UInt64 = 0, seconds: Int64? = nil) throws -> Protos_SignedProposal {
             var header = channelHeader
             header.txID = txID
+            header.epoch = epoch
+            if let seconds { header.timestamp.seconds = seconds }
             var proposal = Protos_Proposal()
             proposal.header = try Common_Header.with {
                 $0.channelHeader = try header.serializedData()
@@ -94,6 +96,15 @@ import X509
         let goodID = TransactionID.make(nonce: signatureHeader.nonce, creator: signatureHeader.creator)
         #expect(try local.check(signed(txID: goodID), now: TestPKI.now).chaincodeName == "phi")
         #expect(code { try local.check(signed(txID: String(repeating: "0", count: 64)), now: TestPKI.now) } == .badTransactionID)
+        // Fabric's header rules: epoch 0. Timestamps at the ends of Int64 are refused, not trapped on.
+        #expect(code { try local.check(signed(txID: goodID, epoch: 1), now: TestPKI.now) } == .malformedProposal)
+        for seconds in [Int64.min, Int64.max, Int64(TestPKI.now.timeIntervalSince1970) + 301, Int64(TestPKI.now.timeIntervalSince1970) - 301] {
+            #expect(code { try local.check(signed(txID: goodID, seconds: seconds), now: TestPKI.now) } == .timestampOutOfRange, "\(seconds)")
+        }
+        // A channel whose Writers the creator does not satisfy (another organization's members only).
+        let othersOnly = ProposalChecker(
+            membership: local.membership, channels: ["healthchannel"], writers: try EndorsementPolicy.parse("'HospitalBMSP.member'"))
+        #expect(code { try othersOnly.check(signed(txID: goodID), now: TestPKI.now) } == .accessDenied)
     }
 
     private func code(_ body: () throws -> CheckedProposal) -> EndorserError.Code? {

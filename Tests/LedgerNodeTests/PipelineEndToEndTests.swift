@@ -636,6 +636,32 @@ struct LocalTestNetwork: Sendable {
         }
     }
 
+    /// Blocks `from...to` from a peer's Deliver service (full, or filtered) as `user` of `org`:
+    /// how many came and the final status.
+    func deliver(peer: Int, org: String, user: String, from: UInt64, to: UInt64, filtered: Bool) async throws -> (count: Int, status: Common_Status) {
+        let seek = try OrdererClient.seekEnvelope(channel: channel, start: from, stop: to, signer: try signer(org: org, user: user))
+        let tls = clientTLS(org: org, user: user, trusting: peers[peer].organization)
+        return try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: peers[peer].port), transportSecurity: tls.clientSecurity)) { client in
+            let service = Protos_Deliver.Client(wrapping: client)
+            if filtered {
+                return try await service.deliverFiltered { try await $0.write(seek) } onResponse: { try await Self.countBlocks($0) }
+            }
+            return try await service.deliver { try await $0.write(seek) } onResponse: { try await Self.countBlocks($0) }
+        }
+    }
+
+    private static func countBlocks(_ response: StreamingClientResponse<Protos_DeliverResponse>) async throws -> (count: Int, status: Common_Status) {
+        var count = 0
+        for try await message in response.messages {
+            switch message.type {
+            case .status(let status): return (count, status)
+            case .block, .filteredBlock: count += 1
+            default: continue
+            }
+        }
+        return (count, .unknown)
+    }
+
     /// The first batch of `chaincode`'s events from block `fromBlock` on, through a gateway.
     func chaincodeEvents(peer: Int, chaincode: String, fromBlock: UInt64) async throws -> Gateway_ChaincodeEventsResponse {
         let signer = try signer(org: "HospitalA", user: "dr-carter")
@@ -698,7 +724,8 @@ struct LocalTestNetwork: Sendable {
     /// A transaction built by hand (a client holding the keys): blind writes of `writes` (with a
     /// key-level policy when given), endorsed by `endorsers`.
     func craftedEnvelope(
-        writes: [(key: String, keyPolicy: String?)], endorsers: [SigningIdentity], creator: SigningIdentity, timestamp: Date = Date()
+        writes: [(key: String, keyPolicy: String?)], endorsers: [SigningIdentity], creator: SigningIdentity, timestamp: Date = Date(),
+        reads: [(key: String, block: UInt64, transaction: UInt64)] = [], otherNamespaces: [(String, Kvrwset_KVRWSet)] = []
     ) throws -> Common_Envelope {
         var builder = EndorserTransactionBuilder(
             channelID: channel, chaincodeName: "asset-transfer", creator: Data(creator.serialized),
@@ -720,7 +747,14 @@ struct LocalTestNetwork: Sendable {
                 set.metadataWrites.append(metadata)
             }
         }
-        builder.readWriteSets = [("asset-transfer", set)]
+        set.reads = reads.map { read in
+            var kvRead = Kvrwset_KVRead()
+            kvRead.key = read.key
+            kvRead.version.blockNum = read.block
+            kvRead.version.txNum = read.transaction
+            return kvRead
+        }
+        builder.readWriteSets = [("asset-transfer", set)] + otherNamespaces
         let responsePayload = try builder.proposalResponsePayload()
         builder.endorsements = try endorsers.map { endorser in
             var endorsement = Protos_Endorsement()
