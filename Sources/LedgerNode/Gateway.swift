@@ -241,7 +241,13 @@ package struct Gateway: Sendable {
     package func submit(_ envelope: Common_Envelope, channelID: String) async throws {
         let channel = try channel(channelID)
         var bound: (envelope: TransactionEnvelope, transaction: EndorserTransaction)?
-        if let decoded = try? TransactionEnvelope(envelope: envelope), decoded.headerType == .endorserTransaction {
+        let decoded: TransactionEnvelope
+        do {
+            decoded = try TransactionEnvelope(envelope: envelope)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "malformed transaction: \(error)")
+        }
+        if decoded.headerType == .endorserTransaction {
             do {
                 bound = (decoded, try EndorserTransaction(boundTo: decoded))
             } catch {
@@ -421,6 +427,7 @@ extension RPCError {
         case let error as RPCError: self = error
         case let error as TransactionAssemblyError: self = RPCError(code: .aborted, message: error.reason)
         case let error as SwiftProtobuf.BinaryDecodingError: self = RPCError(code: .invalidArgument, message: "malformed request: \(error)")
+        case let error as TransactionEnvelope.DecodingFailure: self = RPCError(code: .invalidArgument, message: "malformed transaction: \(error)")
         default: self = RPCError(code: .internalError, message: "\(error)")
         }
     }

@@ -225,7 +225,12 @@ package final class PeerNode: Sendable {
 
     /// Validates an admin request: signed by an admin of the peer's own organization, recently.
     func checkAdmin(_ signed: Medrex_SignedAdminRequest, now: Date) throws -> Medrex_AdminRequest {
-        let request = try Medrex_AdminRequest(serializedBytes: signed.request)
+        let request: Medrex_AdminRequest
+        do {
+            request = try Medrex_AdminRequest(serializedBytes: signed.request)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "admin request refused: it is not a medrex.AdminRequest")
+        }
         let admin: ValidatedIdentity
         do {
             admin = try ownOrganization.validate(serializedIdentity: request.identity, as: .admin, at: now)

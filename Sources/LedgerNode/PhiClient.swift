@@ -47,20 +47,36 @@ package struct PhiClient: Sendable {
     }
 
     /// Stores `json` (a FHIR resource) as the next version of its record, kept by `custodian`, and
-    /// waits until its anchor commits. Throws `PhiClientError` on refusals.
+    /// waits until its anchor commits. Throws `PhiClientError` on refusals, and one that starts
+    /// "outcome unknown" when the answer was lost after submission (the record may be stored).
     package func put(json: Data, patient: String, custodian: String, labOrg: String? = nil) async throws -> Stored {
         let resource = try FHIRResource(json: json)
         let version = try await nextVersion(of: resource.id)
         let response = try await storePending(resource, version: version, patient: patient, custodian: custodian, labOrg: labOrg)
         var envelope = response.preparedTransaction
         envelope.signature = Data(try signer.sign(envelope.payload))
-        try await gateway.submit(channel: channel, envelope: envelope)
-        let status = try await gateway.commitStatus(channel: channel, transactionID: response.transactionID)
+        let unknown = PhiClientError(
+            "outcome unknown: the answer was lost after the anchor of record '\(resource.id)' version \(version) was submitted (txid \(response.transactionID)); it may have been stored: check with `medrex phi get --record \(resource.id) --version \(version)`")
+        do {
+            try await gateway.submit(channel: channel, envelope: envelope)
+        } catch let error as RPCError where Self.outcomeUnknownCodes.contains(error.code) {
+            throw unknown
+        }
+        let status: Gateway_CommitStatusResponse
+        do {
+            status = try await gateway.commitStatus(channel: channel, transactionID: response.transactionID)
+        } catch {
+            throw unknown
+        }
         guard status.result == .valid else {
             throw PhiClientError("the anchor of record '\(resource.id)' version \(version) committed as \(status.result.name)")
         }
         return Stored(recordID: resource.id, version: version, sha256: resource.digestHex, transactionID: response.transactionID, blockNumber: status.blockNumber)
     }
+
+    /// Submit failures after which the transaction may still have been ordered: the connection or
+    /// the ordering service went away before answering.
+    static let outcomeUnknownCodes: Set<RPCError.Code> = [.unavailable, .deadlineExceeded, .cancelled, .unknown, .internalError]
 
     /// The first half of `put`: the peer stores the version (pending) and endorses its anchor; the
     /// anchor transaction comes back unsigned and unsubmitted. Until it commits VALID the version

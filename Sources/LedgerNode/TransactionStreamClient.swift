@@ -81,6 +81,12 @@ package final class TransactionStreamClient: Sendable {
         guard case .prepared(let transaction) = prepared.outcome else { throw Self.failure(prepared) }
         var envelope = transaction.transaction
         envelope.signature = Data(try signer.sign(envelope.payload))
+        return try await submit(channel: channel, envelope: envelope, endorsed: endorsed)
+    }
+
+    /// Orders a signed transaction on the stream and waits for its outcome; a refusal throws the
+    /// `RPCError` the unary Gateway call would.
+    package func submit(channel: String, envelope: Common_Envelope, endorsed: ContinuousClock.Instant = .now) async throws -> Outcome {
         var submit = Medrex_TransactRequest()
         submit.channelID = channel
         submit.signedTransaction = envelope

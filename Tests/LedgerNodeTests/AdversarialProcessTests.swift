@@ -96,7 +96,35 @@ import WorldState
         }
         try await expectServing("the attack transactions")
 
-        // 4. Full blocks carry who was treated where: a patient gets filtered blocks only.
+        // 4. The same bad input gets the same status on every path: an envelope that is no
+        //    transaction, unary (Gateway.Submit) and on the stream; an admin request that is no
+        //    AdminRequest.
+        var malformed = Common_Envelope()
+        malformed.payload = Data([0xff, 0x01, 0x02])
+        malformed.signature = Data(try carter.sign(malformed.payload))
+        let garbage = malformed
+        let unaryCode = await Self.rpcCode {
+            try await network.withGateway(peer: 0, user: "dr-carter") { try await $0.submit(channel: network.channel, envelope: garbage) }
+        }
+        let streamCode = await Self.rpcCode {
+            _ = try await TransactionStreamClient.withStream(
+                host: "127.0.0.1", port: network.peers[0].port, tls: network.clientTLS(org: "HospitalA", user: "dr-carter", trusting: "HospitalA"),
+                signer: carter
+            ) { try await $0.submit(channel: network.channel, envelope: garbage) }
+        }
+        let adminCode = await Self.rpcCode {
+            var request = Medrex_SignedAdminRequest()
+            request.request = Data([0xff, 0xff])
+            request.signature = Data(try admin.sign(request.request))
+            let tls = network.clientTLS(org: "HospitalA", user: "admin", trusting: "HospitalA")
+            _ = try await withGRPCClient(
+                transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: network.peers[0].port), transportSecurity: tls.clientSecurity)
+            ) { client in try await Medrex_PeerAdmin.Client(wrapping: client).listChannels(request) }
+        }
+        #expect(unaryCode == .invalidArgument && streamCode == .invalidArgument && adminCode == .invalidArgument, "\(String(describing: unaryCode)) \(String(describing: streamCode)) \(String(describing: adminCode))")
+        try await expectServing("malformed requests")
+
+        // 5. Full blocks carry who was treated where: a patient gets filtered blocks only.
         let patientFull = try await network.deliver(peer: 0, org: "HospitalA", user: "patient-alice", from: 0, to: 0, filtered: false)
         #expect(patientFull.status == .forbidden && patientFull.count == 0)
         let patientFiltered = try await network.deliver(peer: 0, org: "HospitalA", user: "patient-alice", from: 0, to: 0, filtered: true)
@@ -104,6 +132,18 @@ import WorldState
         let adminFull = try await network.deliver(peer: 0, org: "HospitalA", user: "admin", from: 0, to: 0, filtered: false)
         #expect(adminFull.status == .success && adminFull.count == 1)
         try await expectServing("block reading by role")
+    }
+
+    /// The status code `body` failed with; nil when it did not fail with an `RPCError`.
+    static func rpcCode(_ body: () async throws -> Void) async -> RPCError.Code? {
+        do {
+            try await body()
+            return nil
+        } catch let error as RPCError {
+            return error.code
+        } catch {
+            return nil
+        }
     }
 
     /// `envelope` with a second endorsement by `peer` under a re-encoded identity (an unknown
