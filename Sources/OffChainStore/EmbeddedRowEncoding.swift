@@ -27,7 +27,10 @@ enum EmbeddedRowEncoding {
     }
 
     static func milliseconds(_ date: Date) -> UInt64 {
-        UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
+        // Clamped to UInt64's range first: a date far in the future (or NaN) never traps.
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        guard milliseconds.isFinite, milliseconds > 0 else { return 0 }
+        return milliseconds >= 18_446_744_073_709_549_568 ? UInt64.max : UInt64(milliseconds)
     }
 
     static func encode(_ stored: StoredRecordVersion) throws(OffChainStoreError) -> [UInt8] {

@@ -56,6 +56,7 @@ enum PostgresOffChainSchema {
             {
                 applied = version
             }
+            guard applied >= 0 else { throw OffChainStoreError(.storage, "the off-chain schema table holds version \(applied), which no build wrote") }
             guard applied <= migrations.count else {
                 throw OffChainStoreError(
                     .storage, "the off-chain schema is at version \(applied), newer than this build's \(migrations.count); upgrade Medrex")

@@ -58,7 +58,7 @@ package struct PostgresOffChainStore: OffChainStore {
                 """, logger: logger)
             var existing: [RecordVersionID] = []
             for try await (recordID, version) in rows.decode((String, Int64).self) {
-                existing.append(RecordVersionID(recordID: recordID, version: UInt32(version)))
+                existing.append(RecordVersionID(recordID: recordID, version: UInt32(clamping: version)))
             }
             return existing.isEmpty
                 ? OffChainStoreError(.versionExists, "a version of this batch existed when the batch was written; versions are immutable")
@@ -93,7 +93,7 @@ package struct PostgresOffChainStore: OffChainStore {
                 guard let state = AnchorState(rawValue: state) else {
                     throw OffChainStoreError(.corruptRow, "record '\(recordID)' version \(version) has an unknown state")
                 }
-                summaries.append(RecordVersionSummary(version: UInt32(version), plaintextDigest: digest, createdAt: createdAt, state: state))
+                summaries.append(RecordVersionSummary(version: UInt32(clamping: version), plaintextDigest: digest, createdAt: createdAt, state: state))
             }
             return summaries
         }
@@ -145,7 +145,7 @@ package struct PostgresOffChainStore: OffChainStore {
                 """, logger: logger)
             var ids: [RecordVersionID] = []
             for try await (recordID, version) in rows.decode((String, Int64).self) {
-                ids.append(RecordVersionID(recordID: recordID, version: UInt32(version)))
+                ids.append(RecordVersionID(recordID: recordID, version: UInt32(clamping: version)))
             }
             return ids
         }
