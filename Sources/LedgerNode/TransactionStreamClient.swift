@@ -71,6 +71,9 @@ package final class TransactionStreamClient: Sendable {
         }
     }
 
+    /// Whether the stream has ended (the peer went away or closed it): every later call fails.
+    package var hasEnded: Bool { pending.isClosed }
+
     /// Endorses, signs, orders and waits for `proposal`'s transaction.
     package func transact(channel: String, proposal: Protos_SignedProposal) async throws -> Outcome {
         var request = Medrex_TransactRequest()

@@ -89,8 +89,11 @@ package struct LoadRun: Sendable {
         }
         switch api {
         case .stream:
-            try await TransactionStreamClient.withStream(host: peer.host, port: peer.port, tls: tls, signer: signer) { stream in
-                await work(StreamSender(stream: stream))
+            let sender = ReconnectingStreamSender()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await sender.keepOpen(peer: peer, tls: tls, signer: signer) }
+                await work(sender)
+                group.cancelAll()
             }
         case .unary:
             try await GatewayClient.withConnection(host: peer.host, port: peer.port, tls: tls, signer: signer) { gateway in
@@ -150,11 +153,33 @@ protocol TransactionSender: Sendable {
     func transact(channel: String, proposal: Protos_SignedProposal) async throws -> TransactionStreamClient.Outcome
 }
 
-struct StreamSender: TransactionSender {
-    let stream: TransactionStreamClient
+/// Transactions on one stream to the peer, opened again when it ends (the peer restarted or the
+/// connection broke): the transactions in flight on the ended stream fail, later ones wait up to
+/// `reconnectWaitMax` for the new stream.
+final class ReconnectingStreamSender: TransactionSender, Sendable {
+    static let reconnectPause = Duration.milliseconds(250)
+    static let reconnectWaitMax = Duration.seconds(10)
+    private let current = Mutex<TransactionStreamClient?>(nil)
+
+    /// Keeps a stream open until the task is cancelled.
+    func keepOpen(peer: NodeAddress, tls: MutualTLS, signer: SigningIdentity) async {
+        while !Task.isCancelled {
+            _ = try? await TransactionStreamClient.withStream(host: peer.host, port: peer.port, tls: tls, signer: signer) { stream in
+                current.withLock { $0 = stream }
+                while !stream.hasEnded { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            current.withLock { $0 = nil }
+            try? await Task.sleep(for: Self.reconnectPause)
+        }
+    }
 
     func transact(channel: String, proposal: Protos_SignedProposal) async throws -> TransactionStreamClient.Outcome {
-        try await stream.transact(channel: channel, proposal: proposal)
+        let deadline = ContinuousClock.now + Self.reconnectWaitMax
+        while true {
+            if let stream = current.withLock({ $0 }), !stream.hasEnded { return try await stream.transact(channel: channel, proposal: proposal) }
+            guard ContinuousClock.now < deadline else { throw RPCError(code: .unavailable, message: "no stream to the peer: it did not come back within 10 s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 }
 

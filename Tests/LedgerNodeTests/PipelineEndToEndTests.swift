@@ -212,6 +212,27 @@ import WorldState
         }
     }
 
+    /// The bench's stream client opens its stream again when the peer restarts: transactions
+    /// keep committing after the restart instead of every later one failing.
+    @Test func benchStreamReconnectsAfterAPeerRestart() async throws {
+        let network = try await LocalTestNetwork.start()
+        defer { network.stopAll() }
+        async let bench = ChildProcess.run(ChildProcess.medrex, [
+            "bench", "run", "--crypto", network.crypto.path, "--peer", "127.0.0.1:\(network.peers[0].port)", "--channel", network.channel,
+            "--workload", "put", "--api", "stream", "--clients", "4", "--duration", "9", "--json", "--quiet"])
+        try await Task.sleep(for: .seconds(2.5))
+        network.peers[0].process.kill(signal: SIGKILL)
+        try network.peers[0].process.start()
+        let result = try await bench
+        try #require(result.status == 0, "\(result.output)")
+        let json = String(result.output[result.output.firstIndex(of: "{")!...])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let timeline = try #require(report["committedTimeline"] as? [Int])
+        #expect(timeline.count >= 8, "\(json)")
+        #expect(timeline.prefix(2).reduce(0, +) > 0, "nothing committed before the restart: \(timeline)")
+        #expect(timeline.suffix(3).reduce(0, +) > 0, "nothing committed after the restart (no reconnection): \(timeline)")
+    }
+
     /// The `counters` chaincode (the SDK's delta writes): concurrent moves between two counters
     /// all commit VALID in the same blocks; the values add up; a compaction keeps the value, and a
     /// compaction endorsed before an addition commits is refused (phantom read) while the
