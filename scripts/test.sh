@@ -19,3 +19,6 @@ fi
 timed="EtcdClientTests|EtcdChainTests|SoloChainTests"
 swift test --skip-build --skip "$timed"
 swift test --skip-build --filter "$timed"
+# A smoke run of every libFuzzer target (a few seconds each, unoptimized build of its own so that
+# it builds quickly from scratch); long campaigns are `scripts/fuzz.sh TARGET SECONDS`.
+MEDREX_FUZZ_CONFIGURATION=debug MEDREX_FUZZ_BUILD_PATH="$PWD/.build-fuzz-smoke" MEDREX_FUZZ_JOBS=2 bash scripts/fuzz.sh smoke 3
