@@ -178,6 +178,11 @@ target_flags() {
 }
 
 # Fuzzes one target; prints the executions, exec/s and any crash file. Returns libFuzzer's status.
+#
+# The Swift runtime's crash backtracer (on by default on Linux) would take a trap's SIGILL before
+# libFuzzer's handler, and the process would die without a crash file: it is off while fuzzing
+# (SWIFT_BACKTRACE=enable=no), and a crash file is then run once more with it on, for the trap's
+# symbolicated Swift backtrace (file:line).
 run() {
     local target=$1 seconds=$2
     local corpus=$build_path/corpus/$target artifacts=$build_path/artifacts/$target log=$build_path/logs/$target.log
@@ -186,21 +191,31 @@ run() {
     echo "== fuzzing $target for $seconds s (corpus $corpus, seeds Fuzz/Seeds/$target, log $log)"
     local status=0
     # shellcheck disable=SC2046
-    MEDREX_FUZZ_VECTORS=$vectors nice -n 19 "$build_path/fuzz/bin/$target" \
+    SWIFT_BACKTRACE=enable=no MEDREX_FUZZ_VECTORS=$vectors nice -n 19 "$build_path/fuzz/bin/$target" \
         -max_total_time="$seconds" -print_final_stats=1 -timeout=30 -rss_limit_mb=4096 \
         -artifact_prefix="$artifacts/" $(target_flags "$target") ${MEDREX_FUZZ_FLAGS:-} \
         "$corpus" "Fuzz/Seeds/$target" >"$log" 2>&1 || status=$?
-    local executed
-    executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    local rate
-    rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | sed 's/exec\/s: //')
+    local executed rate
+    executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+    rate=$(grep -a -o 'exec/s: [0-9]*' "$log" | tail -1 | sed 's/exec\/s: //' || true)
     echo "$target: executions ${executed:-?}, exec/s ${rate:-?} (last status line), exit status $status"
     grep -a -E '^(INFO: seed corpus|#[0-9]+[[:space:]]+(INITED|DONE))' "$log" | sed "s/^/  /" || true
-    if grep -a -q -E 'Test unit written to|==[0-9]+== ERROR' "$log"; then
-        echo "  CRASH: $(sed -n 's/.*Test unit written to //p' "$log" | tail -1)"
-        grep -a -E 'Fatal error|fatal error|ORACLE|ERROR: libFuzzer|SUMMARY|Assertion|precondition|Crash|^ *#[0-9]+ 0x' "$log" | head -25 | sed "s/^/  /"
+    local crash
+    crash=$(sed -n 's/.*Test unit written to //p' "$log" | tail -1 || true)
+    if [ -n "$crash" ] || grep -a -q -E '==[0-9]+== ERROR' "$log"; then
+        echo "  CRASH: ${crash:-no crash file (see $log)}"
+        grep -a -E '==[0-9]+== ERROR|ORACLE|Fatal error|fatal error|SUMMARY' "$log" | head -5 | sed "s/^/  /" || true
+        if [ -n "$crash" ] && [ -f "$crash" ]; then
+            echo "  Swift backtrace (scripts/fuzz.sh repro $target $crash):"
+            repro "$target" "$crash" 2>&1 | grep -a -E 'Fatal error|ORACLE|crashed:|^ *[0-9]+ .* at /|^ *[0-9]+ .*\.swift:[0-9]+' | head -16 | sed "s/^/    /" || true
+        fi
     fi
     return "$status"
+}
+
+# Runs one input with the Swift backtracer on (and the targets' verbose traces).
+repro() {
+    SWIFT_BACKTRACE=enable=yes,color=no MEDREX_FUZZ_VECTORS=$vectors MEDREX_FUZZ_VERBOSE=1 "$build_path/fuzz/bin/$1" "$2"
 }
 
 command=${1:-}
@@ -224,8 +239,8 @@ seeds)
 repro)
     [ "$#" -eq 3 ] || usage
     check_target "$2"
-    build "$2"
-    MEDREX_FUZZ_VECTORS=$vectors MEDREX_FUZZ_VERBOSE=1 "$build_path/fuzz/bin/$2" "$3"
+    [ "${MEDREX_FUZZ_SKIP_BUILD:-}" = 1 ] && [ -x "$build_path/fuzz/bin/$2" ] || build "$2"
+    repro "$2" "$3"
     ;;
 smoke)
     [ "$#" -eq 2 ] || usage

@@ -83,7 +83,7 @@ public func fuzzBlock(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let block = try? Common_Block(serializedBytes: fuzzData(data, size)) else { return 0 }
     _ = block.header.hash
     _ = block.hasConsistentDataHash
-    _ = block.orderingTime
+    fuzzTrace("ordering time: \(block.orderingTime.map { "\($0)" } ?? "none")")
     _ = block.transactionValidationCodes
     if let config = try? ChannelConfig(block: block) {
         fuzzTrace("config block of channel \(config.channelID)")
