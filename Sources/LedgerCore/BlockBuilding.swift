@@ -30,8 +30,11 @@ extension Common_Block {
         guard metadata.metadata.indices.contains(slot),
             let signatures = try? Common_Metadata(serializedBytes: metadata.metadata[slot]),
             let ordererMetadata = try? Common_OrdererBlockMetadata(serializedBytes: signatures.value),
-            !ordererMetadata.consenterMetadata.isEmpty,
-            let timestamp = try? Google_Protobuf_Timestamp(serializedBytes: ordererMetadata.consenterMetadata)
+            let timestamp = try? Google_Protobuf_Timestamp(serializedBytes: ordererMetadata.consenterMetadata),
+            // Fabric orderers put their consensus metadata here (Raft's or BFT's), which protobuf
+            // decodes as a Timestamp too: only the exact encoding of a time after 1970 counts.
+            timestamp.seconds > 0, (0..<1_000_000_000).contains(timestamp.nanos), timestamp.unknownFields.data.isEmpty,
+            (try? timestamp.serializedData()) == ordererMetadata.consenterMetadata
         else { return nil }
         return timestamp.instant
     }

@@ -21,6 +21,24 @@ import TestSupport
         #expect(block.data.data.count == record.transactionCount)
     }
 
+    /// Fabric's orderers fill the consenter metadata with their consensus metadata, which
+    /// protobuf also decodes as a Timestamp (0, 0): it is no ordering time, so validation applies
+    /// no time window to Fabric's blocks (it marked every transaction BAD_CHANNEL_HEADER, found
+    /// by the `block` fuzz target).
+    @Test(arguments: try FabricVectors.manifest())
+    func fabricBlocksCarryNoOrderingTime(record: FabricVectors.BlockRecord) throws {
+        var (_, block) = try FabricVectors.block(record)
+        #expect(block.orderingTime == nil)
+        // The same block with a Medrex orderer's time in its place has it.
+        let time = Date(timeIntervalSince1970: 1_800_000_000.25)
+        var signatures = try Common_Metadata(serializedBytes: block.metadata.metadata[Common_BlockMetadataIndex.signatures.rawValue])
+        var ordererMetadata = try Common_OrdererBlockMetadata(serializedBytes: signatures.value)
+        ordererMetadata.consenterMetadata = try Google_Protobuf_Timestamp(date: time).serializedData()
+        signatures.value = try ordererMetadata.serializedData()
+        block.metadata.metadata[Common_BlockMetadataIndex.signatures.rawValue] = try signatures.serializedData()
+        #expect(block.orderingTime.map { abs($0.timeIntervalSince(time)) < 0.001 } == true)
+    }
+
     @Test func chainLinksEachBlockToItsPredecessor() throws {
         let records = try FabricVectors.manifest().filter { $0.number <= 4 }
         let blocks = try records.map { try FabricVectors.block($0).block }
