@@ -1,5 +1,7 @@
 // Shared by every fuzz target (compiled into each fuzz binary, see Fuzz/README.md): input
 // helpers, a deterministic test PKI, seed writing and a blocking bridge for async package APIs.
+import BuiltInChaincodes
+import Chaincode
 import Crypto
 import Dispatch
 import Foundation
@@ -350,3 +352,10 @@ func fuzzTrace(_ message: @autoclosure () -> String) {
     guard fuzzVerbose else { return }
     FileHandle.standardError.write(Data("[fuzz] \(message())\n".utf8))
 }
+
+/// The chaincodes a peer ships, with `_lifecycle` for the fixed test organizations.
+let builtInContracts: [String: any Contract] = {
+    var all = BuiltInChaincodes.all
+    all[ChaincodeDefinition.namespace] = LifecycleContract(organizations: ["HospitalAMSP", "HospitalBMSP"])
+    return all
+}()

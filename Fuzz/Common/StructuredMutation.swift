@@ -98,3 +98,31 @@ func storeMutation(_ bytes: Data, into data: UnsafeMutablePointer<UInt8>, maxSiz
     bytes.copyBytes(to: data, count: bytes.count)
     return bytes.count
 }
+
+/// A signed message taken apart for structure-aware mutation and put back together (re-signed).
+protocol MutableMessageParts {
+    init?(_ bytes: Data)
+    mutating func mutate(_ random: inout MutationRandom)
+    func assemble() throws -> Data
+}
+
+/// libFuzzer's custom mutator for a signed message of type `Parts`: inputs that do not decode get
+/// byte-level mutation mostly, a fresh template sometimes; decoded ones get one to four inner
+/// mutations and are re-assembled (and re-signed). Falls back to `LLVMFuzzerMutate`.
+func mutateMessage<Parts: MutableMessageParts>(
+    _: Parts.Type, _ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int, _ seed: UInt32, templates: [Data]
+) -> Int {
+    guard let data else { return 0 }
+    var random = MutationRandom(seed: seed)
+    var parts = Parts(Data(bytes: data, count: size))
+    if parts == nil {
+        if templates.isEmpty || random.chance(60) { return LLVMFuzzerMutate(data, size, maxSize) }
+        parts = Parts(random.pick(templates))
+    }
+    guard var parts else { return LLVMFuzzerMutate(data, size, maxSize) }
+    for _ in 0...random.below(3) { parts.mutate(&random) }
+    guard let bytes = try? parts.assemble(), let newSize = storeMutation(bytes, into: data, maxSize: maxSize) else {
+        return LLVMFuzzerMutate(data, size, maxSize)
+    }
+    return newSize
+}

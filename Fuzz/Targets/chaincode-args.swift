@@ -19,11 +19,7 @@ import X509
 
 @testable import Endorser
 
-private let contracts: [String: any Contract] = {
-    var all = BuiltInChaincodes.all
-    all[ChaincodeDefinition.namespace] = LifecycleContract(organizations: ["HospitalAMSP", "HospitalBMSP"])
-    return all
-}()
+private let contracts = builtInContracts
 private let chaincodeNames = contracts.keys.sorted()
 nonisolated(unsafe) private let routers: [String: ContractRouter] = contracts.mapValues(\.router)
 

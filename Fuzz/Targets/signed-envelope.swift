@@ -115,7 +115,7 @@ public func fuzzSignedEnvelope(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
 // MARK: - The structure-aware mutator
 
 /// An endorser transaction envelope taken apart down to its KV read/write sets.
-private struct EnvelopeParts {
+private struct EnvelopeParts: MutableMessageParts {
     var channelHeader: Common_ChannelHeader
     var headerExtension: Protos_ChaincodeHeaderExtension
     var signatureHeader: Common_SignatureHeader
@@ -445,18 +445,5 @@ private struct EnvelopeParts {
 
 @_cdecl("LLVMFuzzerCustomMutator")
 public func fuzzSignedEnvelopeMutator(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
-    guard let data else { return 0 }
-    var random = MutationRandom(seed: seed)
-    var parts = EnvelopeParts(Data(bytes: data, count: size))
-    if parts == nil {
-        // Not a whole endorser transaction: byte-level mutation mostly, a fresh template sometimes.
-        if fallbackTemplates.isEmpty || random.chance(60) { return LLVMFuzzerMutate(data, size, maxSize) }
-        parts = EnvelopeParts(random.pick(fallbackTemplates))
-    }
-    guard var parts else { return LLVMFuzzerMutate(data, size, maxSize) }
-    for _ in 0...random.below(3) { parts.mutate(&random) }
-    guard let bytes = try? parts.assemble(), let newSize = storeMutation(bytes, into: data, maxSize: maxSize) else {
-        return LLVMFuzzerMutate(data, size, maxSize)
-    }
-    return newSize
+    mutateMessage(EnvelopeParts.self, data, size, maxSize, seed, templates: fallbackTemplates)
 }

@@ -17,11 +17,7 @@ import WorldState
 
 @testable import Endorser
 
-private let contracts: [String: any Contract] = {
-    var all = BuiltInChaincodes.all
-    all[ChaincodeDefinition.namespace] = LifecycleContract(organizations: ["HospitalAMSP", "HospitalBMSP"])
-    return all
-}()
+private let contracts = builtInContracts
 private let chaincodeNames = contracts.keys.sorted()
 private let functionNames: [String] = Array(Set(contracts.values.flatMap { $0.router.functionNames })).sorted()
 
@@ -141,7 +137,7 @@ public func fuzzSignedProposal(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CI
 
 // MARK: - The structure-aware mutator
 
-private struct ProposalParts {
+private struct ProposalParts: MutableMessageParts {
     var channelHeader: Common_ChannelHeader
     var headerExtension: Protos_ChaincodeHeaderExtension
     var signatureHeader: Common_SignatureHeader
@@ -250,17 +246,5 @@ private struct ProposalParts {
 
 @_cdecl("LLVMFuzzerCustomMutator")
 public func fuzzSignedProposalMutator(_ data: UnsafeMutablePointer<UInt8>?, _ size: Int, _ maxSize: Int, _ seed: UInt32) -> Int {
-    guard let data else { return 0 }
-    var random = MutationRandom(seed: seed)
-    var parts = ProposalParts(Data(bytes: data, count: size))
-    if parts == nil {
-        if fallbackTemplates.isEmpty || random.chance(60) { return LLVMFuzzerMutate(data, size, maxSize) }
-        parts = ProposalParts(random.pick(fallbackTemplates))
-    }
-    guard var parts else { return LLVMFuzzerMutate(data, size, maxSize) }
-    for _ in 0...random.below(3) { parts.mutate(&random) }
-    guard let bytes = try? parts.assemble(), let newSize = storeMutation(bytes, into: data, maxSize: maxSize) else {
-        return LLVMFuzzerMutate(data, size, maxSize)
-    }
-    return newSize
+    mutateMessage(ProposalParts.self, data, size, maxSize, seed, templates: fallbackTemplates)
 }
