@@ -246,15 +246,15 @@ package final class PeerNode: Sendable {
 
     /// The TLS settings of the peer's server.
     package var tls: MutualTLS {
-        MutualTLS(certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs)
+        MutualTLS(
+            certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
+            options: configuration.tlsOptions)
     }
 
     /// Serves until `beginShutdown()`; `onListening` gets the bound port (useful with port 0).
     /// Open RPCs finish before it returns; then the ledgers are closed.
     package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
-            transportSecurity: tls.serverSecurity, config: ServerTransportSettings.posix)
+        let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
         let current: @Sendable () -> Services = { self.currentServices }
         var rpcServices: [any RegistrableRPCService] = [
             PeerDeliverService(channels: { current().blocks }),
@@ -330,7 +330,7 @@ package final class PeerNode: Sendable {
 
     /// Stops accepting RPCs and lets `run` return once open ones finish (SIGTERM does this).
     package func beginShutdown() {
-        let server = shutdownState.withLock { state -> GRPCServer<HTTP2ServerTransport.Posix>? in
+        let server = shutdownState.withLock { state -> GRPCServer<NodeServerTransport>? in
             state.requested = true
             return state.server
         }
@@ -347,7 +347,7 @@ package final class PeerNode: Sendable {
 
     private struct ShutdownState {
         var requested = false
-        var server: GRPCServer<HTTP2ServerTransport.Posix>?
+        var server: GRPCServer<NodeServerTransport>?
     }
 
     private let shutdownState = Mutex(ShutdownState())

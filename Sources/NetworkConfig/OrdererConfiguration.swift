@@ -47,6 +47,8 @@ package struct OrdererConfiguration: Sendable {
     package var tlsCertificate: URL
     package var tlsPrivateKey: URL
     package var tlsClientRootCAs: [URL]
+    /// Minimum TLS version and handshake timeout of the orderer's server.
+    package var tlsOptions = ServerTLSOptions()
     package var data: URL
     /// Where the operations endpoint (/healthz, /metrics) listens; none when nil.
     package var operations: (host: String, port: Int)?
@@ -101,10 +103,11 @@ package struct OrdererConfiguration: Sendable {
         let msp = try path(try root.field("msp"))
         let (host, port) = try PeerConfiguration.hostAndPort(try root.field("listen"))
         var tls = try root.field("tls")
-        try tls.allowOnly(["certificate", "privateKey", "clientRootCAs"])
+        try tls.allowOnly(["certificate", "privateKey", "clientRootCAs", "minimumVersion", "handshakeTimeoutSeconds"])
         let certificate = try path(try tls.field("certificate"))
         let privateKey = try path(try tls.field("privateKey"))
         let roots = try tls.field("clientRootCAs").list().map { item throws(ConfigError) in try path(item) }
+        let tlsOptions = try ServerTLSOptions.parse(&tls)
         let data = try path(try root.field("data"))
         let channels = try root.field("channels").list().map { item throws(ConfigError) in try path(item) }
         let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try PeerConfiguration.hostAndPort(reader) }
@@ -113,6 +116,7 @@ package struct OrdererConfiguration: Sendable {
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: roots, data: data, channels: channels)
         configuration.operations = operations
+        configuration.tlsOptions = tlsOptions
         configuration.etcd = etcd
         configuration.reorderBlocks = try root.optionalField("reorderBlocks")?.bool() ?? false
         configuration.batchIdleTimeoutMilliseconds = try root.optionalField("batchIdleTimeout").map { reader throws(ConfigError) in

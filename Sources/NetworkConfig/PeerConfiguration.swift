@@ -10,6 +10,8 @@ import Foundation
 ///       certificate: crypto/HospitalA/peers/peer0/tls/cert.crt
 ///       privateKey: crypto/HospitalA/peers/peer0/tls/key.pem
 ///       clientRootCAs: [crypto/HospitalA/msp/tlscacerts/tlsca-cert.pem]
+///       minimumVersion: "1.2"     # or "1.3" (ServerTLSOptions)
+///       handshakeTimeoutSeconds: 10
 ///     data: peer0.hospital-a
 ///     roles: [endorser]
 ///     operations: 127.0.0.1:9443
@@ -56,6 +58,8 @@ package struct PeerConfiguration: Sendable {
     package var tlsPrivateKey: URL
     /// CAs whose TLS client certificates the peer accepts (mutual TLS).
     package var tlsClientRootCAs: [URL]
+    /// Minimum TLS version and handshake timeout of the peer's server.
+    package var tlsOptions = ServerTLSOptions()
     package var data: URL
     package var roles: [Role]
     /// The off-chain PHI service; none when nil.
@@ -107,16 +111,19 @@ package struct PeerConfiguration: Sendable {
             return value.hasPrefix("/") ? URL(fileURLWithPath: value) : baseDirectory.appendingPathComponent(value)
         }
         var root = try YAMLNodeReader.root(yaml: text, file: file)
-        try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "roles", "channels", "operations", "earlyAbort", "phi"])
+        try root.allowOnly([
+            "mspID", "msp", "listen", "tls", "data", "roles", "channels", "operations", "earlyAbort", "proposalTimestampSkewSeconds", "phi",
+        ])
         let mspID = try root.field("mspID").nonEmptyString()
         let msp = try path(try root.field("msp"))
         let listenReader = try root.field("listen")
         let (host, port) = try hostAndPort(listenReader)
         var tls = try root.field("tls")
-        try tls.allowOnly(["certificate", "privateKey", "clientRootCAs"])
+        try tls.allowOnly(["certificate", "privateKey", "clientRootCAs", "minimumVersion", "handshakeTimeoutSeconds"])
         let certificate = try path(try tls.field("certificate"))
         let privateKey = try path(try tls.field("privateKey"))
         let clientRootCAs = try tls.field("clientRootCAs").list().map { item throws(ConfigError) in try path(item) }
+        let tlsOptions = try ServerTLSOptions.parse(&tls)
         try tls.finish()
         let data = try path(try root.field("data"))
         var roles: [Role] = []
@@ -150,6 +157,7 @@ package struct PeerConfiguration: Sendable {
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: clientRootCAs, data: data, roles: roles.isEmpty ? [.endorser] : roles, channels: channels)
         configuration.operations = operations
+        configuration.tlsOptions = tlsOptions
         configuration.earlyAbort = earlyAbort
         configuration.proposalTimestampSkewSeconds = skew
         configuration.phi = phi

@@ -29,7 +29,7 @@ package final class OrdererNode: Sendable {
     private let logger: Logger
     package let metrics = OrdererMetrics()
     private let shutdownSignal = ShutdownSignal()
-    private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<HTTP2ServerTransport.Posix>?)>((false, nil))
+    private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<NodeServerTransport>?)>((false, nil))
 
     /// - Parameter timing: For etcd channels; the lease TTL comes from the configuration's `etcd.leaseSeconds`.
     package init(configuration: OrdererConfiguration, timing: EtcdChainTiming = EtcdChainTiming(), logger: Logger = Logger(label: "medrex.orderer")) throws {
@@ -120,10 +120,8 @@ package final class OrdererNode: Sendable {
     package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let tls = MutualTLS(
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
-            trustedCAPEMs: ordererTLSRootPEMs)
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.listenHost, port: configuration.listenPort), transportSecurity: tls.serverSecurity,
-            config: ServerTransportSettings.posix)
+            trustedCAPEMs: ordererTLSRootPEMs, options: configuration.tlsOptions)
+        let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
         let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics, shutdown: shutdownSignal)])
         let chains = self.chains
         var operations: OperationsServer?
@@ -180,7 +178,7 @@ package final class OrdererNode: Sendable {
     }
 
     package func beginShutdown() {
-        let server = shutdownState.withLock { state -> GRPCServer<HTTP2ServerTransport.Posix>? in
+        let server = shutdownState.withLock { state -> GRPCServer<NodeServerTransport>? in
             state.requested = true
             return state.server
         }

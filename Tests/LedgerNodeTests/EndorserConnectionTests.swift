@@ -78,8 +78,7 @@ import Testing
     static func withServer(
         _ services: [any RegistrableRPCService], tls: MutualTLS, _ body: @Sendable (NodeAddress) async throws -> Void
     ) async throws {
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: tls.serverSecurity, config: ServerTransportSettings.posix)
+        let transport = try NodeServerTransport(host: "127.0.0.1", port: 0, tls: tls)
         let server = GRPCServer(transport: transport, services: services)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
@@ -156,8 +155,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: material.directory) }
         let served = Served()
         let shutdown = ShutdownSignal()
-        let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: material.server.serverSecurity, config: ServerTransportSettings.posix)
+        let transport = try NodeServerTransport(host: "127.0.0.1", port: 0, tls: material.server)
         let server = GRPCServer(transport: transport, services: [EchoStream(served: served, shutdown: shutdown)])
         final class Stopped: Sendable { let value = Atomic(false) }
         let stopped = Stopped()
