@@ -112,11 +112,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // A minimal etcd v3 client (plain HTTP/2 gRPC with failover) for the crash-tolerant ordering service.
+        // A minimal etcd v3 client (gRPC over mutual TLS, with failover) for the crash-tolerant ordering service.
         .target(
             name: "EtcdClient",
             dependencies: [
-                "LedgerWire",
+                "LedgerWire", "RPCTransport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -183,7 +183,7 @@ let package = Package(
         // Fixtures shared by the test targets: Fabric's recorded vectors and a throwaway PKI.
         .target(
             name: "TestSupport",
-            dependencies: ["Identity", "LedgerCore", "LedgerWire", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Identity", "LedgerCore", "LedgerWire", "RPCTransport", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerWire", "TestSupport"]),
@@ -213,7 +213,7 @@ let package = Package(
             name: "OffChainStoreTests",
             dependencies: ["OffChainStore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
-        .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
+        .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", "RPCTransport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
             name: "LedgerNodeTests",
             dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",

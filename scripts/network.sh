@@ -59,24 +59,36 @@ up() {
     trap 'echo "up failed; stopping what was started" >&2; down' ERR
 
     [ -d "$dir/crypto" ] || "$medrex" crypto generate --config network-config/network.yaml --output "$dir/crypto"
+    [ -f "$dir/crypto/OrdererOrg/etcd/etcd0/tls/cert.crt" ] || {
+        echo "the crypto material in $dir/crypto has no etcd TLS certificates (it predates etcd over TLS): run down, remove $dir, and up again" >&2
+        exit 1
+    }
     [ -f "$dir/$channel.block" ] || "$medrex" channel create --config network-config/network.yaml --channel "$channel" \
         --crypto "$dir/crypto" --output "$dir/$channel.block"
 
     local cluster="" entry name client peer_port
     for entry in "${etcds[@]}"; do
         read -r name client peer_port <<<"$entry"
-        cluster+="${cluster:+,}$name=http://127.0.0.1:$peer_port"
+        cluster+="${cluster:+,}$name=https://127.0.0.1:$peer_port"
     done
+    # etcd serves its clients (the orderers) and its peers over mutual TLS only, with the
+    # certificates `medrex crypto generate` made for it from the orderer organization's TLS CA;
+    # /health is on a plaintext metrics port (client port + 3) for the readiness check.
+    local tls tlsca="$dir/crypto/OrdererOrg/tlsca/tlsca-cert.pem"
     for entry in "${etcds[@]}"; do
         read -r name client peer_port <<<"$entry"
+        tls="$dir/crypto/OrdererOrg/etcd/$name/tls"
         start "$name" etcd --name "$name" --data-dir "$dir/$name" \
-            --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-            --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+            --listen-client-urls "https://127.0.0.1:$client" --advertise-client-urls "https://127.0.0.1:$client" \
+            --listen-peer-urls "https://127.0.0.1:$peer_port" --initial-advertise-peer-urls "https://127.0.0.1:$peer_port" \
+            --listen-metrics-urls "http://127.0.0.1:$((client + 3))" \
+            --cert-file "$tls/cert.crt" --key-file "$tls/key.pem" --client-cert-auth --trusted-ca-file "$tlsca" \
+            --peer-cert-file "$tls/cert.crt" --peer-key-file "$tls/key.pem" --peer-client-cert-auth --peer-trusted-ca-file "$tlsca" \
             --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token medrex-network
     done
     for entry in "${etcds[@]}"; do
         read -r name client peer_port <<<"$entry"
-        for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$client/health" >/dev/null && break; sleep 0.2; done
+        for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$((client + 3))/health" >/dev/null && break; sleep 0.2; done
     done
 
     local port ops
@@ -94,6 +106,7 @@ data: $name
 operations: 127.0.0.1:$ops
 etcd:
   endpoints: [127.0.0.1:2379, 127.0.0.1:2479, 127.0.0.1:2579]
+  tls: { rootCAs: [crypto/OrdererOrg/tlsca/tlsca-cert.pem] }   # client certificate: the orderer's own
 channels: [$channel.block]
 YAML
         start "$name" "$medrex" orderer start --config "$dir/$name.yaml"

@@ -1,6 +1,7 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import RPCTransport
 
 /// The one long-lived gRPC client to the etcd member in use, with the task that runs its connection.
 struct EndpointConnection: Sendable {
@@ -10,9 +11,12 @@ struct EndpointConnection: Sendable {
     let generation: UInt64
     let runner: Task<Void, Never>
 
-    /// Opens a client to `endpoint` over plain HTTP/2 and starts running its connection.
+    /// Opens a client to `endpoint` over HTTP/2 and mutual TLS and starts running its connection:
+    /// the member's certificate must be signed by one of `tls.trustedCAs` and name the endpoint's
+    /// host; the client presents `tls.certificate`.
     static func open(
         to endpoint: EtcdEndpoint,
+        tls: MutualTLS,
         generation: UInt64,
         logger: Logger,
         onEnd: @escaping @Sendable () async -> Void
@@ -27,7 +31,7 @@ struct EndpointConnection: Sendable {
             }
         let transport = try HTTP2ClientTransport.Posix(
             target: target,
-            transportSecurity: .plaintext,
+            transportSecurity: tls.clientSecurity,
             config: .defaults { config in
                 // Pings on open streams notice a member that vanished without closing the connection,
                 // so that watches and lease keep-alives do not wait on it forever. etcd refuses pings

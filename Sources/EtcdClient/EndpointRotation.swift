@@ -1,8 +1,10 @@
 import Logging
+import RPCTransport
 
 /// Which etcd member the client talks to, and moving on to the next one when that member fails.
 actor EndpointRotation {
     private let endpoints: [EtcdEndpoint]
+    private let tls: MutualTLS
     private let logger: Logger
     private var nextIndex = 0
     private var generation: UInt64 = 0
@@ -11,8 +13,9 @@ actor EndpointRotation {
     private var retired: [UInt64: EndpointConnection] = [:]
     private var closed = false
 
-    init(endpoints: [EtcdEndpoint], logger: Logger) {
+    init(endpoints: [EtcdEndpoint], tls: MutualTLS, logger: Logger) {
         self.endpoints = endpoints
+        self.tls = tls
         self.logger = logger
     }
 
@@ -23,7 +26,7 @@ actor EndpointRotation {
         let endpoint = endpoints[nextIndex % endpoints.count]
         nextIndex += 1
         generation += 1
-        let opened = try EndpointConnection.open(to: endpoint, generation: generation, logger: logger) { [weak self, generation] in
+        let opened = try EndpointConnection.open(to: endpoint, tls: tls, generation: generation, logger: logger) { [weak self, generation] in
             await self?.connectionEnded(generation)
         }
         logger.debug("etcd client connecting", metadata: ["endpoint": "\(endpoint)"])

@@ -1,8 +1,9 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import RPCTransport
 
-/// A client of an etcd v3 cluster over plain HTTP/2 gRPC.
+/// A client of an etcd v3 cluster over gRPC and mutual TLS.
 ///
 /// It keeps one long-lived connection, to one member at a time. A call that fails because the member
 /// is unavailable (down, unreachable, or without a leader) moves the client on to the next endpoint
@@ -20,6 +21,10 @@ package final class EtcdClient: Sendable {
     package struct Configuration: Sendable {
         /// The members' client addresses, tried in this order and then round again.
         package var endpoints: [EtcdEndpoint]
+        /// Mutual TLS to the members: the client's certificate and key, and the CAs that sign the
+        /// members' certificates. etcd's client traffic carries every ordered transaction, so it is
+        /// never sent in plaintext.
+        package var tls: MutualTLS
         /// The longest a unary call may take, including waiting for a connection.
         package var callTimeout: Duration
         /// How many times one call is tried, across endpoints, before `.unavailable` is reported.
@@ -29,11 +34,13 @@ package final class EtcdClient: Sendable {
 
         package init(
             endpoints: [EtcdEndpoint],
+            tls: MutualTLS,
             callTimeout: Duration = .seconds(5),
             attemptsPerCall: Int? = nil,
             pauseBetweenRounds: Duration = .milliseconds(250)
         ) {
             self.endpoints = endpoints
+            self.tls = tls
             self.callTimeout = callTimeout
             self.attemptsPerCall = attemptsPerCall ?? max(3, 3 * endpoints.count)
             self.pauseBetweenRounds = pauseBetweenRounds
@@ -52,15 +59,23 @@ package final class EtcdClient: Sendable {
         guard configuration.attemptsPerCall >= 1 else {
             throw EtcdError(.invalidArgument, "attemptsPerCall must be at least 1, not \(configuration.attemptsPerCall)")
         }
+        // Unreadable TLS files are a configuration error now, not an unexplained failure of every call.
+        do {
+            try configuration.tls.checkClientFiles()
+        } catch {
+            throw EtcdError(.invalidArgument, "the etcd client's TLS files: \(error)")
+        }
         self.configuration = configuration
         self.logger = logger
-        self.rotation = EndpointRotation(endpoints: configuration.endpoints, logger: logger)
+        self.rotation = EndpointRotation(endpoints: configuration.endpoints, tls: configuration.tls, logger: logger)
     }
 
-    /// A client of the members at `endpoints` (each `host:port`).
-    package convenience init(endpoints: [String], callTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "medrex.etcd")) throws {
+    /// A client of the members at `endpoints` (each `host:port`) over mutual TLS.
+    package convenience init(
+        endpoints: [String], tls: MutualTLS, callTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "medrex.etcd")
+    ) throws {
         try self.init(
-            configuration: Configuration(endpoints: endpoints.map(EtcdEndpoint.init(parsing:)), callTimeout: callTimeout),
+            configuration: Configuration(endpoints: endpoints.map(EtcdEndpoint.init(parsing:)), tls: tls, callTimeout: callTimeout),
             logger: logger
         )
     }

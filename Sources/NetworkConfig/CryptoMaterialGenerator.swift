@@ -6,11 +6,14 @@ import X509
 /// Generates every key and certificate of a network, like Fabric's cryptogen: per organization a CA
 /// and a TLS CA; for each orderer and peer a signing certificate (NodeOU `orderer` / `peer`) and a
 /// TLS certificate for server and client use; admins (NodeOU `admin`) and users (NodeOU `client`,
-/// with their healthcare attributes), each with a TLS client certificate.
+/// with their healthcare attributes), each with a TLS client certificate; for each member of the
+/// etcd cluster, a TLS certificate (server, client and peer use) from the TLS CA of the first
+/// organization with orderers, so that etcd accepts that organization's orderers as clients.
 ///
 /// Layout of the output, per organization `ORG` (see `CryptoMaterialLayout`):
 /// `ORG/ca`, `ORG/tlsca`, `ORG/msp/{cacerts,tlscacerts,crls,config.yaml}`, and
-/// `ORG/{orderers,peers,users}/NAME/{msp/{signcerts,keystore,cacerts,tlscacerts,config.yaml},tls}`.
+/// `ORG/{orderers,peers,users}/NAME/{msp/{signcerts,keystore,cacerts,tlscacerts,config.yaml},tls}`,
+/// `ORG/etcd/NAME/tls`.
 /// Private keys are PKCS#8 PEM files with mode 0600.
 package struct CryptoMaterialGenerator {
     package let network: NetworkDescription
@@ -108,6 +111,13 @@ package struct CryptoMaterialGenerator {
                 layout.member(kind: .peer, name: node.name), commonName: node.qualifiedName(in: organization),
                 role: .peer, attributes: [:], tlsNames: tlsNames(node, organization), ca: ca, tlsCA: tlsCA, writer: &writer)
         }
+        if organization.name == network.organizations.first(where: { !$0.orderers.isEmpty })?.name {
+            for member in network.etcdMembers {
+                try writeTLSPair(
+                    layout.member(kind: .etcd, name: member.name), commonName: "\(member.name).\(organization.domain)",
+                    tlsNames: ["localhost", "127.0.0.1", member.name], tlsCA: tlsCA, writer: &writer)
+            }
+        }
         for admin in organization.admins {
             try writeMember(
                 layout.member(kind: .user, name: admin.name), commonName: admin.qualifiedName(in: organization),
@@ -153,6 +163,14 @@ package struct CryptoMaterialGenerator {
         try writer.writeCertificate(signingCertificate, to: member.msp.signingCertificate)
         try writer.writePrivateKey(signingKey, to: member.msp.privateKey)
 
+        try writeTLSPair(member, commonName: commonName, tlsNames: tlsNames, tlsCA: tlsCA, writer: &writer)
+    }
+
+    /// A member's `tls/` folder: its TLS key, a certificate for server and client use naming
+    /// `tlsNames`, and the TLS CA's certificate.
+    private func writeTLSPair(
+        _ member: CryptoMaterialLayout.Member, commonName: String, tlsNames: [String], tlsCA: CertificateAuthority, writer: inout MaterialWriter
+    ) throws {
         let tlsKey = P256.Signing.PrivateKey()
         let tlsCertificate = try tlsCA.issue(CertificateRequest(
             commonName: commonName, publicKey: tlsKey.publicKey, usage: .tls, subjectAlternativeNames: tlsNames,

@@ -21,6 +21,9 @@ package struct CryptoMaterialLayout: Sendable {
         case orderer = "orderers"
         case peer = "peers"
         case user = "users"
+        /// Members of the etcd cluster the orderers use (TLS files only), under the first
+        /// organization with orderers, whose TLS CA issues their certificates.
+        case etcd = "etcd"
     }
 
     package func member(kind: MemberKind, name: String) -> Member {

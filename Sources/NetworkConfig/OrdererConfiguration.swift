@@ -12,6 +12,10 @@ import Foundation
 ///     channels: [healthchannel.block]
 ///     etcd:                      # needed by channels with consensus etcd
 ///       endpoints: [127.0.0.1:2379, 127.0.0.1:2479, 127.0.0.1:2579]
+///       tls:                        # required: etcd is reached over mutual TLS only
+///         rootCAs: [crypto/OrdererOrg/tlsca/tlsca-cert.pem]   # CAs of the etcd members' certificates
+///         certificate: ...          # the client certificate and key; default: tls.certificate/privateKey above
+///         privateKey: ...
 ///       advertise: 127.0.0.1:7050   # how the other orderers reach this one; default: listen
 ///       leaseSeconds: 3             # leader lease TTL: failover time after a crash; default 3
 ///     reorderBlocks: true        # reorder each block by read/write dependencies; default false
@@ -28,9 +32,26 @@ package struct OrdererConfiguration: Sendable {
         package var advertisedPort: Int
         /// The leader's lease TTL: after a leader crashes, another takes over within about this long.
         package var leaseSeconds: Int
+        package var tls: EtcdTLS
 
-        package init(endpoints: [String], advertisedHost: String, advertisedPort: Int, leaseSeconds: Int = 3) {
+        /// Mutual TLS to the etcd members.
+        package struct EtcdTLS: Sendable, Hashable {
+            /// CAs that sign the members' certificates (their host names are checked too).
+            package var rootCAs: [URL]
+            /// The client certificate and key the orderer presents; nil: its own server TLS pair.
+            package var certificate: URL?
+            package var privateKey: URL?
+
+            package init(rootCAs: [URL], certificate: URL? = nil, privateKey: URL? = nil) {
+                self.rootCAs = rootCAs
+                self.certificate = certificate
+                self.privateKey = privateKey
+            }
+        }
+
+        package init(endpoints: [String], advertisedHost: String, advertisedPort: Int, leaseSeconds: Int = 3, tls: EtcdTLS) {
             self.endpoints = endpoints
+            self.tls = tls
             self.advertisedHost = advertisedHost
             self.advertisedPort = advertisedPort
             self.leaseSeconds = leaseSeconds
@@ -111,7 +132,7 @@ package struct OrdererConfiguration: Sendable {
         let data = try path(try root.field("data"))
         let channels = try root.field("channels").list().map { item throws(ConfigError) in try path(item) }
         let operations = try root.optionalField("operations").map { reader throws(ConfigError) in try PeerConfiguration.hostAndPort(reader) }
-        let etcd = try root.optionalField("etcd").map { reader throws(ConfigError) in try etcdSettings(reader, listen: (host, port)) }
+        let etcd = try root.optionalField("etcd").map { reader throws(ConfigError) in try etcdSettings(reader, listen: (host, port), path: path) }
         var configuration = OrdererConfiguration(
             mspID: mspID, msp: msp, listenHost: host, listenPort: port, tlsCertificate: certificate, tlsPrivateKey: privateKey,
             tlsClientRootCAs: roots, data: data, channels: channels)
@@ -128,9 +149,24 @@ package struct OrdererConfiguration: Sendable {
 
     /// `etcd: { endpoints: [host:port, ...], advertise: host:port }`; `advertise` defaults to the
     /// listen address, which must then not be a wildcard.
-    private static func etcdSettings(_ reader: YAMLNodeReader, listen: (host: String, port: Int)) throws(ConfigError) -> EtcdSettings {
+    private static func etcdSettings(
+        _ reader: YAMLNodeReader, listen: (host: String, port: Int), path: (YAMLNodeReader) throws(ConfigError) -> URL
+    ) throws(ConfigError) -> EtcdSettings {
         var reader = reader
-        try reader.allowOnly(["endpoints", "advertise", "leaseSeconds"])
+        try reader.allowOnly(["endpoints", "advertise", "leaseSeconds", "tls"])
+        guard var tlsReader = try reader.optionalField("tls") else {
+            throw reader.error(.missingField, "etcd.tls is required: the orderers reach etcd over mutual TLS only (give at least rootCAs)")
+        }
+        try tlsReader.allowOnly(["rootCAs", "certificate", "privateKey"])
+        let rootCAsReader = try tlsReader.field("rootCAs")
+        let rootCAs = try rootCAsReader.list().map { item throws(ConfigError) in try path(item) }
+        guard !rootCAs.isEmpty else { throw rootCAsReader.error(.invalidValue, "list at least one CA certificate of the etcd members") }
+        let clientCertificate = try tlsReader.optionalField("certificate").map { item throws(ConfigError) in try path(item) }
+        let clientKey = try tlsReader.optionalField("privateKey").map { item throws(ConfigError) in try path(item) }
+        guard (clientCertificate == nil) == (clientKey == nil) else {
+            throw tlsReader.error(.invalidValue, "give both certificate and privateKey, or neither (the orderer's own TLS pair is used)")
+        }
+        let tls = EtcdSettings.EtcdTLS(rootCAs: rootCAs, certificate: clientCertificate, privateKey: clientKey)
         // etcd grants no lease shorter than its election timeout allows (about 2 s with its defaults).
         let leaseSeconds = try reader.optionalField("leaseSeconds")?.integer(in: 2...60) ?? 3
         let endpointsReader = try reader.field("endpoints")
@@ -141,11 +177,11 @@ package struct OrdererConfiguration: Sendable {
         guard !endpoints.isEmpty else { throw endpointsReader.error(.invalidValue, "list at least one etcd member, e.g. [127.0.0.1:2379]") }
         if let advertise = try reader.optionalField("advertise") {
             let (host, port) = try PeerConfiguration.hostAndPort(advertise)
-            return EtcdSettings(endpoints: endpoints, advertisedHost: host, advertisedPort: port, leaseSeconds: leaseSeconds)
+            return EtcdSettings(endpoints: endpoints, advertisedHost: host, advertisedPort: port, leaseSeconds: leaseSeconds, tls: tls)
         }
         guard !["0.0.0.0", "::", "[::]"].contains(listen.host) else {
             throw reader.error(.missingField, "listen is a wildcard address: set etcd.advertise to the host:port the other orderers dial")
         }
-        return EtcdSettings(endpoints: endpoints, advertisedHost: listen.host, advertisedPort: listen.port, leaseSeconds: leaseSeconds)
+        return EtcdSettings(endpoints: endpoints, advertisedHost: listen.host, advertisedPort: listen.port, leaseSeconds: leaseSeconds, tls: tls)
     }
 }

@@ -73,7 +73,7 @@ package final class OrdererNode: Sendable {
                 metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count)
             }
             if let etcdSettings = configuration.etcd, config.consensusType == "etcd" {
-                let client = try etcd ?? Self.etcdClient(etcdSettings, file: configuration.sourceFile, logger: logger)
+                let client = try etcd ?? Self.etcdClient(configuration, settings: etcdSettings, file: configuration.sourceFile, logger: logger)
                 etcd = client
                 let roots = try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } }
                 ordererTLSRootPEMs += roots
@@ -99,11 +99,14 @@ package final class OrdererNode: Sendable {
         self.databases = databases
     }
 
-    private static func etcdClient(_ settings: OrdererConfiguration.EtcdSettings, file: String, logger: Logger) throws -> EtcdClient {
+    private static func etcdClient(_ configuration: OrdererConfiguration, settings: OrdererConfiguration.EtcdSettings, file: String, logger: Logger) throws -> EtcdClient {
+        let tls = MutualTLS(
+            certificate: settings.tls.certificate ?? configuration.tlsCertificate, privateKey: settings.tls.privateKey ?? configuration.tlsPrivateKey,
+            trustedCAs: settings.tls.rootCAs)
         do {
-            return try EtcdClient(endpoints: settings.endpoints, logger: logger)
+            return try EtcdClient(endpoints: settings.endpoints, tls: tls, logger: logger)
         } catch {
-            throw ConfigError(.invalidValue, file: file, line: nil, field: "etcd.endpoints", reason: "\(error)")
+            throw ConfigError(.invalidValue, file: file, line: nil, field: "etcd", reason: "\(error)")
         }
     }
 

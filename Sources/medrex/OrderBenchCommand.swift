@@ -28,12 +28,15 @@ struct OrderBenchCommand: AsyncParsableCommand {
     @Option(help: "solo, or etcd (needs --etcd-endpoints).") var consensus = "solo"
     @Option(help: "The etcd members' client addresses, comma-separated (host:port,...), for --consensus etcd.") var etcdEndpoints = ""
     @Option(help: "Orderer processes for --consensus etcd.") var orderers = 3
+    @Option(help: "For --consensus etcd: a directory with ca.pem (the CA of the etcd members' certificates), client.pem and client-key.pem (a client certificate etcd accepts).")
+    var etcdTLS = ""
 
     func validate() throws {
         guard ["solo", "etcd"].contains(consensus) else { throw ValidationError("--consensus must be solo or etcd, not '\(consensus)'") }
         if consensus == "etcd" {
             guard !etcdEndpoints.isEmpty else { throw ValidationError("--consensus etcd needs --etcd-endpoints host:port,... (scripts/bench-etcd-ordering.sh starts a cluster)") }
             guard (1...9).contains(orderers) else { throw ValidationError("--orderers must be 1...9") }
+            guard !etcdTLS.isEmpty else { throw ValidationError("--consensus etcd needs --etcd-tls DIR: etcd is reached over mutual TLS only (scripts/bench-etcd-ordering.sh makes one)") }
         }
         guard envelopes >= clients, clients >= 1, blockSize >= 1, valueBytes >= 0 else {
             throw ValidationError("need envelopes >= clients >= 1, block-size >= 1, value-bytes >= 0")
@@ -97,7 +100,11 @@ struct OrderBenchCommand: AsyncParsableCommand {
         let cluster = try OrdererProcessCluster(
             work: work, crypto: crypto, genesis: genesis, genesisHash: genesisBlock.header.hash, channel: "bench",
             ports: (0..<ordererCount).map { basePort + $0 }, clientRootCA: org.tlsCACertificate,
-            etcdEndpoints: etcdEndpoints.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) })
+            etcdEndpoints: etcdEndpoints.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) },
+            etcdTLS: MutualTLS(
+                certificate: URL(fileURLWithPath: etcdTLS).appendingPathComponent("client.pem"),
+                privateKey: URL(fileURLWithPath: etcdTLS).appendingPathComponent("client-key.pem"),
+                trustedCAs: [URL(fileURLWithPath: etcdTLS).appendingPathComponent("ca.pem")]))
         defer { cluster.stop() }
         try cluster.start()
         let clients = cluster.ports.map { OrdererClient(host: "127.0.0.1", port: $0, tls: clientTLS) }

@@ -3,6 +3,7 @@ import Foundation
 import Identity
 import LedgerWire
 import Orderer
+import RPCTransport
 
 /// Orderer processes (`medrex orderer start`, this executable) of one etcd-ordered channel on
 /// loopback, for `medrex bench order --consensus etcd`: started, SIGKILLed and stopped by PID.
@@ -12,13 +13,17 @@ final class OrdererProcessCluster: @unchecked Sendable {
     private let logs: [URL]
     private let keys: EtcdLogKeys
     private let etcdEndpoints: [String]
+    private let etcdTLS: MutualTLS
     private var processes: [Process?]
     private let lock = NSLock()
 
-    /// Writes one `orderer<i>.yaml` per port, for the orderers `orderer<i>` of organization `Ord` in `crypto`.
-    init(work: URL, crypto: URL, genesis: URL, genesisHash: [UInt8], channel: String, ports: [Int], clientRootCA: URL, etcdEndpoints: [String]) throws {
+    init(
+        work: URL, crypto: URL, genesis: URL, genesisHash: [UInt8], channel: String, ports: [Int], clientRootCA: URL, etcdEndpoints: [String],
+        etcdTLS: MutualTLS
+    ) throws {
         self.ports = ports
         self.etcdEndpoints = etcdEndpoints
+        self.etcdTLS = etcdTLS
         keys = EtcdLogKeys(channel: channel, genesisHash: genesisHash)
         processes = Array(repeating: nil, count: ports.count)
         logs = ports.indices.map { work.appendingPathComponent("orderer\($0).log") }
@@ -35,7 +40,9 @@ final class OrdererProcessCluster: @unchecked Sendable {
                   clientRootCAs: [\(clientRootCA.path)]
                 data: \(work.appendingPathComponent("orderer\(index)").path)
                 channels: [\(genesis.path)]
-                etcd: { endpoints: [\(etcdEndpoints.joined(separator: ", "))] }
+                etcd:
+                  endpoints: [\(etcdEndpoints.joined(separator: ", "))]
+                  tls: { rootCAs: [\(etcdTLS.trustedCAs.map(\.path).joined(separator: ", "))], certificate: \(etcdTLS.certificate.path), privateKey: \(etcdTLS.privateKey.path) }
                 """.write(to: config, atomically: true, encoding: .utf8)
             return config
         }
@@ -100,7 +107,7 @@ final class OrdererProcessCluster: @unchecked Sendable {
     /// another orderer leads, until the next block is in the log, and until the follower
     /// acknowledges again.
     func measureLeaderFailover(clients: [OrdererClient], signer: SigningIdentity, probe: @escaping @Sendable (Int) throws -> Common_Envelope) async throws {
-        let etcd = try EtcdClient(endpoints: etcdEndpoints)
+        let etcd = try EtcdClient(endpoints: etcdEndpoints, tls: etcdTLS)
         defer { Task { await etcd.close() } }
         guard let leaderValue = try await etcd.get(keys.leader), let leader = ports.firstIndex(where: { "127.0.0.1:\($0)" == String(decoding: leaderValue.value, as: UTF8.self) }) else {
             throw OrdererProcessClusterError("no orderer of this cluster leads")

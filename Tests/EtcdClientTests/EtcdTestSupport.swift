@@ -1,5 +1,6 @@
 import EtcdClient
 import Foundation
+import RPCTransport
 import TestSupport
 
 /// The UTF-8 bytes of `text`, for keys and values.
@@ -14,7 +15,7 @@ func withEtcd<Result>(
 ) async throws -> Result {
     let cluster = try await EtcdCluster.start(members: members)
     defer { cluster.stop() }
-    let client = try EtcdClient(endpoints: cluster.endpoints, callTimeout: callTimeout)
+    let client = try EtcdClient(endpoints: cluster.endpoints, tls: cluster.clientTLS, callTimeout: callTimeout)
     do {
         let result = try await body(cluster, client)
         await client.close()
@@ -23,6 +24,13 @@ func withEtcd<Result>(
         await client.close()
         throw error
     }
+}
+
+/// TLS material of a CA of its own, for clients of no cluster (the files stay in the temporary directory).
+func unusedTLS() throws -> MutualTLS {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-etcd-unused-tls-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return try EtcdCluster.standaloneTLS(in: directory, name: "client")
 }
 
 /// Polls `condition` every 100 ms until it holds; false if it still does not after `timeout`.

@@ -13,7 +13,7 @@ import TestSupport
             let connected = try await writer.currentEndpoint()
             let victim = try #require(cluster.endpoints.firstIndex(of: connected.description))
 
-            let watcher = try EtcdClient(endpoints: cluster.endpoints)
+            let watcher = try EtcdClient(endpoints: cluster.endpoints, tls: cluster.clientTLS)
             #expect(try await watcher.currentEndpoint() == connected)
             let start = try #require(try await writer.get(bytes("log/0"))?.modRevision)
             async let watched = collect(
@@ -58,7 +58,7 @@ import TestSupport
 
             try await cluster.restart(member: victim)
             #expect(cluster.members[victim].isRunning)
-            let alone = try EtcdClient(endpoints: [cluster.endpoints[victim]])
+            let alone = try EtcdClient(endpoints: [cluster.endpoints[victim]], tls: cluster.clientTLS)
             let caughtUp = try await eventually(within: .seconds(10)) {
                 (try? await alone.range(prefix: bytes("log/")).count) == 10
             }
@@ -69,7 +69,7 @@ import TestSupport
 
     @Test func noReachableMemberIsUnavailableQuickly() async throws {
         let ports = [try ChildProcess.freePort(), try ChildProcess.freePort()]
-        let client = try EtcdClient(endpoints: ports.map { "127.0.0.1:\($0)" }, callTimeout: .seconds(2))
+        let client = try EtcdClient(endpoints: ports.map { "127.0.0.1:\($0)" }, tls: try unusedTLS(), callTimeout: .seconds(2))
         let started = ContinuousClock.now
         let error = await #expect(throws: EtcdError.self) { try await client.get(bytes("k")) }
         // Refused connections give UNAVAILABLE; on a loaded machine a connect can hit the call timeout first.

@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func emptyKeysAreRefused() async throws {
-        let client = try EtcdClient(endpoints: ["127.0.0.1:1"])
+        let client = try EtcdClient(endpoints: ["127.0.0.1:1"], tls: try unusedTLS())
         let error = await #expect(throws: EtcdError.self) { try await client.put([], bytes("v")) }
         #expect(error?.code == .invalidArgument)
         await client.close()

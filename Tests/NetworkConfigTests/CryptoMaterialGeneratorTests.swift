@@ -34,7 +34,19 @@ import X509
         let all = members()
         let expectedMembers: Int = 3 + 1 + 2 + 1 + 6 + 2 + 1 + 3
         #expect(all.count == expectedMembers)
-        #expect(summary.privateKeyCount == all.count * 2 + network.organizations.count * 2)
+        #expect(summary.privateKeyCount == all.count * 2 + network.organizations.count * 2 + network.etcdMembers.count)
+        // Each etcd member: a TLS certificate from the orderer organization's TLS CA, for its address.
+        let ordererLayout = CryptoMaterialLayout(root: output, organization: "OrdererOrg")
+        #expect(network.etcdMembers.count == 3)
+        for member in network.etcdMembers {
+            let tls = ordererLayout.member(kind: .etcd, name: member.name)
+            let verified = try await OpenSSL.run(["verify", "-CAfile", ordererLayout.tlsCACertificate.path, tls.tlsCertificate.path])
+            #expect(verified.status == 0, "\(verified.output)")
+            let text = try await OpenSSL.run(["x509", "-in", tls.tlsCertificate.path, "-noout", "-ext", "subjectAltName,extendedKeyUsage"])
+            #expect(text.output.contains("IP Address:127.0.0.1") && text.output.contains("TLS Web Server Authentication"), "\(text.output)")
+            let mode = try FileManager.default.attributesOfItem(atPath: tls.tlsPrivateKey.path)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
         for (organization, member, role, user) in all {
             let layout = CryptoMaterialLayout(root: output, organization: organization.name)
             let signing = try await OpenSSL.run(["verify", "-CAfile", layout.caCertificate.path, member.msp.signingCertificate.path])

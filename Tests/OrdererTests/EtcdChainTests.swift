@@ -31,7 +31,7 @@ import WorldState
     @Test func leadershipMovesWhenTheLeaseIsLost() async throws {
         let cluster = try await EtcdCluster.start(members: 1)
         defer { cluster.stop() }
-        let etcd = try EtcdClient(endpoints: cluster.endpoints)
+        let etcd = try EtcdClient(endpoints: cluster.endpoints, tls: cluster.clientTLS)
         let hospital = try TestPKI(mspID: "HospitalAMSP")
         let ordererOrg = try TestPKI(mspID: "OrdererMSP", domain: "orderer.test")
         let client = try hospital.identity("dr", units: ["client"])

@@ -26,7 +26,7 @@ import TestSupport
         let network = try await EtcdTestNetwork.start()
         defer { network.stop() }
         try await network.waitUntilEveryOrdererAcknowledges(within: .seconds(60))
-        let etcd = try EtcdClient(endpoints: network.etcd.endpoints)
+        let etcd = try EtcdClient(endpoints: network.etcd.endpoints, tls: network.etcd.clientTLS)
         defer { Task { await etcd.close() } }
         let leader = try #require(try await network.leaderIndex(etcd), "no orderer leads")
 
@@ -129,7 +129,7 @@ import TestSupport
         let network = try await EtcdTestNetwork.start(starting: [0, 1])
         defer { network.stop() }
         try await network.waitUntilEveryOrdererAcknowledges(within: .seconds(60), only: [0, 1])
-        let etcd = try EtcdClient(endpoints: network.etcd.endpoints)
+        let etcd = try EtcdClient(endpoints: network.etcd.endpoints, tls: network.etcd.clientTLS)
         defer { Task { await etcd.close() } }
         let (signer, tls) = try network.client("nurse-ng")
         for round in 0..<5 {
@@ -166,7 +166,7 @@ import TestSupport
     }
 
     @Test func orderersStartWithoutEtcdAreRefused() async throws {
-        let network = try await EtcdTestNetwork.prepare(etcdEndpoints: nil)
+        let network = try await EtcdTestNetwork.prepare(etcd: nil)
         defer { network.removeFiles() }
         let result = try await ChildProcess.run(ChildProcess.medrex, ["orderer", "start", "--config", network.orderers[0].config.path])
         #expect(result.status != 0)

@@ -89,7 +89,7 @@ struct EtcdTestNetwork: Sendable {
 
     /// Writes crypto material, the genesis block and one `orderer<i>.yaml` per orderer (with an
     /// `etcd` section naming `etcdEndpoints`, or none when nil); starts nothing.
-    static func prepare(etcdEndpoints: [String]?) async throws -> PreparedFiles {
+    static func prepare(etcd: EtcdCluster?) async throws -> PreparedFiles {
         let repository = EtcdOrderingProcessTests.repository
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-etcd-ordering-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
@@ -125,7 +125,14 @@ struct EtcdTestNetwork: Sendable {
                 operations: 127.0.0.1:\(operationsPort)
 
                 """
-            if let etcdEndpoints { text += "etcd: { endpoints: [\(etcdEndpoints.joined(separator: ", "))] }\n" }
+            if let etcd {
+                text += """
+                    etcd:
+                      endpoints: [\(etcd.endpoints.joined(separator: ", "))]
+                      tls: { rootCAs: [\(etcd.caCertificate.path)], certificate: \(etcd.clientTLS.certificate.path), privateKey: \(etcd.clientTLS.privateKey.path) }
+
+                    """
+            }
             try text.write(to: config, atomically: true, encoding: .utf8)
             return OrdererDaemon(config: config, port: port, operationsPort: operationsPort, logFile: work.appendingPathComponent("orderer\(index).log"))
         }
@@ -147,7 +154,7 @@ struct EtcdTestNetwork: Sendable {
         let cluster = try await EtcdCluster.start(members: 3)
         let prepared: PreparedFiles
         do {
-            prepared = try await prepare(etcdEndpoints: cluster.endpoints)
+            prepared = try await prepare(etcd: cluster)
         } catch {
             cluster.stop()
             throw error

@@ -82,15 +82,28 @@ import WorldState
             channels: [c.block]
 
             """
-        try (base + "etcd: { endpoints: [127.0.0.1:2379, 127.0.0.1:2479] }").write(to: file, atomically: true, encoding: .utf8)
+        try (base + "etcd: { endpoints: [127.0.0.1:2379, 127.0.0.1:2479], tls: { rootCAs: [etcd-ca.pem] } }").write(to: file, atomically: true, encoding: .utf8)
         let defaulted = try OrdererConfiguration.load(file: file.path)
-        #expect(defaulted.etcd == OrdererConfiguration.EtcdSettings(endpoints: ["127.0.0.1:2379", "127.0.0.1:2479"], advertisedHost: "127.0.0.1", advertisedPort: 7050))
-        try (base + "etcd: { endpoints: [127.0.0.1:2379], advertise: orderer0.example:7050, leaseSeconds: 5 }").write(to: file, atomically: true, encoding: .utf8)
+        #expect(defaulted.etcd == OrdererConfiguration.EtcdSettings(
+            endpoints: ["127.0.0.1:2379", "127.0.0.1:2479"], advertisedHost: "127.0.0.1", advertisedPort: 7050,
+            tls: .init(rootCAs: [work.appendingPathComponent("etcd-ca.pem")])))
+        try (base + "etcd: { endpoints: [127.0.0.1:2379], tls: { rootCAs: [/ca.pem], certificate: /c.pem, privateKey: /k.pem } }").write(to: file, atomically: true, encoding: .utf8)
+        #expect(try OrdererConfiguration.load(file: file.path).etcd?.tls == .init(
+            rootCAs: [URL(fileURLWithPath: "/ca.pem")], certificate: URL(fileURLWithPath: "/c.pem"), privateKey: URL(fileURLWithPath: "/k.pem")))
+        try (base + "etcd: { endpoints: [127.0.0.1:2379], advertise: orderer0.example:7050, leaseSeconds: 5, tls: { rootCAs: [ca.pem] } }").write(to: file, atomically: true, encoding: .utf8)
         #expect(try OrdererConfiguration.load(file: file.path).etcd?.advertisedEndpoint == "orderer0.example:7050")
         #expect(try OrdererConfiguration.load(file: file.path).etcd?.leaseSeconds == 5)
         try base.write(to: file, atomically: true, encoding: .utf8)
         #expect(try OrdererConfiguration.load(file: file.path).etcd == nil)
-        for (bad, field) in [("etcd: { endpoints: [] }", "etcd.endpoints"), ("etcd: { endpoints: [nohost] }", "etcd.endpoints[0]"), ("etcd: { endpoint: [a:1] }", "etcd.endpoint"), ("etcd: { endpoints: [a:1], leaseSeconds: 1 }", "etcd.leaseSeconds")] {
+        let tls = "tls: { rootCAs: [ca.pem] }"
+        for (bad, field) in [
+            ("etcd: { endpoints: [], \(tls) }", "etcd.endpoints"), ("etcd: { endpoints: [nohost], \(tls) }", "etcd.endpoints[0]"),
+            ("etcd: { endpoint: [a:1], \(tls) }", "etcd.endpoint"), ("etcd: { endpoints: [a:1], leaseSeconds: 1, \(tls) }", "etcd.leaseSeconds"),
+            // Plaintext etcd is refused, and so are half-given client pairs.
+            ("etcd: { endpoints: [a:1] }", "etcd"), ("etcd: { endpoints: [a:1], tls: { rootCAs: [] } }", "etcd.tls.rootCAs"),
+            ("etcd: { endpoints: [a:1], tls: { rootCAs: [ca.pem], certificate: c.pem } }", "etcd.tls"),
+            ("etcd: { endpoints: [a:1], tls: { rootCAs: [ca.pem], insecure: true } }", "etcd.tls.insecure"),
+        ] {
             try (base + bad).write(to: file, atomically: true, encoding: .utf8)
             #expect(throws: ConfigError.self) { _ = try OrdererConfiguration.load(file: file.path) }
             do {

@@ -1,7 +1,14 @@
+import Crypto
 import Foundation
+import Identity
+import RPCTransport
 
 /// A throwaway etcd cluster of real `etcd` processes (Debian's etcd-server) on free loopback ports,
 /// for tests. Members can be SIGKILLed and restarted; `stop()` ends them all and removes their data.
+///
+/// Like a production cluster, it serves clients and its own peers over mutual TLS only: a CA of its
+/// own issues the members' certificate (for 127.0.0.1) and a client certificate (`clientTLS`);
+/// `/health` is served in plaintext on a separate metrics port for the readiness checks.
 ///
 /// Starting fails with a clear error when the etcd binary is missing: tests that need etcd must not
 /// pass by skipping.
@@ -11,22 +18,25 @@ package final class EtcdCluster: @unchecked Sendable {
         package let name: String
         package let clientPort: Int
         package let peerPort: Int
+        let metricsPort: Int
         let dataDirectory: URL
         let logFile: URL
         var process: Process?
 
-        init(name: String, clientPort: Int, peerPort: Int, directory: URL) {
+        init(name: String, clientPort: Int, peerPort: Int, metricsPort: Int, directory: URL) {
             self.name = name
             self.clientPort = clientPort
             self.peerPort = peerPort
+            self.metricsPort = metricsPort
             self.dataDirectory = directory.appendingPathComponent("\(name).etcd")
             self.logFile = directory.appendingPathComponent("\(name).log")
         }
 
         /// `127.0.0.1:port`, the address clients use.
         package var endpoint: String { "127.0.0.1:\(clientPort)" }
-        var clientURL: String { "http://127.0.0.1:\(clientPort)" }
-        var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+        var clientURL: String { "https://127.0.0.1:\(clientPort)" }
+        var peerURL: String { "https://127.0.0.1:\(peerPort)" }
+        var metricsURL: String { "http://127.0.0.1:\(metricsPort)" }
         package var isRunning: Bool { process?.isRunning ?? false }
 
         /// The end of the member's log, for failure messages.
@@ -40,6 +50,12 @@ package final class EtcdCluster: @unchecked Sendable {
     package static let executable = URL(fileURLWithPath: "/usr/bin/etcd")
 
     package let members: [Member]
+    /// The cluster's CA certificate (it signs the members' and the client's certificates).
+    package let caCertificate: URL
+    /// A client certificate etcd accepts, with its key, trusting the cluster's CA.
+    package let clientTLS: MutualTLS
+    private let serverCertificate: URL
+    private let serverPrivateKey: URL
     private let directory: URL
     private let token: String
     private let lock = NSLock()
@@ -82,11 +98,61 @@ package final class EtcdCluster: @unchecked Sendable {
         self.token = token
         self.directory = directory
         var ports = Set<Int>()
-        while ports.count < 2 * size { ports.insert(try ChildProcess.freePort()) }
+        while ports.count < 3 * size { ports.insert(try ChildProcess.freePort()) }
         let sorted = Array(ports).shuffled()
         members = (0..<size).map { index in
-            Member(name: "m\(index)", clientPort: sorted[2 * index], peerPort: sorted[2 * index + 1], directory: directory)
+            Member(
+                name: "m\(index)", clientPort: sorted[3 * index], peerPort: sorted[3 * index + 1], metricsPort: sorted[3 * index + 2],
+                directory: directory)
         }
+        let tls = directory.appendingPathComponent("tls")
+        try FileManager.default.createDirectory(at: tls, withIntermediateDirectories: true)
+        let now = Date()
+        let ca = try CertificateAuthority.makeRoot(
+            commonName: "etcd-ca.\(token)", organization: "medrex-test-etcd", notValidBefore: now.addingTimeInterval(-60),
+            notValidAfter: now.addingTimeInterval(86_400))
+        func issue(_ name: String, hosts: [String]) throws -> (certificate: URL, key: URL) {
+            let key = P256.Signing.PrivateKey()
+            let certificate = try ca.issue(CertificateRequest(
+                commonName: name, publicKey: key.publicKey, usage: .tls, subjectAlternativeNames: hosts,
+                notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400)))
+            let certificateFile = tls.appendingPathComponent("\(name).pem")
+            let keyFile = tls.appendingPathComponent("\(name)-key.pem")
+            try certificate.serializeAsPEM().pemString.write(to: certificateFile, atomically: true, encoding: .utf8)
+            try key.pemRepresentation.write(to: keyFile, atomically: true, encoding: .utf8)
+            return (certificateFile, keyFile)
+        }
+        caCertificate = tls.appendingPathComponent("ca.pem")
+        try ca.certificate.serializeAsPEM().pemString.write(to: caCertificate, atomically: true, encoding: .utf8)
+        (serverCertificate, serverPrivateKey) = try issue("member", hosts: ["127.0.0.1", "localhost"])
+        let client = try issue("client", hosts: [])
+        clientTLS = MutualTLS(certificate: client.certificate, privateKey: client.key, trustedCAs: [caCertificate])
+    }
+
+    /// A client certificate from another CA, which the cluster refuses; it trusts the cluster's CA.
+    package static func strangerTLS(trusting cluster: EtcdCluster, in directory: URL) throws -> MutualTLS {
+        var stranger = try standaloneTLS(in: directory, name: "stranger")
+        stranger.trustedCAs = [cluster.caCertificate]
+        return stranger
+    }
+
+    /// TLS files of a CA of their own (`NAME-ca.pem`) and a certificate it issued for 127.0.0.1
+    /// (`NAME.pem`, `NAME-key.pem`), trusting that CA: for clients of nothing in particular.
+    package static func standaloneTLS(in directory: URL, name: String) throws -> MutualTLS {
+        let now = Date()
+        let ca = try CertificateAuthority.makeRoot(
+            commonName: "\(name)-ca", organization: "elsewhere", notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400))
+        let key = P256.Signing.PrivateKey()
+        let certificate = try ca.issue(CertificateRequest(
+            commonName: name, publicKey: key.publicKey, usage: .tls, subjectAlternativeNames: ["127.0.0.1"],
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400)))
+        let caFile = directory.appendingPathComponent("\(name)-ca.pem")
+        let certificateFile = directory.appendingPathComponent("\(name).pem")
+        let keyFile = directory.appendingPathComponent("\(name)-key.pem")
+        try ca.certificate.serializeAsPEM().pemString.write(to: caFile, atomically: true, encoding: .utf8)
+        try certificate.serializeAsPEM().pemString.write(to: certificateFile, atomically: true, encoding: .utf8)
+        try key.pemRepresentation.write(to: keyFile, atomically: true, encoding: .utf8)
+        return MutualTLS(certificate: certificateFile, privateKey: keyFile, trustedCAs: [caFile])
     }
 
     deinit { stop() }
@@ -141,6 +207,11 @@ package final class EtcdCluster: @unchecked Sendable {
             "--initial-cluster", initialCluster,
             "--initial-cluster-state", "new",
             "--initial-cluster-token", token,
+            "--listen-metrics-urls", member.metricsURL,
+            "--cert-file", serverCertificate.path, "--key-file", serverPrivateKey.path,
+            "--client-cert-auth", "--trusted-ca-file", caCertificate.path,
+            "--peer-cert-file", serverCertificate.path, "--peer-key-file", serverPrivateKey.path,
+            "--peer-client-cert-auth", "--peer-trusted-ca-file", caCertificate.path,
             "--logger", "zap",
             "--log-outputs", "stderr",
         ]
@@ -168,7 +239,7 @@ package final class EtcdCluster: @unchecked Sendable {
                 throw EtcdClusterError("etcd member \(member.name) exited while starting; its log ends:\n\(member.logTail)")
             }
             do {
-                let answer = try await HTTP.get("\(member.clientURL)/health")
+                let answer = try await HTTP.get("\(member.metricsURL)/health")
                 if answer.status == 200, answer.body.contains("\"true\"") { return }
                 lastAnswer = "HTTP \(answer.status): \(answer.body)"
             } catch {
