@@ -130,6 +130,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .target(
@@ -211,7 +212,10 @@ let package = Package(
         ),
         .testTarget(
             name: "OffChainStoreTests",
-            dependencies: ["OffChainStore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "OffChainStore", "TestSupport", .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", "RPCTransport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(

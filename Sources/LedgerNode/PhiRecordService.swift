@@ -460,10 +460,13 @@ extension PhiRecordService {
             let embedded = try EmbeddedOffChainStore(directory: directory.appendingPathComponent("store"))
             store = embedded
             close = { try? embedded.close() }
-        case .postgres(let host, let port, let user, let database):
+        case .postgres(let postgres):
+            let tls = try PostgresTLS(
+                rootCAs: postgres.tls.rootCAs, clientCertificate: postgres.tls.certificate, clientPrivateKey: postgres.tls.privateKey
+            ).configuration()
             var configuration = PostgresClient.Configuration(
-                host: host, port: port, username: user, password: ProcessInfo.processInfo.environment["MEDREX_PHI_POSTGRES_PASSWORD"],
-                database: database, tls: .disable)
+                host: postgres.host, port: postgres.port, username: postgres.user,
+                password: ProcessInfo.processInfo.environment["MEDREX_PHI_POSTGRES_PASSWORD"], database: postgres.database, tls: .require(tls))
             configuration.options.maximumConnections = 16
             let client = PostgresClient(configuration: configuration)
             let task = Task { await client.run() }

@@ -23,7 +23,12 @@ import Foundation
 ///     phi:                                  # optional: the off-chain PHI service
 ///       channel: healthchannel
 ///       store: embedded                     # or postgres
-///       postgres: { host: 127.0.0.1, port: 5432, user: medrex, database: medrex }
+///       postgres:                           # TLS always, server certificate and host name verified
+///         host: 127.0.0.1
+///         port: 5432
+///         user: medrex
+///         database: medrex
+///         tls: { rootCAs: [postgres-ca.pem], certificate: client.pem, privateKey: client-key.pem }  # pair optional
 ///       custodianKey: phi-custodian-key.pem # default: created in the data directory
 ///       pendingTimeoutSeconds: 600
 ///       grantValiditySeconds: 300
@@ -177,6 +182,37 @@ package struct PeerConfiguration: Sendable {
     }
 }
 
+/// `phi.postgres` of peer.yaml: the PostgreSQL server of the PHI store and its TLS files.
+package struct PostgresSettings: Sendable, Equatable {
+    package var host: String
+    package var port: Int
+    package var user: String
+    package var database: String
+    package var tls: TLS
+
+    /// The CAs of the server's certificate; the client certificate and key, when the server
+    /// authenticates clients by certificate.
+    package struct TLS: Sendable, Equatable {
+        package var rootCAs: [URL]
+        package var certificate: URL?
+        package var privateKey: URL?
+
+        package init(rootCAs: [URL], certificate: URL? = nil, privateKey: URL? = nil) {
+            self.rootCAs = rootCAs
+            self.certificate = certificate
+            self.privateKey = privateKey
+        }
+    }
+
+    package init(host: String, port: Int, user: String, database: String, tls: TLS) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+        self.tls = tls
+    }
+}
+
 /// `phi:` of peer.yaml: where the peer keeps its organization's encrypted PHI records and how long
 /// it waits for anchors and honours grants.
 package struct PhiSettings: Sendable, Equatable {
@@ -185,7 +221,7 @@ package struct PhiSettings: Sendable, Equatable {
         case embedded
         /// A PostgreSQL server; the password, if any, comes from the environment variable
         /// MEDREX_PHI_POSTGRES_PASSWORD, never from the file.
-        case postgres(host: String, port: Int, user: String, database: String)
+        case postgres(PostgresSettings)
     }
 
     package var channel: String
@@ -208,11 +244,28 @@ package struct PhiSettings: Sendable, Equatable {
         case "embedded":
             if let postgres { throw postgres.error(.invalidValue, "postgres settings are given but store is embedded") }
         case "postgres":
-            guard var postgres else { throw root.error(.missingField, "store postgres needs a postgres: { host, port, user, database } section") }
-            try postgres.allowOnly(["host", "port", "user", "database"])
-            store = .postgres(
-                host: try postgres.field("host").nonEmptyString(), port: try postgres.optionalField("port")?.integer(in: 1...65535) ?? 5432,
-                user: try postgres.field("user").nonEmptyString(), database: try postgres.field("database").nonEmptyString())
+            guard var postgres else {
+                throw root.error(.missingField, "store postgres needs a postgres: { host, port, user, database, tls } section")
+            }
+            try postgres.allowOnly(["host", "port", "user", "database", "tls"])
+            let host = try postgres.field("host").nonEmptyString()
+            let port = try postgres.optionalField("port")?.integer(in: 1...65535) ?? 5432
+            let user = try postgres.field("user").nonEmptyString()
+            let database = try postgres.field("database").nonEmptyString()
+            guard var tls = try postgres.optionalField("tls") else {
+                throw postgres.error(.missingField, "postgres.tls is required: PHI is stored over TLS only (give at least rootCAs, the CAs of the server's certificate)")
+            }
+            try tls.allowOnly(["rootCAs", "certificate", "privateKey"])
+            let rootCAsReader = try tls.field("rootCAs")
+            let rootCAs = try rootCAsReader.list().map { item throws(ConfigError) in try path(item) }
+            guard !rootCAs.isEmpty else { throw rootCAsReader.error(.invalidValue, "list at least one CA certificate of the PostgreSQL server") }
+            let certificate = try tls.optionalField("certificate").map { item throws(ConfigError) in try path(item) }
+            let privateKey = try tls.optionalField("privateKey").map { item throws(ConfigError) in try path(item) }
+            guard (certificate == nil) == (privateKey == nil) else { throw tls.error(.invalidValue, "give both certificate and privateKey, or neither") }
+            try tls.finish()
+            store = .postgres(PostgresSettings(
+                host: host, port: port, user: user, database: database,
+                tls: PostgresSettings.TLS(rootCAs: rootCAs, certificate: certificate, privateKey: privateKey)))
             try postgres.finish()
         default:
             throw storeReader!.error(.invalidValue, "unknown store '\(storeName)' (expected embedded or postgres)")

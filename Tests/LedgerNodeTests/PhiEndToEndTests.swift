@@ -49,7 +49,12 @@ import Testing
             "HospitalA": """
                   channel: carechannel
                   store: postgres
-                  postgres: { host: 127.0.0.1, port: \(postgres.port), user: \(postgres.username), database: medrex_phi }
+                  postgres:
+                    host: 127.0.0.1
+                    port: \(postgres.port)
+                    user: \(postgres.username)
+                    database: medrex_phi
+                    tls: { rootCAs: [\(postgres.caCertificate.path)] }
                   pendingTimeoutSeconds: 10
                 """,
             "HospitalB": """
@@ -162,7 +167,8 @@ import Testing
     /// Changes one byte of a stored ciphertext, as someone with access to the database could.
     static func flipCiphertextByte(_ server: PostgresServer, recordID: String, version: UInt32) async throws {
         let configuration = PostgresClient.Configuration(
-            host: "127.0.0.1", port: server.port, username: server.username, password: nil, database: "medrex_phi", tls: .disable)
+            host: "127.0.0.1", port: server.port, username: server.username, password: nil, database: "medrex_phi",
+            tls: .require(try PostgresTLS(rootCAs: [server.caCertificate]).configuration()))
         let client = PostgresClient(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

@@ -119,7 +119,8 @@ final class PostgresHarness: StoreHarness {
     /// Runs `body` with a running client of `database`, then shuts the client down.
     static func withClient<T: Sendable>(server: PostgresServer, database: String, _ body: (PostgresClient) async throws -> T) async throws -> T {
         var configuration = PostgresClient.Configuration(
-            host: "127.0.0.1", port: server.port, username: server.username, password: nil, database: database, tls: .disable)
+            host: "127.0.0.1", port: server.port, username: server.username, password: nil, database: database,
+            tls: .require(try PostgresTLS(rootCAs: [server.caCertificate]).configuration()))
         configuration.options.maximumConnections = 4
         configuration.options.connectTimeout = .seconds(30)
         let client = PostgresClient(configuration: configuration)

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import Identity
 
 /// A throwaway PostgreSQL 15 server (Debian's `postgresql`) for tests: `initdb` into a temporary
 /// directory, `postgres` on a free loopback port with its socket in that directory, one database
@@ -8,6 +10,10 @@ import Foundation
 /// to the `postgres` user and the server programs run as that user through `setpriv`, which execs
 /// the program (unlike `runuser`/`su`, which stay as its parent), so the process the test holds is
 /// the postmaster itself and signals reach it.
+///
+/// The server speaks TLS only on TCP (`hostssl` in pg_hba.conf; a plaintext TCP connection is
+/// refused): its certificate, issued for `serverNames` by a CA made for this server, is checked by
+/// clients against `caCertificate`. The Unix socket in `directory` stays open to the test's tools.
 ///
 /// Blocking work (running initdb, waiting for the server) happens on a Dispatch thread, not on a
 /// Swift concurrency thread: other suites of the parallel test run keep those busy for seconds.
@@ -29,29 +35,37 @@ package final class PostgresServer: @unchecked Sendable {
     /// The data directory: every file PostgreSQL writes for the database.
     package let dataDirectory: URL
     private let logFile: URL
+    /// The CA that issued the server's certificate: what clients trust.
+    package let caCertificate: URL
+    private let serverCertificate: URL
+    private let serverPrivateKey: URL
     // `@unchecked Sendable`: `port` and `process` are set in `start` before the server is shared,
     // then only read; `stop` is serialized by `lock`.
     private var process: Process?
     private let lock = NSLock()
 
     /// Starts a server and creates `database`, waiting up to `timeout` for it to accept connections.
-    package static func start(database: String = "medrex_test", timeout: Duration = .seconds(60)) async throws -> PostgresServer {
+    /// The server's TLS certificate names `serverNames` (DNS names or IP addresses).
+    package static func start(
+        database: String = "medrex_test", serverNames: [String] = ["127.0.0.1", "localhost"], timeout: Duration = .seconds(60)
+    ) async throws -> PostgresServer {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try startBlocking(database: database, timeout: timeout) })
+                continuation.resume(with: Result { try startBlocking(database: database, serverNames: serverNames, timeout: timeout) })
             }
         }
     }
 
-    private static func startBlocking(database: String, timeout: Duration) throws -> PostgresServer {
+    private static func startBlocking(database: String, serverNames: [String], timeout: Duration) throws -> PostgresServer {
         for program in ["initdb", "postgres", "createdb"] where !FileManager.default.isExecutableFile(atPath: binaries.appendingPathComponent(program).path) {
             throw PostgresServerError(
                 "PostgreSQL's \(program) is not installed in \(binaries.path): install Debian's postgresql "
                     + "(`apt-get install -y postgresql`; scripts/test.sh does it)")
         }
-        let server = try PostgresServer(port: ChildProcess.freePort(), database: database)
+        let server = try PostgresServer(port: ChildProcess.freePort(), database: database, serverNames: serverNames)
         do {
             try server.initializeDataDirectory(timeout: timeout)
+            try server.allowTLSOnly()
             try server.launchOnAFreePort(timeout: timeout)
             try server.createDatabase(timeout: timeout)
         } catch {
@@ -61,7 +75,7 @@ package final class PostgresServer: @unchecked Sendable {
         return server
     }
 
-    private init(port: Int, database: String) throws {
+    private init(port: Int, database: String, serverNames: [String]) throws {
         // tmpfs when there is one: faster than a disk shared with builds.
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
         directory = base.appendingPathComponent("medrex-postgres-\(UUID().uuidString.prefix(8))")
@@ -71,12 +85,49 @@ package final class PostgresServer: @unchecked Sendable {
         self.database = database
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        caCertificate = directory.appendingPathComponent("ca.pem")
+        serverCertificate = directory.appendingPathComponent("server.pem")
+        serverPrivateKey = directory.appendingPathComponent("server-key.pem")
+        try Self.issueServerCertificate(names: serverNames, ca: caCertificate, certificate: serverCertificate, privateKey: serverPrivateKey)
         if Self.runsAsRoot {
             try Self.runToCompletion(URL(fileURLWithPath: "/bin/chown"), ["-R", "\(Self.serverUser):\(Self.serverUser)", directory.path], timeout: .seconds(30))
         }
     }
 
     deinit { stop() }
+
+    /// A CA of this server's own and a certificate it issues for `names`; the key file is 0600, as
+    /// PostgreSQL requires.
+    private static func issueServerCertificate(names: [String], ca caFile: URL, certificate certificateFile: URL, privateKey keyFile: URL) throws {
+        let now = Date()
+        let ca = try CertificateAuthority.makeRoot(
+            commonName: "postgres-test-ca", organization: "medrex tests", notValidBefore: now.addingTimeInterval(-60),
+            notValidAfter: now.addingTimeInterval(86_400))
+        let key = P256.Signing.PrivateKey()
+        let certificate = try ca.issue(CertificateRequest(
+            commonName: "postgres", publicKey: key.publicKey, usage: .tls, subjectAlternativeNames: names,
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400)))
+        try ca.certificate.serializeAsPEM().pemString.write(to: caFile, atomically: true, encoding: .utf8)
+        try certificate.serializeAsPEM().pemString.write(to: certificateFile, atomically: true, encoding: .utf8)
+        guard FileManager.default.createFile(atPath: keyFile.path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw PostgresServerError("cannot write \(keyFile.path)")
+        }
+    }
+
+    /// pg_hba.conf: trust on the Unix socket (the tests' own tools), TLS-only on loopback TCP.
+    /// Written in place, so the file keeps initdb's owner.
+    private func allowTLSOnly() throws {
+        let rules = """
+            local all all trust
+            hostssl all all 127.0.0.1/32 trust
+            hostnossl all all 0.0.0.0/0 reject
+
+            """
+        let file = try FileHandle(forWritingTo: dataDirectory.appendingPathComponent("pg_hba.conf"))
+        defer { try? file.close() }
+        try file.truncate(atOffset: 0)
+        try file.write(contentsOf: Data(rules.utf8))
+    }
 
     private static var runsAsRoot: Bool { geteuid() == 0 }
 
@@ -138,6 +189,8 @@ package final class PostgresServer: @unchecked Sendable {
             [
                 "-D", dataDirectory.path, "-p", "\(port)", "-k", directory.path,
                 "-c", "listen_addresses=127.0.0.1",
+                "-c", "ssl=on", "-c", "ssl_cert_file=\(serverCertificate.path)", "-c", "ssl_key_file=\(serverPrivateKey.path)",
+                "-c", "ssl_min_protocol_version=TLSv1.2",
                 // A throwaway server: no fsync; few connections and little memory on a shared machine.
                 "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                 "-c", "max_connections=40", "-c", "shared_buffers=32MB",
@@ -171,7 +224,7 @@ package final class PostgresServer: @unchecked Sendable {
     private func createDatabase(timeout: Duration) throws {
         let (status, output) = try Self.runToCompletion(
             Self.binaries.appendingPathComponent("createdb"),
-            ["-h", "127.0.0.1", "-p", "\(port)", "-U", username, database], timeout: timeout)
+            ["-h", directory.path, "-p", "\(port)", "-U", username, database], timeout: timeout)
         guard status == 0 else { throw PostgresServerError("createdb failed with status \(status): \(output.suffix(2_000))") }
     }
 
