@@ -22,6 +22,13 @@ package enum Limits {
     package static let chaincodeExecutionTimeMax: Duration = .seconds(5)
     /// Most envelopes of one Broadcast stream waiting for their block at a time.
     package static let broadcastInFlightMax = 10_000
+    /// How long the gateway follows a transaction whose ordering the orderer could not confirm
+    /// (the answer was lost, or "may or may not have been ordered") before it reports the outcome
+    /// as unknown; Fabric's gateway waits as long for an orderer's answer (broadcastTimeout).
+    package static let unconfirmedSubmissionFollowTime: Duration = .seconds(30)
+    /// While following such a transaction, how long the gateway waits for it to commit before it
+    /// sends the same envelope again (a second copy that is ordered too is marked DUPLICATE_TXID).
+    package static let unconfirmedSubmissionResendInterval: Duration = .seconds(5)
     /// Transactions one client may have in progress on one streaming-transaction stream; the
     /// stream stops reading until one finishes.
     package static let streamedTransactionsInFlightMax = 4_096

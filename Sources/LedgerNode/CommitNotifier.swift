@@ -55,6 +55,21 @@ package final class CommitNotifier: Sendable {
         }
     }
 
+    /// The outcome of `txID` if it commits within `timeout`; nil when it does not, or when the
+    /// waiting task is cancelled or the notifier stops.
+    package func outcome(of txID: String, within timeout: Duration) async throws -> CommitOutcome? {
+        if let known = try lookup(txID) { return known }
+        return try await withThrowingTaskGroup(of: CommitOutcome?.self) { group in
+            group.addTask { try await self.outcome(of: txID) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
     /// Wakes the waiters of every transaction of a committed block.
     package func committed(blockNumber: UInt64, transactions: [(txID: String, code: Protos_TxValidationCode)]) {
         var woken: [(CheckedContinuation<CommitOutcome?, Never>, CommitOutcome)] = []
@@ -68,6 +83,9 @@ package final class CommitNotifier: Sendable {
         }
         for (continuation, outcome) in woken { continuation.resume(returning: outcome) }
     }
+
+    /// Whether `stop()` was called: waits end at once.
+    package var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Releases every waiter (with nil) and answers later waits at once: called on shutdown.
     package func stop() {

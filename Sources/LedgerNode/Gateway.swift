@@ -30,8 +30,9 @@ package struct GatewayChannel: Sendable {
     }
 
     package let remotePeers: [RemotePeer]
-    /// The peer's shared Broadcast stream to the channel's orderers.
-    package let broadcaster: OrdererBroadcaster
+    /// Sends transactions to the channel's orderers (over the peer's shared Broadcast stream) and
+    /// follows those whose ordering goes unconfirmed.
+    package let submitter: TransactionSubmitter
     /// Answers which policies a transaction needs (the same rules validation applies).
     package let validator: BlockValidator
     package let state: any StateDatabase
@@ -238,6 +239,10 @@ package struct Gateway: Sendable {
     /// signed is not that of its headers and proposal payload: an endorsement taken from another
     /// transaction) is refused with INVALID_ARGUMENT before it reaches the orderer, as validation
     /// would mark it INVALID_ENDORSER_TRANSACTION.
+    ///
+    /// When the orderer cannot confirm whether it ordered the transaction, the submitter follows
+    /// it until it commits (then this returns as for SUCCESS) or a deadline passes (UNAVAILABLE,
+    /// saying the outcome is unknown): `TransactionSubmitter`.
     package func submit(_ envelope: Common_Envelope, channelID: String) async throws {
         let channel = try channel(channelID)
         var bound: (envelope: TransactionEnvelope, transaction: EndorserTransaction)?
@@ -255,28 +260,24 @@ package struct Gateway: Sendable {
             }
         }
         let pendingTransactionID = try await precheck(bound, channel)
-        let answer: Orderer_BroadcastResponse
+        let submission: TransactionSubmitter.Submission
         do {
-            answer = try await channel.broadcaster.broadcast(envelope)
+            submission = try await channel.submitter.submit(envelope, transactionID: decoded.channelHeader.txID)
         } catch {
             if let pendingTransactionID { channel.precheck?.finished(pendingTransactionID) }
             throw error
         }
         if let pendingTransactionID, let precheck = channel.precheck {
-            if answer.status == .success {
+            switch submission {
+            case .ordered:
                 let notifier = channel.notifier
                 Task {
                     _ = try? await notifier.outcome(of: pendingTransactionID)
                     precheck.finished(pendingTransactionID)
                 }
-            } else {
+            case .committed:
                 precheck.finished(pendingTransactionID)
             }
-        }
-        switch answer.status {
-        case .success: return
-        case .serviceUnavailable: throw RPCError(code: .unavailable, message: "the ordering service is unavailable: \(answer.info)")
-        default: throw RPCError(code: .aborted, message: "the orderer refused the transaction (\(answer.status)): \(answer.info)")
         }
     }
 

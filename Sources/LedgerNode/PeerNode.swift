@@ -216,7 +216,8 @@ package final class PeerNode: Sendable {
         }
         let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
         var gateway = GatewayChannel(
-            remotePeers: remotePeers, broadcaster: broadcaster, validator: validator, state: ledger.state, notifier: notifier, blocks: blocks)
+            remotePeers: remotePeers, submitter: TransactionSubmitter(broadcaster: broadcaster, notifier: notifier, logger: logger), validator: validator,
+            state: ledger.state, notifier: notifier, blocks: blocks)
         if configuration.earlyAbort { gateway.precheck = ReadConflictPrecheck() }
         return JoinedChannel(
             ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: gateway,

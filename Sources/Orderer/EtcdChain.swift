@@ -269,7 +269,7 @@ package actor EtcdChain: OrderingChain {
                 }
             } catch {
                 logger.error("block could not be appended to the etcd log", metadata: ["channel": "\(keys.channel)", "block": "\(block.header.number)", "error": "\(error)"])
-                outcome = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer could not append the block; it may or may not have been ordered")
+                outcome = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer could not append the block; the envelope \(OrderingOutcomeUnknown.marker)")
                 stepDown(term: term)
             }
             for continuation in waiting { continuation.resume(returning: outcome) }

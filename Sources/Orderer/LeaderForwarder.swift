@@ -42,8 +42,10 @@ final class LeaderForwarder: Sendable {
         do {
             let answer = try await broadcaster.broadcast(envelope)
             return BroadcastOutcome(status: answer.status, info: answer.info)
+        } catch let unknown as OrderingOutcomeUnknown {
+            return BroadcastOutcome(status: .serviceUnavailable, info: "the leader \(leader) did not answer: the envelope \(OrderingOutcomeUnknown.marker) (\(unknown.reason))")
         } catch {
-            return BroadcastOutcome(status: .serviceUnavailable, info: "the leader \(leader) did not answer: the envelope may or may not have been ordered")
+            return BroadcastOutcome(status: .serviceUnavailable, info: "the envelope could not be sent to the leader \(leader) (\(error)); try again")
         }
     }
 

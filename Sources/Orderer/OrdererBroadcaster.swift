@@ -6,11 +6,37 @@ import Logging
 import RPCTransport
 import Synchronization
 
+/// What a gateway submits signed transactions to: the ordering service's answer to one envelope.
+package protocol EnvelopeBroadcaster: Sendable {
+    /// The orderer's answer. Throws `OrderingOutcomeUnknown` when the envelope was sent but no
+    /// answer came back; any other error means it was not sent.
+    func broadcast(_ envelope: Common_Envelope) async throws -> Orderer_BroadcastResponse
+}
+
+/// An envelope reached, or may have reached, the ordering service but its answer was lost: it
+/// may or may not have been ordered. Its txid tells later (a commit, or nothing).
+package struct OrderingOutcomeUnknown: Error, CustomStringConvertible {
+    /// The words an orderer's SERVICE_UNAVAILABLE answer carries when it cannot tell whether the
+    /// envelope was ordered (a follower whose leader did not answer; an append that failed midway).
+    package static let marker = "may or may not have been ordered"
+
+    package let reason: String
+
+    package init(_ reason: String) { self.reason = reason }
+
+    package var description: String { reason }
+
+    /// Whether `answer` says the envelope's fate is unknown, as opposed to a refusal.
+    package static func isUnknown(_ answer: Orderer_BroadcastResponse) -> Bool {
+        answer.status == .serviceUnavailable && answer.info.contains(marker)
+    }
+}
+
 /// One long-lived Broadcast stream to the ordering service, shared by every caller: envelopes are
 /// written in the order they are submitted and the orderer answers them in that order. When the
 /// stream fails, the envelopes awaiting an answer fail (the caller cannot know whether they were
-/// ordered; their txids tell later) and the next endpoint is tried.
-package final class OrdererBroadcaster: Sendable {
+/// ordered: `OrderingOutcomeUnknown`; their txids tell later) and the next endpoint is tried.
+package final class OrdererBroadcaster: EnvelopeBroadcaster {
     private struct Item {
         let envelope: Common_Envelope
         let continuation: CheckedContinuation<Orderer_BroadcastResponse, any Error>
@@ -63,23 +89,26 @@ package final class OrdererBroadcaster: Sendable {
                 if Task.isCancelled { break }
                 logger.warning("broadcast stream failed; trying the next orderer", metadata: ["orderer": "\(endpoint)", "error": "\(error)"])
             }
-            failAwaiting(RPCError(code: .unavailable, message: "the broadcast stream to \(endpoint) failed before the orderer answered"))
+            failAwaiting(OrderingOutcomeUnknown("the broadcast stream to \(endpoint) failed before the orderer answered: the envelope \(OrderingOutcomeUnknown.marker)"))
             do { try await Task.sleep(for: .milliseconds(200)) } catch { break }
         }
-        let (pending, writer) = state.withLock { state -> ([Item], CheckedContinuation<Void, Never>?) in
+        let (sent, unsent, writer) = state.withLock { state -> ([Item], [Item], CheckedContinuation<Void, Never>?) in
             state.stopped = true
             defer {
                 state.queued.removeAll()
                 state.awaitingAnswer.removeAll()
                 state.writerWaiting = nil
             }
-            return (state.awaitingAnswer + state.queued, state.writerWaiting)
+            return (state.awaitingAnswer, state.queued, state.writerWaiting)
         }
         writer?.resume()
-        for item in pending { item.continuation.resume(throwing: RPCError(code: .unavailable, message: "the broadcaster has stopped")) }
+        for item in sent {
+            item.continuation.resume(throwing: OrderingOutcomeUnknown("the broadcaster stopped before the orderer answered: the envelope \(OrderingOutcomeUnknown.marker)"))
+        }
+        for item in unsent { item.continuation.resume(throwing: RPCError(code: .unavailable, message: "the broadcaster has stopped")) }
     }
 
-    private func failAwaiting(_ error: RPCError) {
+    private func failAwaiting(_ error: OrderingOutcomeUnknown) {
         let failed = state.withLock { state -> [Item] in
             defer { state.awaitingAnswer.removeAll() }
             return state.awaitingAnswer

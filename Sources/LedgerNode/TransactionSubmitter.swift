@@ -1,0 +1,109 @@
+import Foundation
+import GRPCCore
+import LedgerCore
+import LedgerWire
+import Logging
+import Orderer
+
+/// Sends a signed transaction to the ordering service for the gateway and says how it went.
+///
+/// When the orderer's answer is lost (the stream broke after the envelope was written) or the
+/// orderer says the envelope "may or may not have been ordered" (its leader died while holding
+/// it), the submitter follows the txid instead of failing: it waits for the transaction to commit
+/// (commit notifications, then the ledger), sends the same envelope again every
+/// `resendInterval` while it has not (a copy ordered twice is marked DUPLICATE_TXID the second
+/// time and the ledger keeps the first), and reports the commit, or, after `followTime`, that the
+/// outcome is still unknown.
+package struct TransactionSubmitter: Sendable {
+    /// How a submission ended when it did not fail.
+    package enum Submission: Sendable, Equatable {
+        /// The orderer answered SUCCESS: consensus has the envelope.
+        case ordered
+        /// The orderer's answer was lost, but the transaction has since committed.
+        case committed(CommitOutcome)
+    }
+
+    package let broadcaster: any EnvelopeBroadcaster
+    package let notifier: CommitNotifier
+    package var followTime: Duration
+    package var resendInterval: Duration
+    package let logger: Logger
+
+    package init(
+        broadcaster: any EnvelopeBroadcaster, notifier: CommitNotifier, followTime: Duration = Limits.unconfirmedSubmissionFollowTime,
+        resendInterval: Duration = Limits.unconfirmedSubmissionResendInterval, logger: Logger
+    ) {
+        self.broadcaster = broadcaster
+        self.notifier = notifier
+        self.followTime = followTime
+        self.resendInterval = resendInterval
+        self.logger = logger
+    }
+
+    /// Orders `envelope` (whose txid is `transactionID`). Throws UNAVAILABLE when the ordering
+    /// service is unavailable or the outcome stays unknown, ABORTED when the orderer refuses it.
+    package func submit(_ envelope: Common_Envelope, transactionID: String) async throws -> Submission {
+        switch try await send(envelope) {
+        case .answered(let answer) where answer.status == .success:
+            return .ordered
+        case .answered(let answer) where !OrderingOutcomeUnknown.isUnknown(answer):
+            if answer.status == .serviceUnavailable {
+                throw RPCError(code: .unavailable, message: "the ordering service is unavailable: \(answer.info)")
+            }
+            throw RPCError(code: .aborted, message: "the orderer refused the transaction (\(answer.status)): \(answer.info)")
+        case .answered(let answer):
+            return try await follow(envelope, transactionID: transactionID, reason: answer.info)
+        case .unknown(let reason):
+            return try await follow(envelope, transactionID: transactionID, reason: reason)
+        }
+    }
+
+    private enum Sent {
+        case answered(Orderer_BroadcastResponse)
+        case unknown(String)
+    }
+
+    private func send(_ envelope: Common_Envelope) async throws -> Sent {
+        do {
+            return .answered(try await broadcaster.broadcast(envelope))
+        } catch let unknown as OrderingOutcomeUnknown {
+            return .unknown(unknown.reason)
+        }
+    }
+
+    /// Waits for `transactionID` to commit, sending the envelope again every `resendInterval`,
+    /// until `followTime` has passed.
+    private func follow(_ envelope: Common_Envelope, transactionID: String, reason: String) async throws -> Submission {
+        logger.info(
+            "the orderer did not confirm a transaction; following it until it commits",
+            metadata: ["txid": "\(transactionID)", "reason": "\(reason)", "followSeconds": "\(followTime.components.seconds)"])
+        let deadline = ContinuousClock.now + followTime
+        var lastReason = reason
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            if remaining <= .zero { break }
+            if let outcome = try await notifier.outcome(of: transactionID, within: min(remaining, resendInterval)) {
+                logger.info("an unconfirmed transaction committed", metadata: ["txid": "\(transactionID)", "block": "\(outcome.blockNumber)"])
+                return .committed(outcome)
+            }
+            if Task.isCancelled {
+                throw RPCError(code: .cancelled, message: "stopped following transaction \(transactionID), whose ordering was not confirmed")
+            }
+            if notifier.isStopped {
+                throw RPCError(code: .unavailable, message: "the peer stopped while following transaction \(transactionID), whose ordering was not confirmed")
+            }
+            guard ContinuousClock.now < deadline else { break }
+            // Not committed yet: perhaps it was never ordered. The same envelope again is harmless.
+            switch try? await send(envelope) {
+            case .answered(let answer)? where answer.status != .success: lastReason = answer.info
+            case .unknown(let reason)?: lastReason = reason
+            case nil: lastReason = "the envelope could not be sent again"
+            default: break
+            }
+        }
+        throw RPCError(
+            code: .unavailable,
+            message: "the outcome of transaction \(transactionID) is unknown: the ordering service did not confirm it (\(lastReason)) "
+                + "and it had not committed after \(followTime.components.seconds) s; ask CommitStatus for it later")
+    }
+}
