@@ -133,7 +133,7 @@ package struct BlockValidator: Sendable {
                 outcome(conflict)
                 continue
             }
-            overlay.apply(endorsed, transactionNumber: UInt32(index))
+            try overlay.apply(endorsed, transactionNumber: UInt32(index), reader: reader)
             outcome(.valid)
         }
         return results
@@ -365,7 +365,11 @@ struct BlockOverlay {
         return exhausted ? sorted : Array(sorted.prefix(count))
     }
 
-    mutating func apply(_ transaction: EndorserTransaction, transactionNumber: UInt32) {
+    /// Adds a valid transaction's writes, as committing them would (`StateUpdateBatch`): a value
+    /// write or delete gives the key this transaction's version; a metadata write to a key that
+    /// exists replaces its metadata and gives it this version too (Fabric rewrites the value with
+    /// it), and one to a key that does not exist at this point is dropped, as Fabric drops it.
+    mutating func apply(_ transaction: EndorserTransaction, transactionNumber: UInt32, reader: any StateReader) throws {
         let version = StateVersion(blockNumber: blockNumber, transactionNumber: transactionNumber)
         for (namespace, set) in transaction.readWriteSets {
             for write in set.writes {
@@ -373,9 +377,10 @@ struct BlockOverlay {
                 values[id] = write.isDelete ? .some(nil) : .some(version)
                 if write.isDelete { metadata[id] = [:] }
             }
-            for write in set.metadataWrites {
-                metadata[StateUpdateBatch.Key(namespace: namespace, key: write.key)] =
-                    Dictionary(write.entries.map { ($0.name, Array($0.value)) }, uniquingKeysWith: { _, last in last })
+            for write in set.metadataWrites where try self.version(namespace, write.key, reader: reader) != nil {
+                let id = StateUpdateBatch.Key(namespace: namespace, key: write.key)
+                metadata[id] = Dictionary(write.entries.map { ($0.name, Array($0.value)) }, uniquingKeysWith: { _, last in last })
+                values[id] = .some(version)
             }
         }
     }

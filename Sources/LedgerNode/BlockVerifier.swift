@@ -36,12 +36,17 @@ package struct BlockVerifier: Sendable {
     }
 
     /// Verifies `block` as the successor of a block with number `expectedNumber - 1` and header
-    /// hash `previousHeaderHash`. Orderer certificates are validated at `time` (the time the block
-    /// is received; blocks carry no trusted timestamp of their own). Returns the verified signers.
+    /// hash `previousHeaderHash`. Orderer certificates are validated at the block's ordering time
+    /// (the clock its orderer signed into it), so that a peer catching up on old blocks accepts
+    /// signatures made while the orderer's certificate was valid (Fabric does not check an
+    /// orderer certificate's expiry at all); a block without one (genesis, Fabric's), or one
+    /// dated after `receivedAt`, is checked at `receivedAt`. Revocation counts whatever the time.
+    /// Returns the verified signers.
     package func verify(
-        _ block: Common_Block, expectedNumber: UInt64, previousHeaderHash: some Sequence<UInt8>, at time: Date
+        _ block: Common_Block, expectedNumber: UInt64, previousHeaderHash: some Sequence<UInt8>, at receivedAt: Date
     ) throws(BlockVerificationError) -> [ValidatedIdentity] {
         let number = block.header.number
+        let time = block.orderingTime.map { min($0, receivedAt) } ?? receivedAt
         func fail(_ code: BlockVerificationError.Code, _ reason: String) -> BlockVerificationError {
             BlockVerificationError(code: code, blockNumber: number, reason: reason)
         }

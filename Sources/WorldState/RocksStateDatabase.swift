@@ -44,7 +44,7 @@ package final class RocksStateDatabase: StateDatabase {
         let needsExisting = changes.map { _, change -> Bool in
             switch change.value {
             case .deleted: false
-            case .set: change.metadata == nil
+            case .set: change.metadata == nil || change.metadataNeedsCommittedKey
             case .unchanged: true
             }
         }

@@ -1,6 +1,9 @@
 /// The state changes of one block, merged per key in transaction order, as `apply` writes them.
 /// Merging follows Fabric: a later write of the same key wins; writing a value keeps the key's
-/// metadata; writing metadata keeps its value; a delete removes both.
+/// metadata; writing metadata keeps its value and gives the key the writer's version; a delete
+/// removes both. Metadata written to a key that does not exist at that transaction (deleted
+/// earlier in the block, or absent before the block and not yet written in it) is dropped, as
+/// Fabric drops it, even if a later transaction of the block creates the key.
 package struct StateUpdateBatch: Sendable {
     package enum ValueChange: Hashable, Sendable {
         case unchanged
@@ -13,6 +16,9 @@ package struct StateUpdateBatch: Sendable {
         /// nil: keep the key's metadata.
         package var metadata: [String: [UInt8]]?
         package var version: StateVersion
+        /// The metadata was written while this block had not written the key's value: it holds
+        /// only if the key existed before the block.
+        package var metadataNeedsCommittedKey = false
     }
 
     package struct Key: Hashable, Sendable, Comparable {
@@ -53,6 +59,14 @@ package struct StateUpdateBatch: Sendable {
     package mutating func putMetadata(namespace: String, key: String, metadata: [String: [UInt8]], version: StateVersion) {
         let id = Key(namespace: namespace, key: key)
         var change = changes[id] ?? KeyChange(version: version)
+        switch change.value {
+        case .deleted:
+            return  // the key does not exist at this transaction
+        case .set:
+            change.metadataNeedsCommittedKey = false
+        case .unchanged:
+            change.metadataNeedsCommittedKey = true
+        }
         change.metadata = metadata
         change.version = version
         changes[id] = change
@@ -69,7 +83,9 @@ package struct StateUpdateBatch: Sendable {
         case .deleted:
             return nil
         case .set(let value):
-            return VersionedValue(value: value, version: change.version, metadata: change.metadata ?? existing?.metadata ?? [:])
+            // Metadata written before the block created the key had nothing to attach to.
+            let written = change.metadataNeedsCommittedKey && existing == nil ? nil : change.metadata
+            return VersionedValue(value: value, version: change.version, metadata: written ?? existing?.metadata ?? [:])
         case .unchanged:
             // Metadata written for a key that does not exist has nothing to attach to.
             guard let existing else { return nil }

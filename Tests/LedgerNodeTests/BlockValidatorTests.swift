@@ -128,6 +128,38 @@ struct ValidationFixture {
         #expect(try await fixture.validate([first, second, stale, absent, absentAgain]) == [.valid, .mvccReadConflict, .mvccReadConflict, .valid, .mvccReadConflict])
     }
 
+    /// Fabric applies a metadata write to the key as it is at that transaction: a metadata-only
+    /// write gives an existing key a new version (a later read in the block of the old version
+    /// conflicts), and metadata written to a key that does not exist yet is dropped, so a
+    /// key-level policy set that way does not bind the transaction that creates the key.
+    @Test func metadataWritesApplyToTheKeyAsItIsAtThatTransaction() async throws {
+        let fixture = try ValidationFixture()
+        func metadataWrite(_ key: String, policy: String, reads: [(String, UInt64, UInt64)] = []) throws -> Data {
+            var set = AdversarialValidationTests.readWriteSet(reads: reads)
+            var write = Kvrwset_KVMetadataWrite()
+            write.key = key
+            var entry = Kvrwset_KVMetadataEntry()
+            entry.name = StateMetadataName.validationParameter
+            entry.value = Data(policy.utf8)
+            write.entries = [entry]
+            set.metadataWrites = [write]
+            return try fixture.transaction(adjust: { $0.readWriteSets = [("cc", set)] })
+        }
+        let setPolicyOnA = try metadataWrite("a", policy: "'HospitalAMSP.peer'")
+        let readsOldA = try fixture.transaction(reads: [.init(key: "a", version: (0, 0))], writes: ["b"])
+        #expect(try await fixture.validate([setPolicyOnA, readsOldA]) == [.valid, .mvccReadConflict])
+
+        // An admin-only policy on a key that does not exist yet, then the key created by a peer's
+        // endorsement alone: the policy was dropped, so the creation is valid.
+        let policyOnGhost = try metadataWrite("ghost", policy: "'HospitalAMSP.admin'")
+        let createGhost = try fixture.transaction(reads: [.init(key: "ghost", version: nil)], writes: ["ghost"])
+        #expect(try await fixture.validate([policyOnGhost, createGhost]) == [.valid, .valid])
+        // The same policy on an existing key binds the next writer in the block.
+        let policyOnB = try metadataWrite("b", policy: "'HospitalAMSP.admin'")
+        let writeB = try fixture.transaction(writes: ["b"])
+        #expect(try await fixture.validate([policyOnB, writeB]) == [.valid, .endorsementPolicyFailure])
+    }
+
     @Test func phantomsInRangeQueries() async throws {
         let fixture = try ValidationFixture()
         let range = (start: "a", end: "c", keys: [("a", UInt64(0), UInt64(0)), ("b", UInt64(0), UInt64(1))])

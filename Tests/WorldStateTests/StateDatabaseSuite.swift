@@ -64,6 +64,30 @@ import Testing
         try database.apply(block3, blockNumber: 3)
         let recreated = try #require(try database.makeReader().get(namespace: "cc", key: "order"))
         #expect(recreated == VersionedValue(value: bytes("v3"), version: version(3, 2)), "a delete drops the metadata")
+
+        // Metadata written to a key that does not exist at that transaction is dropped, even when
+        // a later transaction of the block creates the key (Fabric applies each transaction's
+        // metadata to the key as it then is).
+        var block4 = StateUpdateBatch()
+        block4.putMetadata(namespace: "cc", key: "late", metadata: policy, version: version(4, 0))
+        block4.put(namespace: "cc", key: "late", value: bytes("born"), version: version(4, 1))
+        block4.delete(namespace: "cc", key: "order", version: version(4, 2))
+        block4.putMetadata(namespace: "cc", key: "order", metadata: policy, version: version(4, 3))
+        block4.put(namespace: "cc", key: "order", value: bytes("v4"), version: version(4, 4))
+        try database.apply(block4, blockNumber: 4)
+        #expect(try database.makeReader().get(namespace: "cc", key: "late") == VersionedValue(value: bytes("born"), version: version(4, 1)))
+        #expect(try database.makeReader().get(namespace: "cc", key: "order") == VersionedValue(value: bytes("v4"), version: version(4, 4)))
+
+        // ... but metadata written to a key that existed before the block holds through a later
+        // value write in the block, and metadata written after the block created the key holds.
+        var block5 = StateUpdateBatch()
+        block5.putMetadata(namespace: "cc", key: "late", metadata: policy, version: version(5, 0))
+        block5.put(namespace: "cc", key: "late", value: bytes("again"), version: version(5, 1))
+        block5.put(namespace: "cc", key: "fresh", value: bytes("new"), version: version(5, 2))
+        block5.putMetadata(namespace: "cc", key: "fresh", metadata: policy, version: version(5, 3))
+        try database.apply(block5, blockNumber: 5)
+        #expect(try database.makeReader().get(namespace: "cc", key: "late") == VersionedValue(value: bytes("again"), version: version(5, 1), metadata: policy))
+        #expect(try database.makeReader().get(namespace: "cc", key: "fresh") == VersionedValue(value: bytes("new"), version: version(5, 3), metadata: policy))
     }
 
     @Test(arguments: StateBackend.allCases)
