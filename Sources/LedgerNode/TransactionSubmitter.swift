@@ -71,39 +71,42 @@ package struct TransactionSubmitter: Sendable {
         }
     }
 
-    /// Waits for `transactionID` to commit, sending the envelope again every `resendInterval`,
-    /// until `followTime` has passed.
+    /// Waits for `transactionID` to commit, until `followTime` has passed. Meanwhile a task of its
+    /// own sends the envelope again every `resendInterval` while it has not committed: that task
+    /// outlives the client's call (a client that gives up early, as Fabric's clients do after 5 s,
+    /// still finds the commit with CommitStatus) and ends at the same deadline.
     private func follow(_ envelope: Common_Envelope, transactionID: String, reason: String) async throws -> Submission {
         logger.info(
             "the orderer did not confirm a transaction; following it until it commits",
             metadata: ["txid": "\(transactionID)", "reason": "\(reason)", "followSeconds": "\(followTime.components.seconds)"])
         let deadline = ContinuousClock.now + followTime
-        var lastReason = reason
-        while true {
-            let remaining = deadline - ContinuousClock.now
-            if remaining <= .zero { break }
-            if let outcome = try await notifier.outcome(of: transactionID, within: min(remaining, resendInterval)) {
-                logger.info("an unconfirmed transaction committed", metadata: ["txid": "\(transactionID)", "block": "\(outcome.blockNumber)"])
-                return .committed(outcome)
-            }
-            if Task.isCancelled {
-                throw RPCError(code: .cancelled, message: "stopped following transaction \(transactionID), whose ordering was not confirmed")
-            }
-            if notifier.isStopped {
-                throw RPCError(code: .unavailable, message: "the peer stopped while following transaction \(transactionID), whose ordering was not confirmed")
-            }
-            guard ContinuousClock.now < deadline else { break }
-            // Not committed yet: perhaps it was never ordered. The same envelope again is harmless.
-            switch try? await send(envelope) {
-            case .answered(let answer)? where answer.status != .success: lastReason = answer.info
-            case .unknown(let reason)?: lastReason = reason
-            case nil: lastReason = "the envelope could not be sent again"
-            default: break
-            }
+        let resender = Task.detached { [self] in await resendUntilCommitted(envelope, transactionID: transactionID, until: deadline) }
+        if let outcome = try await notifier.outcome(of: transactionID, within: followTime) {
+            logger.info("an unconfirmed transaction committed", metadata: ["txid": "\(transactionID)", "block": "\(outcome.blockNumber)"])
+            return .committed(outcome)
+        }
+        if notifier.isStopped {
+            resender.cancel()
+            throw RPCError(code: .unavailable, message: "the peer stopped while following transaction \(transactionID), whose ordering was not confirmed")
+        }
+        if Task.isCancelled {
+            throw RPCError(code: .cancelled, message: "stopped waiting for transaction \(transactionID), whose ordering was not confirmed; it is still being followed")
         }
         throw RPCError(
             code: .unavailable,
-            message: "the outcome of transaction \(transactionID) is unknown: the ordering service did not confirm it (\(lastReason)) "
+            message: "the outcome of transaction \(transactionID) is unknown: the ordering service did not confirm it (\(reason)) "
                 + "and it had not committed after \(followTime.components.seconds) s; ask CommitStatus for it later")
+    }
+
+    /// Sends `envelope` again every `resendInterval` until the transaction commits, the peer stops,
+    /// or `deadline` passes. A copy that meets no leader or is lost is simply sent again later.
+    private func resendUntilCommitted(_ envelope: Common_Envelope, transactionID: String, until deadline: ContinuousClock.Instant) async {
+        while !Task.isCancelled {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return }
+            let committed = (try? await notifier.outcome(of: transactionID, within: min(remaining, resendInterval))) ?? nil
+            guard committed == nil, !notifier.isStopped, !Task.isCancelled, ContinuousClock.now < deadline else { return }
+            _ = try? await send(envelope)
+        }
     }
 }

@@ -163,6 +163,24 @@ struct TransactionSubmitterTests {
         #expect(orderer.sends.load(ordering: .relaxed) == 1)
     }
 
+    /// A client that stops waiting (Fabric's clients give Submit 5 s) does not stop the follow:
+    /// the envelope is still sent again, commits, and CommitStatus finds it.
+    @Test func theFollowOutlivesAClientThatGivesUp() async throws {
+        let ledger = Ledger()
+        let orderer = ScriptedOrderer(
+            ledger: ledger, transactionID: Self.txID,
+            [.answer(.serviceUnavailable, Self.unknownAnswer, commitsAfter: nil), .answer(.success, "", commitsAfter: .milliseconds(10))])
+        let submitter = Self.submitter(orderer)
+        let call = Task { try await submitter.submit(Common_Envelope(), transactionID: Self.txID) }
+        try await Task.sleep(for: .milliseconds(50))
+        call.cancel()
+        let result = await call.result
+        #expect(throws: RPCError.self) { try result.get() }
+        let outcome = try await ledger.notifier.outcome(of: Self.txID, within: .seconds(10))
+        #expect(outcome == CommitOutcome(blockNumber: 7, validationCode: .valid))
+        #expect(orderer.sends.load(ordering: .relaxed) == 2)
+    }
+
     @Test func waitingForAnOutcomeWithinATimeout() async throws {
         let ledger = Ledger()
         let none = try await ledger.notifier.outcome(of: "never", within: .milliseconds(50))
