@@ -61,12 +61,23 @@ package final class BlockStore: @unchecked Sendable {
             try recover(repairing: false)
             return
         }
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw StorageError(.io, "cannot create block directory \(directory.path): \(error.localizedDescription)")
+        if !FileManager.default.fileExists(atPath: directory.path) {
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StorageError(.io, "cannot create block directory \(directory.path): \(error.localizedDescription)")
+            }
+            try Self.synchronizeDirectory(directory.deletingLastPathComponent())
         }
         try recover(repairing: true)
+    }
+
+    /// fsyncs a directory, so that the files created in it survive a crash of the machine.
+    static func synchronizeDirectory(_ directory: URL) throws(StorageError) {
+        let descriptor = open(directory.path, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else { throw StorageError(.io, "cannot open directory \(directory.path) to sync it (errno \(errno))") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw StorageError(.io, "cannot sync directory \(directory.path) (errno \(errno))") }
     }
 
     /// Number of blocks stored (the next block's number).
@@ -124,6 +135,8 @@ package final class BlockStore: @unchecked Sendable {
             guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
                 throw StorageError(.io, "cannot create block file \(url.path)")
             }
+            // The new file's directory entry must be durable before any block in it counts as stored.
+            try Self.synchronizeDirectory(directory)
         }
         var record = StateEncoding.bigEndian(UInt32(bytes.count))
         record += SHA256.hash(data: bytes).prefix(8)

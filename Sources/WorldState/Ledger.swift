@@ -31,6 +31,15 @@ package final class Ledger: Sendable {
             directory: directory.appendingPathComponent("blocks"), database: database, fileBytesMax: blockFileBytesMax, logger: logger)
         state = RocksStateDatabase(database: database)
         self.logger = logger
+        // Blocks are stored before their state changes, so the state can never be ahead of the
+        // blocks unless files were lost or mixed up: refuse to serve such a ledger (as Fabric does).
+        if let savepoint = try state.savepoint(), savepoint >= blockStore.height {
+            try? database.close()
+            throw StorageError(
+                .corruption,
+                "the state of the ledger in \(directory.path) is at block \(savepoint) but its block store holds only \(blockStore.height) blocks: "
+                    + "the state is ahead of the blocks; restore the ledger directory from a backup or from another peer")
+        }
         try replayMissingBlocks()
     }
 

@@ -141,6 +141,25 @@ struct TemporaryLedger {
         #expect(reopened.height == 4)
     }
 
+    /// A state ahead of its blocks (files lost or mixed up) is refused with both heights named,
+    /// and the ledger is left as it was.
+    @Test func refusesAStateAheadOfItsBlocks() throws {
+        let temporary = TemporaryLedger()
+        defer { temporary.remove() }
+        var factory = SyntheticBlocks()
+        do {
+            let ledger = try temporary.open()
+            _ = try commitBlocks(ledger, &factory, count: 3)
+            try ledger.state.apply(StateUpdateBatch(), blockNumber: 3)
+            try ledger.close()
+        }
+        let error = #expect(throws: StorageError.self) { _ = try temporary.open() }
+        #expect(error?.code == .corruption)
+        #expect(error?.reason.contains("at block 3") == true && error?.reason.contains("only 3 blocks") == true, "\(String(describing: error))")
+        // Refused again, not repaired by the first attempt.
+        #expect(throws: StorageError.self) { _ = try temporary.open() }
+    }
+
     @Test func replaysBlocksTheStateHasNotSeen() throws {
         let temporary = TemporaryLedger()
         defer { temporary.remove() }
