@@ -60,6 +60,12 @@ let package = Package(
             ]
         ),
         // network-config/*.yaml: the network description, and the key material generated from it.
+        // What makes a block from the ordering service trustworthy: the orderer's signature (made by
+        // orderers) and its verification with the chain checks (by peers and following orderers).
+        .target(
+            name: "BlockIntegrity",
+            dependencies: ["Identity", "LedgerCore", "LedgerWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .target(
             name: "NetworkConfig",
             dependencies: [
@@ -106,7 +112,7 @@ let package = Package(
         .target(
             name: "Orderer",
             dependencies: [
-                "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations", "EtcdClient",
+                "BlockIntegrity", "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations", "EtcdClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,7 +142,7 @@ let package = Package(
         .target(
             name: "LedgerNode",
             dependencies: [
-                "BuiltInChaincodes", "HealthChaincodes",
+                "BuiltInChaincodes", "HealthChaincodes", "BlockIntegrity",
                 "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore", "NetworkConfig", "RPCTransport", "Operations",
                 .product(name: "Chaincode", package: "Chaincode"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -208,7 +214,10 @@ let package = Package(
         ),
         .testTarget(
             name: "OrdererTests",
-            dependencies: ["Orderer", "EtcdClient", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport", "Operations", "TestSupport"]
+            dependencies: [
+                "Orderer", "BlockIntegrity", "EtcdClient", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport",
+                "Operations", "TestSupport",
+            ]
         ),
         .testTarget(
             name: "OffChainStoreTests",
@@ -220,7 +229,7 @@ let package = Package(
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", "RPCTransport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
             name: "LedgerNodeTests",
-            dependencies: ["LedgerNode", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
+            dependencies: ["LedgerNode", "BlockIntegrity", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
                 "HealthChaincodes", "OffChainStore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

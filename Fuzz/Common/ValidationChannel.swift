@@ -1,4 +1,5 @@
 // The channel that validation-driving targets (block, signed-envelope) check blocks against.
+import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore

@@ -3,6 +3,7 @@
 // validated block applied (WorldState); a config block also → ChannelConfig(block:) and the
 // orderer's channel settings from it (NetworkConfig, Orderer). Fabric's recorded blocks (channel
 // "anchor") are checked against Fabric's recorded MSPs, everything else against the fixed test PKI.
+import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore

@@ -6,6 +6,7 @@
 // endorsements and the envelope with the fixed test keys, so the checks behind the signatures are
 // reached. Each input then goes through the orderer's broadcast checks and dependency reordering
 // (Orderer), and block validation with a commit of its outcome (LedgerNode, WorldState).
+import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore
@@ -20,6 +21,7 @@ private let broadcast: BroadcastValidator = {
         let members = try EndorsementPolicy.parse("OR('HospitalAMSP.member', 'HospitalBMSP.member')")
         return BroadcastValidator(settings: ChannelOrderingSettings(
             channelID: FuzzPKI.channel, membership: FuzzNetwork.applicationMembership, writers: members, readers: members,
+            blockValidation: try EndorsementPolicy.parse("'OrdererMSP.orderer'"),
             batchLimits: BatchLimits(maxMessageCount: 10, absoluteMaxBytes: 1 << 20, preferredMaxBytes: 1 << 19), batchTimeout: .seconds(2)))
     } catch {
         fuzzSetupFailure("broadcast settings: \(error)")

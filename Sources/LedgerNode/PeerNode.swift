@@ -1,3 +1,4 @@
+import BlockIntegrity
 import RPCTransport
 import BuiltInChaincodes
 import Chaincode

@@ -11,6 +11,9 @@ package struct ChannelOrderingSettings: Sendable {
     package let writers: EndorsementPolicy
     /// Who may receive blocks (Fabric's channel Readers policy).
     package let readers: EndorsementPolicy
+    /// Who must sign a block (Fabric's BlockValidation policy): what a following orderer checks
+    /// of the blocks it reads from the consensus log, as peers do.
+    package let blockValidation: EndorsementPolicy
     package let batchLimits: BatchLimits
     package let batchTimeout: Duration
     /// Whether a cut batch is reordered by its transactions' read/write dependencies before the
@@ -22,12 +25,13 @@ package struct ChannelOrderingSettings: Sendable {
 
     package init(
         channelID: String, membership: MembershipRegistry, writers: EndorsementPolicy, readers: EndorsementPolicy,
-        batchLimits: BatchLimits, batchTimeout: Duration
+        blockValidation: EndorsementPolicy, batchLimits: BatchLimits, batchTimeout: Duration
     ) {
         self.channelID = channelID
         self.membership = membership
         self.writers = writers
         self.readers = readers
+        self.blockValidation = blockValidation
         self.batchLimits = batchLimits
         self.batchTimeout = batchTimeout
     }
@@ -43,7 +47,7 @@ extension ChannelOrderingSettings {
         self.init(
             channelID: config.channelID,
             membership: MembershipRegistry(try organizations.map { try MembershipServiceProvider($0.msp) }),
-            writers: members, readers: config.blockReadersPolicy,
+            writers: members, readers: config.blockReadersPolicy, blockValidation: config.blockValidationPolicy,
             batchLimits: BatchLimits(
                 maxMessageCount: config.batch.maxMessageCount, absoluteMaxBytes: config.batch.absoluteMaxBytes,
                 preferredMaxBytes: config.batch.preferredMaxBytes),

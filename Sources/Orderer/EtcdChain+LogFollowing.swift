@@ -104,12 +104,16 @@ extension EtcdChain {
         try store(block)
     }
 
+    /// Stores a block from the log or from the leader's Deliver after the checks a peer makes:
+    /// it chains onto this orderer's last block, its data hash matches, and its orderer
+    /// signatures verify and satisfy the channel's BlockValidation policy (whoever can write to
+    /// etcd cannot make the orderers store a block no orderer signed).
     private func store(_ block: Common_Block) throws {
-        let number = block.header.number
-        guard block.header.previousHash.elementsEqual(blockStore.lastHeaderHash) else {
-            throw logInconsistency("block \(number) does not chain onto block \(number &- 1) (previous hash mismatch)")
+        do {
+            _ = try blockVerifier.verify(block, expectedNumber: blockStore.height, previousHeaderHash: blockStore.lastHeaderHash, at: Date())
+        } catch {
+            throw logInconsistency("\(error)")
         }
-        guard block.hasConsistentDataHash else { throw logInconsistency("block \(number) has a data hash that does not match its data") }
         try blockStore.append(block)
         onBlockStored(block)
         readers.advance(to: blockStore.height)

@@ -1,3 +1,4 @@
+import BlockIntegrity
 import EtcdClient
 import Foundation
 import Identity
@@ -62,6 +63,8 @@ package actor EtcdChain: OrderingChain {
     nonisolated let signer: SigningIdentity
     nonisolated let logger: Logger
     let validator: BroadcastValidator
+    /// Checks the blocks this orderer reads from the log (or fetches from the leader) before it stores them.
+    let blockVerifier: BlockVerifier
     let blockStore: BlockStore
     let clock: @Sendable () -> Date
     let readers: ChainHeightWaiters
@@ -98,13 +101,14 @@ package actor EtcdChain: OrderingChain {
         let absoluteMax = min(limits.absoluteMaxBytes, EtcdChainTiming.blockBytesMax - 16 * 1024)
         var effective = ChannelOrderingSettings(
             channelID: settings.channelID, membership: settings.membership, writers: settings.writers, readers: settings.readers,
-            batchLimits: BatchLimits(
+            blockValidation: settings.blockValidation, batchLimits: BatchLimits(
                 maxMessageCount: limits.maxMessageCount, absoluteMaxBytes: absoluteMax, preferredMaxBytes: min(limits.preferredMaxBytes, absoluteMax)),
             batchTimeout: settings.batchTimeout)
         effective.reordersByDependencies = settings.reordersByDependencies
         effective.batchIdleTimeout = settings.batchIdleTimeout
         self.settings = effective
         validator = BroadcastValidator(settings: effective)
+        blockVerifier = BlockVerifier(membership: effective.membership, blockValidationPolicy: effective.blockValidation)
         self.blockStore = blockStore
         self.signer = signer
         self.etcd = etcd

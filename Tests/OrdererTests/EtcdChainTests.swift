@@ -1,3 +1,4 @@
+import BlockIntegrity
 import EtcdClient
 import Foundation
 import Identity
@@ -28,6 +29,47 @@ import WorldState
         #expect(EtcdLogKeys(channel: "c", genesisHash: [1]).leader != EtcdLogKeys(channel: "c", genesisHash: [2]).leader)
     }
 
+    /// Whoever can write to etcd cannot make an orderer store a block no orderer signed: a
+    /// following orderer checks each block from the log as peers do (chain, data hash, orderer
+    /// signatures under the BlockValidation policy) and stores nothing it refuses.
+    @Test func blocksFromTheLogMustCarryAnOrdererSignature() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-etcdchain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let hospital = try TestPKI(mspID: "HospitalAMSP")
+        let ordererOrg = try TestPKI(mspID: "OrdererMSP", domain: "orderer.test")
+        let orderer = try ordererOrg.identity("orderer1", units: ["orderer"])
+        let settings = ChannelOrderingSettings(
+            channelID: "healthchannel", membership: MembershipRegistry([try hospital.msp(), try ordererOrg.msp()]),
+            writers: try EndorsementPolicy.parse("'HospitalAMSP.member'"), readers: try EndorsementPolicy.parse("'HospitalAMSP.member'"),
+            blockValidation: try EndorsementPolicy.parse("'OrdererMSP.orderer'"),
+            batchLimits: BatchLimits(maxMessageCount: 5, absoluteMaxBytes: 64 * 1024, preferredMaxBytes: 32 * 1024),
+            batchTimeout: .milliseconds(50))
+        let ledger = try Ledger(directory: directory.appendingPathComponent("orderer0"))
+        let genesis = Common_Block(number: 0, previousHash: [], envelopes: [Data([0])])
+        try ledger.blockStore.append(genesis)
+        // Not started: no etcd is dialled; the test hands blocks to the log follower directly.
+        let tls = try EtcdCluster.standaloneTLS(in: directory, name: "unused")
+        let chain = EtcdChain(
+            settings: settings, genesisHash: genesis.header.hash, blockStore: ledger.blockStore,
+            signer: try ordererOrg.identity("orderer0", units: ["orderer"]),
+            etcd: try EtcdClient(endpoints: ["127.0.0.1:1"], tls: tls), member: "127.0.0.1:1",
+            forwardingTLS: tls, timing: EtcdChainTiming(), clock: { TestPKI.now })
+
+        func block(signedBy signer: SigningIdentity?) throws -> [UInt8] {
+            var block = Common_Block(number: 1, previousHash: genesis.header.hash, envelopes: [Data([1, 2, 3])])
+            if let signer { try block.signAsOrderer(signer, lastConfigIndex: 0, time: TestPKI.now, nonce: [7]) }
+            return Array(try block.serializedData())
+        }
+        for forged in [try block(signedBy: nil), try block(signedBy: try hospital.identity("dr", units: ["client"]))] {
+            let error = await #expect(throws: OrdererError.self) { try await chain.apply(forged, number: 1) }
+            #expect(error?.code == .logInconsistent)
+            #expect(ledger.blockStore.height == 1, "a block no orderer signed was stored")
+        }
+        try await chain.apply(try block(signedBy: orderer), number: 1)
+        #expect(ledger.blockStore.height == 2)
+    }
+
     @Test func leadershipMovesWhenTheLeaseIsLost() async throws {
         let cluster = try await EtcdCluster.start(members: 1)
         defer { cluster.stop() }
@@ -36,8 +78,9 @@ import WorldState
         let ordererOrg = try TestPKI(mspID: "OrdererMSP", domain: "orderer.test")
         let client = try hospital.identity("dr", units: ["client"])
         let settings = ChannelOrderingSettings(
-            channelID: "healthchannel", membership: MembershipRegistry([try hospital.msp()]),
+            channelID: "healthchannel", membership: MembershipRegistry([try hospital.msp(), try ordererOrg.msp()]),
             writers: try EndorsementPolicy.parse("'HospitalAMSP.member'"), readers: try EndorsementPolicy.parse("'HospitalAMSP.member'"),
+            blockValidation: try EndorsementPolicy.parse("'OrdererMSP.orderer'"),
             batchLimits: BatchLimits(maxMessageCount: 5, absoluteMaxBytes: 64 * 1024, preferredMaxBytes: 32 * 1024),
             batchTimeout: .milliseconds(50))
         let genesisHash = (0..<32).map { _ in UInt8.random(in: 0...255) }

@@ -1,3 +1,4 @@
+import BlockIntegrity
 import EtcdClient
 import Foundation
 import Identity

@@ -1,3 +1,4 @@
+import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore
@@ -32,6 +33,7 @@ struct SoloFixture {
         var settings = ChannelOrderingSettings(
             channelID: "healthchannel", membership: MembershipRegistry([try hospital.msp()]),
             writers: try EndorsementPolicy.parse("'HospitalAMSP.member'"), readers: try EndorsementPolicy.parse("'HospitalAMSP.member'"),
+            blockValidation: try EndorsementPolicy.parse("'OrdererMSP.orderer'"),
             batchLimits: BatchLimits(maxMessageCount: maxMessageCount, absoluteMaxBytes: 64 * 1024, preferredMaxBytes: preferredMaxBytes),
             batchTimeout: timeout)
         settings.batchIdleTimeout = idleTimeout

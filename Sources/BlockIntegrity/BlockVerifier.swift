@@ -20,6 +20,12 @@ package struct BlockVerificationError: Error, Hashable, CustomStringConvertible 
     package let blockNumber: UInt64
     package let reason: String
 
+    package init(code: Code, blockNumber: UInt64, reason: String) {
+        self.code = code
+        self.blockNumber = blockNumber
+        self.reason = reason
+    }
+
     package var description: String { "block \(blockNumber): \(code.rawValue): \(reason)" }
 }
 
