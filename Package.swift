@@ -59,13 +59,13 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
-        // network-config/*.yaml: the network description, and the key material generated from it.
         // What makes a block from the ordering service trustworthy: the orderer's signature (made by
         // orderers) and its verification with the chain checks (by peers and following orderers).
         .target(
             name: "BlockIntegrity",
             dependencies: ["Identity", "LedgerCore", "LedgerWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
+        // network-config/*.yaml: the network description, and the key material generated from it.
         .target(
             name: "NetworkConfig",
             dependencies: [
