@@ -166,6 +166,16 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // `medrex fuzz-network`: mutated requests to every gRPC method of running nodes, with liveness checks.
+        .target(
+            name: "NetworkFuzzing",
+            dependencies: [
+                "Endorser", "Identity", "LedgerCore", "LedgerWire", "RPCTransport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .executableTarget(
             name: "medrex",
             dependencies: [
@@ -173,6 +183,7 @@ let package = Package(
                 "BuiltInChaincodes",
                 "HealthChaincodes",
                 "LoadGenerator",
+                "NetworkFuzzing",
                 "EtcdClient",
                 "LedgerCore",
                 "LedgerWire",
@@ -230,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "LedgerNodeTests",
             dependencies: ["LedgerNode", "BlockIntegrity", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
-                "HealthChaincodes", "OffChainStore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
+                "HealthChaincodes", "OffChainStore", "NetworkFuzzing", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")]

@@ -7,6 +7,9 @@
 #   scripts/fuzz.sh build [TARGET...]    build only
 #   scripts/fuzz.sh seeds [TARGET...]    regenerate the generated seeds into Fuzz/Seeds/TARGET
 #   scripts/fuzz.sh repro TARGET FILE    run one input (a crash file) and show the trap
+#   scripts/fuzz.sh network SECONDS      start a small network (solo orderer, two peers) in a temp
+#                                        directory, send it mutated requests on every gRPC method
+#                                        for SECONDS seconds with liveness checks, stop it
 #
 # Everything is built in .build-fuzz (MEDREX_FUZZ_BUILD_PATH; MEDREX_FUZZ_CONFIGURATION=debug for
 # a quicker build), at nice 19 with one job
@@ -14,6 +17,9 @@
 # .build-fuzz/artifacts/TARGET/. Extra libFuzzer flags: MEDREX_FUZZ_FLAGS="-use_value_profile=1".
 # MEDREX_FUZZ_SKIP_BUILD=1 runs a target as last built (for runs in parallel).
 # MEDREX_FUZZ_ORACLES=1 turns on the targets' invariant checks (see Fuzz/README.md).
+# The network mode builds medrex (debug) in .build-netfuzz (MEDREX_NETFUZZ_BUILD_PATH) or runs
+# MEDREX_BIN; MEDREX_NETFUZZ_SEED fixes its seed, MEDREX_NETFUZZ_ARGS adds `medrex fuzz-network`
+# options (e.g. "--concurrency 8"), MEDREX_NETFUZZ_KEEP=1 keeps its directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -218,6 +224,179 @@ repro() {
     SWIFT_BACKTRACE=enable=yes,color=no MEDREX_FUZZ_VECTORS=$vectors MEDREX_FUZZ_VERBOSE=1 "$build_path/fuzz/bin/$1" "$2"
 }
 
+# --- The network fuzzer (`medrex fuzz-network`) against a small network of real processes ----
+
+# The medrex binary the network runs: MEDREX_BIN, or a debug build in its own build directory.
+network_medrex() {
+    if [ -n "${MEDREX_BIN:-}" ]; then echo "$MEDREX_BIN"; return; fi
+    local path=${MEDREX_NETFUZZ_BUILD_PATH:-$root/.build-netfuzz}
+    echo "== building medrex in $path (nice 19, -j $jobs)" >&2
+    niced swift build --product medrex --build-path "$path" -j "$jobs" >&2
+    echo "$(swift build --build-path "$path" --show-bin-path)/medrex"
+}
+
+# N free loopback TCP ports.
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in sockets: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))
+for s in sockets: s.close()
+PY
+}
+
+# Stops the processes the network mode started (by PID, peers first), SIGKILL after 30 s;
+# says whether any is left.
+network_down() {
+    local dir=$1 name pid left=0
+    [ -s "$dir/pids" ] || return 0
+    tac "$dir/pids" | while read -r name pid; do kill -TERM "$pid" 2>/dev/null || true; done
+    while read -r name pid; do
+        for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "$name (pid $pid) did not stop on SIGTERM; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done <"$dir/pids"
+    while read -r name pid; do
+        if kill -0 "$pid" 2>/dev/null; then echo "$name (pid $pid) is still running" >&2; left=$((left + 1)); fi
+    done <"$dir/pids"
+    echo "network stopped: $(wc -l <"$dir/pids") processes started, $left left running"
+    : >"$dir/pids"
+}
+
+network_wait_healthy() { # PORT NAME DIR
+    for _ in $(seq 1 300); do
+        curl -sf "http://127.0.0.1:$1/healthz" >/dev/null && return 0
+        sleep 0.2
+    done
+    echo "$2 did not become healthy; end of $3/$2.log:" >&2
+    tail -20 "$3/$2.log" >&2
+    return 1
+}
+
+# Starts a solo orderer and one peer of each hospital (both with the embedded PHI store) on
+# free ports under DIR, defines the built-in kv chaincode, and writes DIR/nodes: the
+# `medrex fuzz-network` node options.
+network_up() {
+    local dir=$1 medrex=$2 channel=fuzzchannel
+    local ports
+    read -r -a ports <<<"$(free_ports 6)"
+    : >"$dir/pids"
+    cat >"$dir/network.yaml" <<YAML
+name: network-fuzz
+organizations:
+  - name: OrdererOrg
+    mspID: OrdererMSP
+    domain: orderer.fuzz
+    orderers: [{ name: orderer0, port: ${ports[0]}, operationsPort: ${ports[1]} }]
+  - name: HospitalA
+    mspID: HospitalAMSP
+    domain: hospital-a.fuzz
+    peers: [{ name: peer0, port: ${ports[2]}, operationsPort: ${ports[3]} }]
+    admins: [{ name: admin }]
+    users:
+      - name: dr-carter
+        attributes: { role: consulting_doctor, specialty: cardiology, hospital: HospitalA }
+  - name: HospitalB
+    mspID: HospitalBMSP
+    domain: hospital-b.fuzz
+    peers: [{ name: peer0, port: ${ports[4]}, operationsPort: ${ports[5]} }]
+    admins: [{ name: admin }]
+channels:
+  - name: $channel
+    organizations: [HospitalA, HospitalB]
+    endorsementPolicy: "AND('HospitalAMSP.peer', 'HospitalBMSP.peer')"
+    consensus: solo
+    batch: { maxMessageCount: 10, timeout: 250ms }
+YAML
+    "$medrex" crypto generate --config "$dir/network.yaml" --output "$dir/crypto" >/dev/null
+    "$medrex" channel create --config "$dir/network.yaml" --channel "$channel" --crypto "$dir/crypto" --output "$dir/$channel.block" >/dev/null
+    local roots="[crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]"
+    cat >"$dir/orderer0.yaml" <<YAML
+mspID: OrdererMSP
+msp: crypto/OrdererOrg/orderers/orderer0/msp
+listen: 127.0.0.1:${ports[0]}
+tls:
+  certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
+  privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
+  clientRootCAs: $roots
+data: orderer0
+operations: 127.0.0.1:${ports[1]}
+channels: [$channel.block]
+YAML
+    "$medrex" orderer start --config "$dir/orderer0.yaml" >"$dir/orderer0.log" 2>&1 &
+    echo "orderer0 $!" >>"$dir/pids"
+    local nodes="--orderer orderer0=127.0.0.1:${ports[0]},pid=$!,log=$dir/orderer0.log"
+    local index org name
+    for index in 0 1; do
+        org=$([ "$index" = 0 ] && echo HospitalA || echo HospitalB)
+        name=peer0-$org
+        cat >"$dir/$name.yaml" <<YAML
+mspID: ${org}MSP
+msp: crypto/$org/peers/peer0/msp
+listen: 127.0.0.1:${ports[2 + 2 * index]}
+tls:
+  certificate: crypto/$org/peers/peer0/tls/cert.crt
+  privateKey: crypto/$org/peers/peer0/tls/key.pem
+  clientRootCAs: $roots
+data: $name
+roles: [endorser, committer]
+operations: 127.0.0.1:${ports[3 + 2 * index]}
+channels:
+  - genesis: $channel.block
+    chaincodes:
+      - { name: kv, version: "1.0" }
+phi:
+  channel: $channel
+  store: embedded
+YAML
+        "$medrex" peer start --config "$dir/$name.yaml" >"$dir/$name.log" 2>&1 &
+        echo "$name $!" >>"$dir/pids"
+        nodes+=" --peer $name=127.0.0.1:${ports[2 + 2 * index]},pid=$!,log=$dir/$name.log"
+    done
+    network_wait_healthy "${ports[1]}" orderer0 "$dir"
+    network_wait_healthy "${ports[3]}" peer0-HospitalA "$dir"
+    network_wait_healthy "${ports[5]}" peer0-HospitalB "$dir"
+    local step port
+    for step in "approve HospitalA ${ports[2]}" "approve HospitalB ${ports[4]}" "commit HospitalA ${ports[2]}"; do
+        read -r step org port <<<"$step"
+        "$medrex" chaincode "$step" --crypto "$dir/crypto" --org "$org" --msp-id "${org}MSP" --user admin --peer-org "$org" \
+            --peer "127.0.0.1:$port" --channel "$channel" --name kv --version 1.0 --sequence 1 >/dev/null
+    done
+    echo "$nodes" >"$dir/nodes"
+    echo "network up under $dir: orderer0 127.0.0.1:${ports[0]}, peer0-HospitalA 127.0.0.1:${ports[2]}, peer0-HospitalB 127.0.0.1:${ports[4]}, channel $channel"
+}
+
+# Runs the network fuzzer for SECONDS against a fresh network; exits 1 when a node fails.
+network_fuzz() {
+    local seconds=$1
+    medrex_require_packages curl python3
+    local medrex
+    medrex=$(network_medrex)
+    local dir
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/medrex-network-fuzz.XXXXXX")
+    # Whatever happens, no node outlives the script.
+    trap "network_down '$dir'" EXIT
+    network_up "$dir" "$medrex"
+    local nodes status=0
+    read -r -a nodes <<<"$(cat "$dir/nodes")"
+    # shellcheck disable=SC2086
+    "$medrex" fuzz-network --crypto "$dir/crypto" --org HospitalA --msp-id HospitalAMSP --user dr-carter --channel fuzzchannel \
+        "${nodes[@]}" --seconds "$seconds" --seeds "$root/Fuzz/Seeds" --recordings "$dir/recordings" \
+        ${MEDREX_NETFUZZ_SEED:+--seed "$MEDREX_NETFUZZ_SEED"} ${MEDREX_NETFUZZ_ARGS:-} || status=$?
+    network_down "$dir"
+    trap - EXIT
+    if [ "$status" -ne 0 ]; then
+        echo "network fuzz: FAILED (status $status); recordings and node logs kept in $dir"
+        grep -a -h -E 'Fatal error|crashed|Crash|^ *[0-9]+ .* at /' "$dir"/*.log 2>/dev/null | head -30 | sed 's/^/  /' || true
+        return "$status"
+    fi
+    if [ "${MEDREX_NETFUZZ_KEEP:-}" = 1 ]; then echo "network fuzz: kept $dir"; else rm -rf "$dir"; fi
+    echo "network fuzz: no node failed"
+}
+
 command=${1:-}
 case $command in
 list)
@@ -255,6 +434,10 @@ smoke)
         exit 1
     fi
     echo "smoke: ${#all[@]} targets, no crash"
+    ;;
+network)
+    [ "$#" -eq 2 ] || usage
+    network_fuzz "$2"
     ;;
 "" | -h | --help | help)
     usage
