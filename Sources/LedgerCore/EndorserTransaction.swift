@@ -17,6 +17,9 @@ package struct EndorserTransaction: Sendable {
     package let endorsements: [Protos_Endorsement]
     package let chaincodeAction: Protos_ChaincodeAction
     package let readWriteSets: [(namespace: String, readWriteSet: Kvrwset_KVRWSet)]
+    /// Whether any namespace carries private data (collection hashed read/write sets), which
+    /// Medrex does not support.
+    package let carriesPrivateData: Bool
 
     package init(payloadData data: Data) throws(TransactionEnvelope.DecodingFailure) {
         guard let transaction = try? Protos_Transaction(serializedBytes: data) else {
@@ -52,6 +55,7 @@ package struct EndorserTransaction: Sendable {
         endorsements = endorsedAction.endorsements
         chaincodeAction = action
         readWriteSets = namespaces
+        carriesPrivateData = readWriteSet.nsRwset.contains { !$0.collectionHashedRwset.isEmpty }
     }
 }
 

@@ -160,8 +160,13 @@ package struct BlockValidator: Sendable {
     /// What passes here the state database accepts, so a VALID transaction always commits.
     static func writeSetFailure(_ transaction: EndorserTransaction) -> Protos_TxValidationCode? {
         let invoked = transaction.chaincodeAction.chaincodeID.name
+        // Private data collections and range queries summarized by Merkle hashes are not supported
+        // (Medrex endorsers produce neither): a transaction carrying them cannot be validated as
+        // Fabric would, so it is refused rather than half-applied.
+        if transaction.carriesPrivateData { return .badRwset }
         var namespaces: Set<String> = []
         for (namespace, set) in transaction.readWriteSets {
+            if set.rangeQueriesInfo.contains(where: { if case .readsMerkleHashes = $0.readsInfo { true } else { false } }) { return .badRwset }
             guard !namespace.isEmpty, !namespace.utf8.contains(0), namespaces.insert(namespace).inserted else { return .illegalWriteset }
             let writes = !set.writes.isEmpty || !set.metadataWrites.isEmpty
             if writes, namespace == ChaincodeDefinition.namespace, invoked != ChaincodeDefinition.namespace { return .illegalWriteset }

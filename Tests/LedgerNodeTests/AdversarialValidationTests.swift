@@ -187,6 +187,27 @@ import WorldState
         #expect(codes == [.targetChainNotFound, .badCommonHeader, .invalidConfigTransaction, .badCommonHeader, .invalidChaincode, .invalidOtherReason])
     }
 
+    /// What Medrex cannot validate as Fabric would is refused: private data (collection hashed
+    /// read/write sets) and range queries summarized by Merkle hashes.
+    @Test func privateDataAndMerkleSummariesAreBadReadWriteSets() async throws {
+        let fixture = try ValidationFixture()
+        let privateData = try Self.reendorse(try fixture.transaction(writes: ["a"]), fixture: fixture, endorsers: [fixture.peer]) { action in
+            var results = try Rwset_TxReadWriteSet(serializedBytes: action.results)
+            var collection = Rwset_CollectionHashedReadWriteSet()
+            collection.collectionName = "secrets"
+            results.nsRwset[0].collectionHashedRwset = [collection]
+            action.results = try results.serializedData()
+        }
+        var set = Kvrwset_KVRWSet()
+        var query = Kvrwset_RangeQueryInfo()
+        query.startKey = "x"
+        query.endKey = "y"
+        query.readsMerkleHashes = Kvrwset_QueryReadsMerkleSummary()
+        set.rangeQueriesInfo = [query]
+        let merkle = try fixture.transaction(writes: [], adjust: { $0.readWriteSets = [("cc", set)] })
+        #expect(try await fixture.validate([privateData, merkle]) == [.badRwset, .badRwset])
+    }
+
     @Test func oversizedKeyMetadataIsAnInvalidWriteSet() async throws {
         let fixture = try ValidationFixture()
         var set = Kvrwset_KVRWSet()

@@ -151,7 +151,8 @@ struct TransactionSubmitterTests {
         }
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("outcome of transaction \(Self.txID) is unknown") == true)
-        #expect(orderer.sends.load(ordering: .relaxed) >= 2, "the envelope was never sent again")
+        // (How often it was resent by then depends on scheduling; resending itself is asserted by
+        // anEnvelopeThatMayNotHaveBeenOrderedIsSentAgainUntilItCommits.)
     }
 
     @Test func aStoppingPeerEndsTheFollow() async throws {
