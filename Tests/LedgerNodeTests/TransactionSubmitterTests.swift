@@ -81,9 +81,13 @@ struct TransactionSubmitterTests {
     static let txID = "tx-unconfirmed"
     static let unknownAnswer = "the leader o1 did not answer: the envelope \(OrderingOutcomeUnknown.marker)"
 
-    static func submitter(_ orderer: ScriptedOrderer, followTime: Duration = .seconds(10)) -> TransactionSubmitter {
+    /// The follow deadline is long by default: tests that expect a commit end at the commit, and
+    /// a parallel test run can hold this process's tasks back for many seconds.
+    static func submitter(
+        _ orderer: ScriptedOrderer, followTime: Duration = .seconds(120), resendInterval: Duration = .milliseconds(150)
+    ) -> TransactionSubmitter {
         TransactionSubmitter(
-            broadcaster: orderer, notifier: orderer.ledger.notifier, followTime: followTime, resendInterval: .milliseconds(150),
+            broadcaster: orderer, notifier: orderer.ledger.notifier, followTime: followTime, resendInterval: resendInterval,
             logger: Logger(label: "submitter-test"))
     }
 
@@ -115,7 +119,7 @@ struct TransactionSubmitterTests {
     @Test func aLostAnswerIsFollowedToItsCommit() async throws {
         // The envelope was ordered; only the answer was lost. No second copy is needed.
         let orderer = ScriptedOrderer(ledger: Ledger(), transactionID: Self.txID, [.lost(commitsAfter: .milliseconds(50)), .answer(.success, "", commitsAfter: nil)])
-        let submission = try await Self.submitter(orderer).submit(Common_Envelope(), transactionID: Self.txID)
+        let submission = try await Self.submitter(orderer, resendInterval: .seconds(60)).submit(Common_Envelope(), transactionID: Self.txID)
         #expect(submission == .committed(CommitOutcome(blockNumber: 7, validationCode: .valid)))
         #expect(orderer.sends.load(ordering: .relaxed) == 1)
     }
@@ -131,7 +135,8 @@ struct TransactionSubmitterTests {
             ])
         let submission = try await Self.submitter(orderer).submit(Common_Envelope(), transactionID: Self.txID)
         #expect(submission == .committed(CommitOutcome(blockNumber: 7, validationCode: .valid)))
-        #expect(orderer.sends.load(ordering: .relaxed) == 3)
+        // At least the three scripted answers (more if the commit's task ran late).
+        #expect(orderer.sends.load(ordering: .relaxed) >= 3)
     }
 
     @Test func aTransactionAlreadyCommittedIsReportedWithoutResending() async throws {
@@ -177,9 +182,9 @@ struct TransactionSubmitterTests {
         call.cancel()
         let result = await call.result
         #expect(throws: RPCError.self) { try result.get() }
-        let outcome = try await ledger.notifier.outcome(of: Self.txID, within: .seconds(10))
+        let outcome = try await ledger.notifier.outcome(of: Self.txID, within: .seconds(120))
         #expect(outcome == CommitOutcome(blockNumber: 7, validationCode: .valid))
-        #expect(orderer.sends.load(ordering: .relaxed) == 2)
+        #expect(orderer.sends.load(ordering: .relaxed) >= 2)
     }
 
     @Test func waitingForAnOutcomeWithinATimeout() async throws {
