@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs programs for tests: to completion, or in the background until stopped by PID.
 package enum ChildProcess {
@@ -36,20 +37,45 @@ package enum ChildProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("medrex")
     }
 
-    /// A port that was free a moment ago on 127.0.0.1 (the kernel's choice for port 0).
+    /// A port that was free a moment ago on 127.0.0.1, for a server a test starts later.
+    ///
+    /// Taken below the kernel's ephemeral range (`ip_local_port_range`), never from it: outgoing
+    /// connections, which the parallel tests open by the thousand, take their local ports from
+    /// that range and could take a port handed out here before its server binds it ("Address
+    /// already in use"). Ports are handed out in turn from a random start, each checked by binding
+    /// it, so one test process never hands out the same port twice.
     package static func freePort() throws -> Int {
+        let (low, high) = portRange
+        for _ in low..<high {
+            let port = nextPort.withLock { next -> Int in
+                defer { next = next + 1 >= high ? low : next + 1 }
+                return next
+            }
+            if canBind(port) { return port }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    /// Ports below the ephemeral range: [ephemeral low − 12,000, ephemeral low), at least 1024.
+    private static let portRange: (Int, Int) = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let ephemeralLow = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+        let high = max(ephemeralLow, 2_048)
+        return (max(1_024, high - 12_000), high)
+    }()
+
+    private static let nextPort = Mutex<Int>(Int.random(in: portRange.0..<portRange.1))
+
+    private static func canBind(_ port: Int) -> Bool {
         let socketHandle = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socketHandle >= 0 else { throw POSIXError(.EMFILE) }
+        guard socketHandle >= 0 else { return false }
         defer { close(socketHandle) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketHandle, $0, length) == 0 && getsockname(socketHandle, $0, &length) == 0 }
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketHandle, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
