@@ -9,95 +9,84 @@ import RPCTransport
 import Synchronization
 import WorldState
 
-/// The committer of one channel: pulls blocks from the ordering service (Deliver) from the
-/// ledger's height, verifies each (orderer signatures against the block-validation policy, hash
-/// chain, data hash), validates its transactions and commits it with their codes. When an orderer
-/// fails or sends a block that does not verify, it moves to the next orderer endpoint.
+/// The committer of one channel: pulls blocks from the ordering service (Deliver, through its
+/// block sources) from the ledger's height and hands them to the `BlockCommitter`. When a source
+/// fails or sends a block that does not verify, it moves to the next one.
 ///
 /// Pipelining: the state-independent checks of block N+1 (signatures) run while block N commits.
 package final class ChannelCommitter: Sendable {
-    package let channelID: String
-    private let ledger: Ledger
-    private let verifier: BlockVerifier
-    private let validator: BlockValidator
-    private let orderers: [NodeAddress]
-    private let tls: MutualTLS
-    private let signer: SigningIdentity
-    private let notifier: CommitNotifier
-    private let signal: BlockHeightSignal
-    private let metrics: PeerMetrics
+    package var channelID: String { committer.channelID }
+    private let committer: BlockCommitter
+    private let sources: [any BlockSource]
+    private let pause: @Sendable (Duration) async throws -> Void
     private let logger: Logger
 
+    /// `pause` waits between attempts (`Task.sleep` unless a test injects its clock).
     package init(
-        channelID: String, ledger: Ledger, verifier: BlockVerifier, validator: BlockValidator, orderers: [NodeAddress], tls: MutualTLS,
-        signer: SigningIdentity, notifier: CommitNotifier, signal: BlockHeightSignal, metrics: PeerMetrics, logger: Logger
+        committer: BlockCommitter, sources: [any BlockSource], pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        logger: Logger
     ) {
-        self.signal = signal
-        self.channelID = channelID
-        self.ledger = ledger
-        self.verifier = verifier
-        self.validator = validator
-        self.orderers = orderers
-        self.tls = tls
-        self.signer = signer
-        self.notifier = notifier
-        self.metrics = metrics
+        self.committer = committer
+        self.sources = sources
+        self.pause = pause
         var logger = logger
-        logger[metadataKey: "channel"] = "\(channelID)"
+        logger[metadataKey: "channel"] = "\(committer.channelID)"
         self.logger = logger
     }
 
+    private var ledger: Ledger { committer.ledger }
+
     /// Follows the ordering service until the task is cancelled. Never throws: every failure is
-    /// logged and the next endpoint is tried after a pause that grows to 5 s.
+    /// logged and the next source is tried after a pause that grows to 5 s.
     package func run() async {
-        guard !orderers.isEmpty else {
+        guard !sources.isEmpty else {
             logger.error("the channel configuration names no orderer endpoint; nothing to commit from")
             return
         }
         var attempt = 0
         var pause = Duration.milliseconds(100)
         while !Task.isCancelled {
-            let endpoint = orderers[attempt % orderers.count]
+            let source = sources[attempt % sources.count]
             attempt += 1
             let heightBefore = ledger.height
             do {
-                let status = try await follow(endpoint)
-                logger.warning("orderer ended the block stream", metadata: ["orderer": "\(endpoint)", "status": "\(status)"])
+                let status = try await follow(source)
+                logger.warning("the block source ended the block stream", metadata: ["source": "\(source)", "status": "\(status)"])
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("block stream failed; trying the next orderer", metadata: ["orderer": "\(endpoint)", "error": "\(error)"])
+                logger.warning("block stream failed; trying the next source", metadata: ["source": "\(source)", "error": "\(error)"])
             }
             if ledger.height > heightBefore { pause = .milliseconds(100) } else { pause = min(pause * 2, .seconds(5)) }
-            do { try await Task.sleep(for: pause) } catch { return }
+            do { try await self.pause(pause) } catch { return }
         }
     }
 
-    /// One Deliver stream; blocks are prepared as they arrive and committed in order by one task.
-    private func follow(_ endpoint: NodeAddress) async throws -> Common_Status {
-        let client = OrdererClient(host: endpoint.host, port: endpoint.port, tls: tls)
+    /// One block stream; blocks are prepared as they arrive and committed in order by one task.
+    private func follow(_ source: any BlockSource) async throws -> Common_Status {
         let start = ledger.height
-        logger.info("pulling blocks", metadata: ["orderer": "\(endpoint)", "from": "\(start)"])
-        lastVerified.withLock { $0 = nil }
+        logger.info("pulling blocks", metadata: ["source": "\(source)", "from": "\(start)"])
+        committer.restartChain()
+        let committer = self.committer
+        let channelID = self.channelID
         let (prepared, continuation) = AsyncThrowingStream.makeStream(of: (Common_Block, Task<[PreparedTransaction], Never>).self, bufferingPolicy: .unbounded)
         // Blocks received but not yet committed; the stream stops reading beyond this.
         let inFlight = InFlightBlocks(limit: 4)
         return try await withThrowingTaskGroup(of: Common_Status?.self) { group in
             group.addTask {
                 for try await (block, preparation) in prepared {
-                    try await self.commit(block, prepared: await preparation.value)
+                    try await committer.commit(block, prepared: await preparation.value)
                     await inFlight.release()
                 }
                 return nil
             }
             group.addTask {
                 defer { continuation.finish() }
-                return try await client.follow(channel: self.channelID, start: start, signer: self.signer) { block in
-                    try self.verify(block)
+                return try await source.follow(channel: channelID, start: start) { block in
+                    try committer.verify(block)
                     await inFlight.acquire()
-                    let validator = self.validator
-                    continuation.yield((block, Task { await validator.prepare(block) }))
+                    continuation.yield((block, Task { await committer.prepare(block) }))
                 }
             }
             var status: Common_Status = .unknown
@@ -107,49 +96,7 @@ package final class ChannelCommitter: Sendable {
             return status
         }
     }
-
-    /// The chain checks, made as the block arrives, against the block before it in the stream.
-    private func verify(_ block: Common_Block) throws {
-        let expected = lastVerified.withLock { $0 }
-        let (number, previousHash): (UInt64, [UInt8])
-        if let expected, expected.number + 1 == block.header.number {
-            (number, previousHash) = (block.header.number, expected.hash)
-        } else {
-            let height = ledger.height
-            guard height > 0, let previous = try ledger.blockStore.block(number: height - 1) else {
-                throw BlockVerificationError(code: .unexpectedNumber, blockNumber: block.header.number, reason: "the ledger has no block to chain onto")
-            }
-            (number, previousHash) = (height, previous.header.hash)
-        }
-        _ = try verifier.verify(block, expectedNumber: number, previousHeaderHash: previousHash, at: Date())
-        lastVerified.withLock { $0 = (block.header.number, block.header.hash) }
-    }
-
-    private let lastVerified = Mutex<(number: UInt64, hash: [UInt8])?>(nil)
-
-    private func commit(_ block: Common_Block, prepared: [PreparedTransaction]) async throws {
-        let validationStart = ContinuousClock.now
-        let blockStore = ledger.blockStore
-        let outcomes = try validator.resolve(prepared, blockNumber: block.header.number, reader: try ledger.state.makeReader()) { txID in
-            try blockStore.transactionLocation(txID) != nil
-        }
-        var committed = block
-        committed.setValidationCodes(outcomes.map(\.code))
-        let commitStart = ContinuousClock.now
-        try ledger.commit(committed)
-        let commitEnd = ContinuousClock.now
-        metrics.recordCommit(
-            channel: channelID, codes: outcomes.map(\.code), height: ledger.height,
-            validation: commitStart - validationStart, commit: commitEnd - commitStart)
-        signal.advance(to: ledger.height)
-        notifier.committed(
-            blockNumber: block.header.number,
-            transactions: outcomes.compactMap { outcome in outcome.transactionID.map { ($0, outcome.code) } })
-        let valid = outcomes.count { $0.code == .valid }
-        logger.debug("committed block", metadata: ["block": "\(block.header.number)", "transactions": "\(outcomes.count)", "valid": "\(valid)"])
-    }
 }
-
 /// Bounds how many delivered blocks wait for preparation, so a fast orderer cannot fill memory.
 private actor InFlightBlocks {
     private let limit: Int

@@ -202,10 +202,11 @@ package final class PeerNode: Sendable {
             channelID: config.channelID, membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy,
             own: OwnEndorsements(identity: signer.serialized, signatures: ownSignatures))
         let committer = ChannelCommitter(
-            channelID: config.channelID, ledger: ledger,
-            verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
-            validator: validator, orderers: endpoints, tls: ordererTLS, signer: signer, notifier: notifier, signal: blocks.signal,
-            metrics: metrics, logger: logger)
+            committer: BlockCommitter(
+                channelID: config.channelID, ledger: ledger,
+                verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
+                validator: validator, notifier: notifier, signal: blocks.signal, metrics: metrics, logger: logger),
+            sources: endpoints.map { DeliverBlockSource(endpoint: $0, tls: ordererTLS, signer: signer) }, logger: logger)
         var remotePeers: [GatewayChannel.RemotePeer] = []
         for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
             let peerTLS = MutualTLS(

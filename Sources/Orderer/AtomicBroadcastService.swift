@@ -8,9 +8,10 @@ import SwiftProtobuf
 
 /// Fabric's `orderer.AtomicBroadcast` over gRPC for the channels of one orderer.
 ///
-/// Broadcast: envelopes on one stream are ordered concurrently (at most
-/// `Limits.broadcastInFlightMax` waiting per stream) and answered in the order they came, each
-/// once its block is stored or with its refusal. On shutdown a stream stops reading, answers what
+/// Broadcast: the envelopes of one stream are handed to the chain one after another, so that they
+/// are ordered in the order they came (as in Fabric); their answers are awaited concurrently (at
+/// most `Limits.broadcastInFlightMax` waiting per stream) and sent in that order, each once its
+/// block is stored or with its refusal. On shutdown a stream stops reading, answers what
 /// it read and ends (other orderers keep forwarding streams open to a leader). Deliver: one signed SeekInfo per request,
 /// checked against the channel's Readers policy; blocks are written as the client reads them
 /// (gRPC flow control bounds the stream).
@@ -24,12 +25,13 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
     func broadcast(
         request: RPCAsyncSequence<Common_Envelope, any Error>, response: RPCWriter<Orderer_BroadcastResponse>, context: ServerContext
     ) async throws {
-        let (outcomes, sink) = AsyncStream<Task<BroadcastOutcome, Never>>.makeStream()
+        let (receipts, sink) = AsyncStream<BroadcastReceipt>.makeStream()
         let slots = InFlightSlots(limit: Limits.broadcastInFlightMax)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await outcome in outcomes {
-                    let result = await outcome.value
+                for await receipt in receipts {
+                    let result = await receipt.outcome
+                    metrics.countBroadcast(result.status)
                     await slots.release()
                     var message = Orderer_BroadcastResponse()
                     message.status = result.status
@@ -41,11 +43,7 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
                 reading.addTask {
                     for try await envelope in request {
                         await slots.acquire()
-                        sink.yield(Task {
-                            let outcome = await route(envelope)
-                            metrics.countBroadcast(outcome.status)
-                            return outcome
-                        })
+                        sink.yield(await route(envelope))
                     }
                 }
                 reading.addTask { await shutdown.wait() }
@@ -57,14 +55,15 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
         }
     }
 
-    private func route(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+    /// The envelope's place in its channel's order, or its refusal.
+    private func route(_ envelope: Common_Envelope) async -> BroadcastReceipt {
         guard let transaction = try? TransactionEnvelope(envelope: envelope) else {
-            return BroadcastOutcome(status: .badRequest, info: "malformed envelope")
+            return BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "malformed envelope"))
         }
         guard let chain = chains[transaction.channelHeader.channelID] else {
-            return BroadcastOutcome(status: .notFound, info: "channel '\(transaction.channelHeader.channelID)' is not served here")
+            return BroadcastReceipt(BroadcastOutcome(status: .notFound, info: "channel '\(transaction.channelHeader.channelID)' is not served here"))
         }
-        return await chain.broadcast(envelope)
+        return await chain.submit(envelope)
     }
 
     func deliver(

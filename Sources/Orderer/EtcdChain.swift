@@ -31,7 +31,7 @@ import WorldState
 ///   or logs why it cannot.
 package actor EtcdChain: OrderingChain {
     /// What the broadcasters of one batch wait for.
-    typealias Acknowledgement = CheckedContinuation<BroadcastOutcome, Never>
+    typealias Acknowledgement = BroadcastReceipt
 
     /// The state of this orderer while it leads the channel.
     struct Leadership {
@@ -65,7 +65,7 @@ package actor EtcdChain: OrderingChain {
     let validator: BroadcastValidator
     /// Checks the blocks this orderer reads from the log (or fetches from the leader) before it stores them.
     let blockVerifier: BlockVerifier
-    let blockStore: BlockStore
+    let blockStore: any BlockStorage
     let clock: @Sendable () -> Date
     let readers: ChainHeightWaiters
     let onBlockStored: @Sendable (Common_Block) -> Void
@@ -91,7 +91,7 @@ package actor EtcdChain: OrderingChain {
     ///   - member: This orderer's advertised `host:port`.
     ///   - forwardingTLS: This orderer's TLS identity as a client of the other orderers, trusting their TLS CAs.
     package init(
-        settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: BlockStore, signer: SigningIdentity, etcd: EtcdClient, member: String,
+        settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: any BlockStorage, signer: SigningIdentity, etcd: EtcdClient, member: String,
         forwardingTLS: MutualTLS, timing: EtcdChainTiming = EtcdChainTiming(), clock: @escaping @Sendable () -> Date = { Date() },
         logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in },
         onLeadershipChange: @escaping @Sendable (Bool) -> Void = { _ in }
@@ -140,26 +140,26 @@ package actor EtcdChain: OrderingChain {
 
     /// Leader: validates and orders the envelope, answering once its block is in the log.
     /// Follower: relays the leader's answer.
-    package func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome {
-        guard leadership != nil else { return await forward(envelope) }
+    package func submit(_ envelope: Common_Envelope) -> BroadcastReceipt {
+        guard leadership != nil else { return forward(envelope) }
         let bytes: Data
         do {
             bytes = try envelope.serializedData()
         } catch {
-            return BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded")
+            return BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded"))
         }
-        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return refusal }
-        return await withCheckedContinuation { continuation in
-            enqueue(bytes, continuation)
-        }
+        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return BroadcastReceipt(refusal) }
+        let receipt = BroadcastReceipt()
+        enqueue(bytes, receipt)
+        return receipt
     }
 
-    private func forward(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+    private func forward(_ envelope: Common_Envelope) -> BroadcastReceipt {
         guard let forwarder else {
             let reason = leaderEndpoint == member ? "this orderer is taking over as leader" : "the channel has no leader at the moment"
-            return BroadcastOutcome(status: .serviceUnavailable, info: "\(reason); try again shortly")
+            return BroadcastReceipt(BroadcastOutcome(status: .serviceUnavailable, info: "\(reason); try again shortly"))
         }
-        return await forwarder.forward(envelope)
+        return forwarder.forward(envelope)
     }
 
     // The leadership state is mutated in place (`leadership!.…`): copying it out and back would

@@ -27,26 +27,32 @@ final class LeaderForwarder: Sendable {
         streaming = Task { await broadcaster.run() }
     }
 
-    /// The leader's answer to `envelope`, or SERVICE_UNAVAILABLE when it could not be had.
-    func forward(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+    /// Queues `envelope` on the stream to the leader (envelopes are written in the order they are
+    /// forwarded); the receipt resolves with the leader's answer, or SERVICE_UNAVAILABLE when it
+    /// could not be had.
+    func forward(_ envelope: Common_Envelope) -> BroadcastReceipt {
         progress.withLock { progress in
             if progress.waiting == 0 { progress.lastProgress = .now }
             progress.waiting += 1
         }
-        defer {
-            progress.withLock { progress in
+        let receipt = BroadcastReceipt()
+        let leader = leader
+        broadcaster.enqueue(envelope) { result in
+            self.progress.withLock { progress in
                 progress.waiting -= 1
                 progress.lastProgress = .now
             }
+            switch result {
+            case .success(let answer):
+                receipt.resume(returning: BroadcastOutcome(status: answer.status, info: answer.info))
+            case .failure(let unknown as OrderingOutcomeUnknown):
+                receipt.resume(returning: BroadcastOutcome(
+                    status: .serviceUnavailable, info: "the leader \(leader) did not answer: the envelope \(OrderingOutcomeUnknown.marker) (\(unknown.reason))"))
+            case .failure(let error):
+                receipt.resume(returning: BroadcastOutcome(status: .serviceUnavailable, info: "the envelope could not be sent to the leader \(leader) (\(error)); try again"))
+            }
         }
-        do {
-            let answer = try await broadcaster.broadcast(envelope)
-            return BroadcastOutcome(status: answer.status, info: answer.info)
-        } catch let unknown as OrderingOutcomeUnknown {
-            return BroadcastOutcome(status: .serviceUnavailable, info: "the leader \(leader) did not answer: the envelope \(OrderingOutcomeUnknown.marker) (\(unknown.reason))")
-        } catch {
-            return BroadcastOutcome(status: .serviceUnavailable, info: "the envelope could not be sent to the leader \(leader) (\(error)); try again")
-        }
+        return receipt
     }
 
     /// Whether envelopes have been waiting for an answer, with none coming, for longer than

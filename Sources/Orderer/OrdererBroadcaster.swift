@@ -39,7 +39,7 @@ package struct OrderingOutcomeUnknown: Error, CustomStringConvertible {
 package final class OrdererBroadcaster: EnvelopeBroadcaster {
     private struct Item {
         let envelope: Common_Envelope
-        let continuation: CheckedContinuation<Orderer_BroadcastResponse, any Error>
+        let completion: @Sendable (Result<Orderer_BroadcastResponse, any Error>) -> Void
     }
 
     private struct State {
@@ -64,16 +64,22 @@ package final class OrdererBroadcaster: EnvelopeBroadcaster {
     /// stream failed before the answer came, or the broadcaster stopped.
     package func broadcast(_ envelope: Common_Envelope) async throws -> Orderer_BroadcastResponse {
         try await withCheckedThrowingContinuation { continuation in
-            let writer = state.withLock { state -> CheckedContinuation<Void, Never>?? in
-                guard !state.stopped else { return .none }
-                state.queued.append(Item(envelope: envelope, continuation: continuation))
-                defer { state.writerWaiting = nil }
-                return .some(state.writerWaiting)
-            }
-            switch writer {
-            case .none: continuation.resume(throwing: RPCError(code: .unavailable, message: "the broadcaster has stopped"))
-            case .some(let waiting): waiting?.resume()
-            }
+            enqueue(envelope) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues `envelope` behind those queued before it; `completion` gets the orderer's answer,
+    /// or the error `broadcast` would throw.
+    package func enqueue(_ envelope: Common_Envelope, completion: @escaping @Sendable (Result<Orderer_BroadcastResponse, any Error>) -> Void) {
+        let writer = state.withLock { state -> CheckedContinuation<Void, Never>?? in
+            guard !state.stopped else { return .none }
+            state.queued.append(Item(envelope: envelope, completion: completion))
+            defer { state.writerWaiting = nil }
+            return .some(state.writerWaiting)
+        }
+        switch writer {
+        case .none: completion(.failure(RPCError(code: .unavailable, message: "the broadcaster has stopped")))
+        case .some(let waiting): waiting?.resume()
         }
     }
 
@@ -103,9 +109,9 @@ package final class OrdererBroadcaster: EnvelopeBroadcaster {
         }
         writer?.resume()
         for item in sent {
-            item.continuation.resume(throwing: OrderingOutcomeUnknown("the broadcaster stopped before the orderer answered: the envelope \(OrderingOutcomeUnknown.marker)"))
+            item.completion(.failure(OrderingOutcomeUnknown("the broadcaster stopped before the orderer answered: the envelope \(OrderingOutcomeUnknown.marker)")))
         }
-        for item in unsent { item.continuation.resume(throwing: RPCError(code: .unavailable, message: "the broadcaster has stopped")) }
+        for item in unsent { item.completion(.failure(RPCError(code: .unavailable, message: "the broadcaster has stopped"))) }
     }
 
     private func failAwaiting(_ error: OrderingOutcomeUnknown) {
@@ -113,7 +119,7 @@ package final class OrdererBroadcaster: EnvelopeBroadcaster {
             defer { state.awaitingAnswer.removeAll() }
             return state.awaitingAnswer
         }
-        for item in failed { item.continuation.resume(throwing: error) }
+        for item in failed { item.completion(.failure(error)) }
     }
 
     private func stream(to endpoint: NodeAddress) async throws {
@@ -132,7 +138,7 @@ package final class OrdererBroadcaster: EnvelopeBroadcaster {
                     let item = self.state.withLock { state -> Item? in
                         state.awaitingAnswer.isEmpty ? nil : state.awaitingAnswer.removeFirst()
                     }
-                    item?.continuation.resume(returning: answer)
+                    item?.completion(.success(answer))
                 }
             }
         }

@@ -111,7 +111,7 @@ package final class OrdererNode: Sendable {
     }
 
     /// Stores the genesis block as block 0 of a new ledger; an existing ledger must start with it.
-    static func join(_ blockStore: BlockStore, genesis: Common_Block, channel: String) throws {
+    static func join(_ blockStore: any BlockStorage, genesis: Common_Block, channel: String) throws {
         if blockStore.height == 0 {
             try blockStore.append(genesis)
         } else if try blockStore.block(number: 0)?.header.hash != genesis.header.hash {

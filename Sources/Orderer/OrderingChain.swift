@@ -9,10 +9,12 @@ package protocol OrderingChain: Sendable {
     /// Blocks this orderer holds (and serves through Deliver).
     var height: UInt64 { get async }
 
-    /// Validates and orders one envelope. SUCCESS means that the envelope's block is durably
-    /// accepted by consensus (fsynced by a solo orderer, appended to the replicated log by an etcd
-    /// leader); any other status says why not.
-    func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome
+    /// Validates one envelope and gives it its place in the order; returns once it has one (or
+    /// its refusal), with the receipt of its outcome. SUCCESS means that the envelope's block is
+    /// durably accepted by consensus (fsynced by a solo orderer, appended to the replicated log by
+    /// an etcd leader); any other status says why not. Envelopes submitted one after another are
+    /// ordered in that order.
+    func submit(_ envelope: Common_Envelope) async -> BroadcastReceipt
 
     /// Block `number`; with `wait`, waits until this orderer holds it (or the task is cancelled,
     /// or the chain stops serving: then `OrdererError.unavailable`), otherwise nil when it does not
@@ -22,4 +24,11 @@ package protocol OrderingChain: Sendable {
     /// Releases every reader waiting for a block; later waits fail at once. Called on shutdown so
     /// open Deliver streams end and the server can stop.
     func stopServing() async
+}
+
+extension OrderingChain {
+    /// Validates and orders one envelope; its outcome once known.
+    package func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+        await submit(envelope).outcome
+    }
 }

@@ -15,13 +15,13 @@ import WorldState
 package actor SoloChain: OrderingChain {
     package nonisolated let settings: ChannelOrderingSettings
     private let validator: BroadcastValidator
-    private let blockStore: BlockStore
+    private let blockStore: any BlockStorage
     private let signer: SigningIdentity
     private let clock: @Sendable () -> Date
     private let logger: Logger
     private var cutter: BlockCutter
     /// Waiting broadcasters, in the order of their envelopes in the cutter.
-    private var acknowledgements: [CheckedContinuation<BroadcastOutcome, Never>] = []
+    private var acknowledgements: [BroadcastReceipt] = []
     private var timerGeneration = 0
     /// Idle cutting (`settings.batchIdleTimeout`): when the last envelope arrived, and whether an
     /// idle check is scheduled (at most one at a time).
@@ -31,7 +31,7 @@ package actor SoloChain: OrderingChain {
     private let onBlockStored: @Sendable (Common_Block) -> Void
 
     package init(
-        settings: ChannelOrderingSettings, blockStore: BlockStore, signer: SigningIdentity,
+        settings: ChannelOrderingSettings, blockStore: any BlockStorage, signer: SigningIdentity,
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "medrex.orderer"),
         onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in }
     ) {
@@ -48,21 +48,22 @@ package actor SoloChain: OrderingChain {
 
     package var height: UInt64 { blockStore.height }
 
-    /// Validates and orders one envelope; returns when its block is stored, or with the refusal.
-    package func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome {
+    /// Validates one envelope and queues it for the next block; the receipt resolves when its
+    /// block is stored, or at once with the refusal.
+    package func submit(_ envelope: Common_Envelope) -> BroadcastReceipt {
         let bytes: Data
         do {
             bytes = try envelope.serializedData()
         } catch {
-            return BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded")
+            return BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded"))
         }
-        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return refusal }
-        return await withCheckedContinuation { continuation in
-            enqueue(bytes, continuation)
-        }
+        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return BroadcastReceipt(refusal) }
+        let receipt = BroadcastReceipt()
+        enqueue(bytes, receipt)
+        return receipt
     }
 
-    private func enqueue(_ bytes: Data, _ continuation: CheckedContinuation<BroadcastOutcome, Never>) {
+    private func enqueue(_ bytes: Data, _ continuation: BroadcastReceipt) {
         let startsBatch = !cutter.hasPending
         let batches: [[Data]]
         do {

@@ -23,7 +23,7 @@ package struct TransactionLocation: Hashable, Sendable {
 ///
 /// `@unchecked Sendable`: appends are serialized by `appendLock`; reads use positional reads on
 /// their own file handles and RocksDB, both safe concurrently.
-package final class BlockStore: @unchecked Sendable {
+package final class BlockStore: BlockStorage, @unchecked Sendable {
     package static let columnFamilies = ["blocks"]
     static let recordHeaderBytes = 12
 
@@ -160,29 +160,13 @@ package final class BlockStore: @unchecked Sendable {
         value += StateEncoding.bigEndian(location.length) + location.headerHash
         batch.put(Self.numberKey(number), value, in: index)
         batch.put(Self.hashKey(location.headerHash), StateEncoding.bigEndian(number), in: index)
-        let codes = block.transactionValidationCodes
-        var seen: Set<String> = []
-        for (position, envelope) in block.data.data.enumerated() {
-            guard let txID = Self.transactionID(of: envelope), !txID.isEmpty, seen.insert(txID).inserted else { continue }
-            let code = codes?[position] ?? .notValidated
-            // A txid keeps its first location, as in Fabric: the validator marks a repeat of an
-            // already committed txid DUPLICATE_TXID, and such an entry is not indexed. Blocks
-            // without validation codes (the orderer's) are checked against the index instead.
-            if code == .duplicateTxid { continue }
-            let key = Self.transactionKey(txID)
-            if codes == nil, (try? database.get(key, in: index)) != nil { continue }
-            batch.put(key, StateEncoding.bigEndian(number) + StateEncoding.bigEndian(UInt32(position)) + [code.filterByte], in: index)
+        let indexed = { (txID: String) in (try? self.database.get(Self.transactionKey(txID), in: self.index)) != nil }
+        for entry in BlockTransactionIndex.entries(of: block, isIndexed: indexed) {
+            batch.put(
+                Self.transactionKey(entry.transactionID),
+                StateEncoding.bigEndian(number) + StateEncoding.bigEndian(entry.position) + [entry.code.filterByte], in: index)
         }
         try database.write(batch)
-    }
-
-    /// The txid from the channel header, decoding only the headers.
-    private static func transactionID(of envelope: Data) -> String? {
-        guard let outer = try? Common_Envelope(serializedBytes: envelope),
-            let payload = try? Common_Payload(serializedBytes: outer.payload),
-            let header = try? Common_ChannelHeader(serializedBytes: payload.header.channelHeader)
-        else { return nil }
-        return header.txID
     }
 
     static func numberKey(_ number: UInt64) -> [UInt8] { [UInt8(ascii: "n")] + StateEncoding.bigEndian(number) }

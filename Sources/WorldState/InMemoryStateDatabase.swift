@@ -1,39 +1,83 @@
 import Synchronization
 
-/// The world state in memory, for unit tests: same semantics as `RocksStateDatabase`, checked by
-/// the same shared test suite.
+/// The world state in memory, for unit tests and the simulation: same semantics as
+/// `RocksStateDatabase`, checked by the same shared test suite.
+///
+/// Like RocksDB's unsynced writes, applied blocks are durable only once synchronized: `crash`
+/// keeps the synchronized state plus a prefix of the later writes, as a machine crash would.
 package final class InMemoryStateDatabase: StateDatabase {
     private struct Contents {
         var values: [StateUpdateBatch.Key: VersionedValue] = [:]
         var history: [StateUpdateBatch.Key: [StateVersion]] = [:]
         var savepoint: UInt64?
+
+        mutating func apply(_ batch: StateUpdateBatch, blockNumber: UInt64) {
+            for (id, change) in batch.changes {
+                values[id] = StateUpdateBatch.resolve(change, over: values[id])
+            }
+            for entry in batch.historyEntries { history[entry.key, default: []].append(entry.version) }
+            savepoint = blockNumber
+        }
     }
 
-    private let contents = Mutex(Contents())
+    private struct Storage {
+        var current = Contents()
+        var synchronized = Contents()
+        var unsynchronized: [(batch: StateUpdateBatch, blockNumber: UInt64)] = []
+    }
+
+    private let storage = Mutex(Storage())
+    static let unsynchronizedMax = 256
 
     package init() {}
 
-    package func savepoint() throws(StorageError) -> UInt64? { contents.withLock { $0.savepoint } }
+    package func savepoint() throws(StorageError) -> UInt64? { storage.withLock { $0.current.savepoint } }
 
     package func makeReader() throws(StorageError) -> any StateReader {
-        let copy = contents.withLock { $0 }
+        let copy = storage.withLock { $0.current }
         return InMemoryStateReader(values: copy.values, height: copy.savepoint)
     }
 
     package func apply(_ batch: StateUpdateBatch, blockNumber: UInt64) throws(StorageError) {
         try checkNext(blockNumber)
         for id in batch.changes.keys { try StateEncoding.checkNamespace(id.namespace) }
-        contents.withLock { contents in
-            for (id, change) in batch.changes {
-                contents.values[id] = StateUpdateBatch.resolve(change, over: contents.values[id])
+        storage.withLock { storage in
+            storage.current.apply(batch, blockNumber: blockNumber)
+            storage.unsynchronized.append((batch, blockNumber))
+            // The oldest unsynchronized writes reach the disk on their own, as a WAL's do.
+            if storage.unsynchronized.count > Self.unsynchronizedMax {
+                let oldest = storage.unsynchronized.removeFirst()
+                storage.synchronized.apply(oldest.batch, blockNumber: oldest.blockNumber)
             }
-            for entry in batch.historyEntries { contents.history[entry.key, default: []].append(entry.version) }
-            contents.savepoint = blockNumber
         }
     }
 
     package func history(namespace: String, key: String) throws(StorageError) -> [StateVersion] {
-        contents.withLock { $0.history[StateUpdateBatch.Key(namespace: namespace, key: key)] ?? [] }.reversed()
+        storage.withLock { $0.current.history[StateUpdateBatch.Key(namespace: namespace, key: key)] ?? [] }.reversed()
+    }
+
+    /// Blocks applied since the last `synchronize()`.
+    package var unsynchronizedCount: Int { storage.withLock { $0.unsynchronized.count } }
+
+    /// Makes every applied block durable (RocksDB syncing its write-ahead log).
+    package func synchronize() {
+        storage.withLock { storage in
+            storage.synchronized = storage.current
+            storage.unsynchronized = []
+        }
+    }
+
+    /// A crash of the machine: the state falls back to the last synchronized one plus the first
+    /// `keeping` blocks applied after it (clamped to those there are); later writes are lost.
+    package func crash(keeping: Int) {
+        storage.withLock { storage in
+            let kept = storage.unsynchronized.prefix(max(0, keeping))
+            var contents = storage.synchronized
+            for (batch, blockNumber) in kept { contents.apply(batch, blockNumber: blockNumber) }
+            storage.current = contents
+            storage.synchronized = contents
+            storage.unsynchronized = []
+        }
     }
 }
 

@@ -196,7 +196,7 @@ struct TemporaryLedger {
 
         // Flip one byte inside block 2's record.
         let ledger = try temporary.open()
-        let location = try #require(try ledger.blockStore.location(of: 2))
+        let location = try #require(try (ledger.blockStore as? BlockStore)?.location(of: 2))
         try ledger.close()
         let file = try #require(temporary.blockFiles.first)
         var contents = try Data(contentsOf: file)
