@@ -20,14 +20,15 @@ package final class BlockCommitter: Sendable {
     private let notifier: CommitNotifier
     private let signal: BlockHeightSignal
     private let metrics: PeerMetrics
-    private let now: @Sendable () -> Date
+    /// The time certificates are checked at.
+    private let clock: any LedgerClock
     private let logger: Logger
     /// The last block verified ahead of its commit, so that the next one chains onto it.
     private let lastVerified = Mutex<(number: UInt64, hash: [UInt8])?>(nil)
 
     package init(
         channelID: String, ledger: Ledger, verifier: BlockVerifier, validator: BlockValidator, notifier: CommitNotifier, signal: BlockHeightSignal,
-        metrics: PeerMetrics, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        metrics: PeerMetrics, clock: any LedgerClock = SystemClock(), logger: Logger
     ) {
         self.channelID = channelID
         self.ledger = ledger
@@ -36,7 +37,7 @@ package final class BlockCommitter: Sendable {
         self.notifier = notifier
         self.signal = signal
         self.metrics = metrics
-        self.now = now
+        self.clock = clock
         self.logger = logger
     }
 
@@ -60,7 +61,7 @@ package final class BlockCommitter: Sendable {
             }
             (number, previousHash) = (height, previous.header.hash)
         }
-        _ = try verifier.verify(block, expectedNumber: number, previousHeaderHash: previousHash, at: now())
+        _ = try verifier.verify(block, expectedNumber: number, previousHeaderHash: previousHash, at: clock.now)
         lastVerified.withLock { $0 = (block.header.number, block.header.hash) }
     }
 

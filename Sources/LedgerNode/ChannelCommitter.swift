@@ -18,17 +18,14 @@ package final class ChannelCommitter: Sendable {
     package var channelID: String { committer.channelID }
     private let committer: BlockCommitter
     private let sources: [any BlockSource]
-    private let pause: @Sendable (Duration) async throws -> Void
+    /// Times the pauses between attempts.
+    private let clock: any LedgerClock
     private let logger: Logger
 
-    /// `pause` waits between attempts (`Task.sleep` unless a test injects its clock).
-    package init(
-        committer: BlockCommitter, sources: [any BlockSource], pause: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
-        logger: Logger
-    ) {
+    package init(committer: BlockCommitter, sources: [any BlockSource], clock: any LedgerClock = SystemClock(), logger: Logger) {
         self.committer = committer
         self.sources = sources
-        self.pause = pause
+        self.clock = clock
         var logger = logger
         logger[metadataKey: "channel"] = "\(committer.channelID)"
         self.logger = logger
@@ -59,7 +56,7 @@ package final class ChannelCommitter: Sendable {
                 logger.warning("block stream failed; trying the next source", metadata: ["source": "\(source)", "error": "\(error)"])
             }
             if ledger.height > heightBefore { pause = .milliseconds(100) } else { pause = min(pause * 2, .seconds(5)) }
-            do { try await self.pause(pause) } catch { return }
+            do { try await clock.sleep(for: pause) } catch { return }
         }
     }
 

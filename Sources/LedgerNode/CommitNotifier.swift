@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCore
 import LedgerWire
 import Synchronization
 
@@ -25,9 +26,12 @@ package final class CommitNotifier: Sendable {
     private let state = Mutex(State())
     /// Looks a transaction up in the committed ledger.
     private let lookup: @Sendable (String) throws -> CommitOutcome?
+    /// Times the waits with a timeout.
+    private let clock: any LedgerClock
 
-    package init(lookup: @escaping @Sendable (String) throws -> CommitOutcome?) {
+    package init(lookup: @escaping @Sendable (String) throws -> CommitOutcome?, clock: any LedgerClock = SystemClock()) {
         self.lookup = lookup
+        self.clock = clock
     }
 
     /// The outcome of `txID`, waiting for it to commit; nil when the waiting task is cancelled or
@@ -62,7 +66,7 @@ package final class CommitNotifier: Sendable {
         return try await withThrowingTaskGroup(of: CommitOutcome?.self) { group in
             group.addTask { try await self.outcome(of: txID) }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await self.clock.sleep(for: timeout)
                 return nil
             }
             defer { group.cancelAll() }

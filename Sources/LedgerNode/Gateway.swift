@@ -49,9 +49,12 @@ package struct GatewayChannel: Sendable {
 package struct Gateway: Sendable {
     package let endorser: EndorsementService
     package let channels: [String: GatewayChannel]
+    /// Times the pauses and timestamps the signature checks.
+    package let clock: any LedgerClock
     package let logger: Logger
 
-    package init(endorser: EndorsementService, channels: [String: GatewayChannel], logger: Logger) {
+    package init(endorser: EndorsementService, channels: [String: GatewayChannel], clock: any LedgerClock = SystemClock(), logger: Logger) {
+        self.clock = clock
         self.endorser = endorser
         self.channels = channels
         self.logger = logger
@@ -165,7 +168,7 @@ package struct Gateway: Sendable {
                             // A different result may come from a peer one block behind this one:
                             // it is asked again after a pause (twice at most).
                             for _ in 0..<Self.laggingPeerRetries where response.response.status < 400 && response.payload != expected {
-                                try await Task.sleep(for: Self.laggingPeerPause)
+                                try await clock.sleep(for: Self.laggingPeerPause)
                                 response = try await peer.connection.processProposal(proposal)
                             }
                             attempts.append((label, .success(response)))
@@ -215,7 +218,7 @@ package struct Gateway: Sendable {
 
     /// Whether `responses`, the endorsements of `transaction`, satisfy its policies.
     private func policiesSatisfied(_ transaction: EndorserTransaction, _ responses: [Protos_ProposalResponse], _ channel: GatewayChannel) throws -> Bool {
-        let now = Date()
+        let now = clock.now
         let localIdentity = Data(endorser.signer.serialized)
         let signers = responses.compactMap { response -> PolicySigner? in
             // This peer's own endorsement was just signed here: no need to verify it.
@@ -318,7 +321,7 @@ package struct Gateway: Sendable {
         let request = try Gateway_CommitStatusRequest(serializedBytes: signed.request)
         let channel = try channel(request.channelID)
         do {
-            _ = try channel.validator.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: Date())
+            _ = try channel.validator.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: clock.now)
         } catch {
             throw RPCError(code: .permissionDenied, message: "commit status request refused: \(error.reason)")
         }
@@ -340,7 +343,7 @@ package struct Gateway: Sendable {
         let channel = try channel(request.channelID)
         let requester: ValidatedIdentity
         do {
-            requester = try channel.blocks.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: Date())
+            requester = try channel.blocks.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: clock.now)
         } catch {
             throw RPCError(code: .permissionDenied, message: "chaincode events request refused: \(error.reason)")
         }

@@ -49,17 +49,17 @@ package final class ReadConflictPrecheck: Sendable {
         /// Pending txids registered at endorsement and not yet submitted, with the instant their
         /// reservation ends. An ended reservation counts as finished at once, even before the task
         /// that removes it has run.
-        var reserved: [String: ContinuousClock.Instant] = [:]
+        var reserved: [String: Duration] = [:]
 
         /// Whether `transactionID`'s registration is in force at `now`.
-        func isPending(_ transactionID: String, at now: ContinuousClock.Instant) -> Bool {
+        func isPending(_ transactionID: String, at now: Duration) -> Bool {
             guard keysByWriter[transactionID] != nil else { return false }
             guard let end = reserved[transactionID] else { return true }
             return end > now
         }
 
         /// The pending txids (other than `transactionID`) that write one of `keys`.
-        func pendingWriters(of keys: [String], except transactionID: String, at now: ContinuousClock.Instant) -> Set<String> {
+        func pendingWriters(of keys: [String], except transactionID: String, at now: Duration) -> Set<String> {
             var writers = Set<String>()
             for key in keys {
                 for writer in writersByKey[key] ?? [] where writer != transactionID && isPending(writer, at: now) {
@@ -75,11 +75,14 @@ package final class ReadConflictPrecheck: Sendable {
 
     private let state = Mutex(State())
 
-    package init() {}
+    /// Times the reservations.
+    private let clock: any LedgerClock
+
+    package init(clock: any LedgerClock = SystemClock()) { self.clock = clock }
 
     /// Number of pending transactions (for tests and metrics).
     package var pendingCount: Int {
-        let now = ContinuousClock.now
+        let now = clock.elapsed
         return state.withLock { state in state.keysByWriter.keys.count { state.isPending($0, at: now) } }
     }
 
@@ -97,7 +100,7 @@ package final class ReadConflictPrecheck: Sendable {
         let writes = transaction.readWriteSets.flatMap { namespace, set in
             set.writes.map { Self.id(namespace, $0.key) } + set.metadataWrites.map { Self.id(namespace, $0.key) }
         }
-        let now = ContinuousClock.now
+        let now = clock.elapsed
         return state.withLock { state in
             if !force {
                 let blockers = state.pendingWriters(of: reads, except: transactionID, at: now)
@@ -118,7 +121,7 @@ package final class ReadConflictPrecheck: Sendable {
     package func pendingWriters(readBy transaction: EndorserTransaction, transactionID: String) -> [String] {
         let reads = transaction.readWriteSets.flatMap { namespace, set in set.reads.map { Self.id(namespace, $0.key) } }
         guard !reads.isEmpty else { return [] }
-        let now = ContinuousClock.now
+        let now = clock.elapsed
         return state.withLock { state in state.pendingWriters(of: reads, except: transactionID, at: now).sorted() }
     }
 
@@ -130,7 +133,7 @@ package final class ReadConflictPrecheck: Sendable {
         let writes = transaction.readWriteSets.flatMap { namespace, set in
             set.writes.map { Self.id(namespace, $0.key) } + set.metadataWrites.map { Self.id(namespace, $0.key) }
         }
-        let end = ContinuousClock.now + lifetime
+        let end = clock.elapsed + lifetime
         let reserved = state.withLock { state -> Bool in
             guard !writes.isEmpty, state.keysByWriter[transactionID] == nil else { return false }
             state.keysByWriter[transactionID] = writes
@@ -141,8 +144,7 @@ package final class ReadConflictPrecheck: Sendable {
         guard reserved else { return }
         // Removes the ended reservation and wakes its waiters. Until this task runs (it may be
         // late on a busy machine), the reservation's end alone makes it count as finished.
-        Task { [weak self] in
-            try? await Task.sleep(until: end, clock: .continuous)
+        clock.schedule(after: lifetime) { [weak self] in
             guard let self, self.state.withLock({ $0.reserved[transactionID] != nil }) else { return }
             self.finished(transactionID)
         }
@@ -167,7 +169,7 @@ package final class ReadConflictPrecheck: Sendable {
     /// Returns once `transactionID` is no longer pending (at once when it is not).
     package func waitUntilFinished(_ transactionID: String) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = ContinuousClock.now
+            let now = clock.elapsed
             let pending = state.withLock { state -> Bool in
                 guard state.isPending(transactionID, at: now) else { return false }
                 state.waiters[transactionID, default: []].append(continuation)

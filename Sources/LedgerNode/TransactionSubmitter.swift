@@ -27,12 +27,15 @@ package struct TransactionSubmitter: Sendable {
     package let notifier: CommitNotifier
     package var followTime: Duration
     package var resendInterval: Duration
+    /// Times the follow deadline (the notifier times each wait with its own clock).
+    package let clock: any LedgerClock
     package let logger: Logger
 
     package init(
         broadcaster: any EnvelopeBroadcaster, notifier: CommitNotifier, followTime: Duration = Limits.unconfirmedSubmissionFollowTime,
-        resendInterval: Duration = Limits.unconfirmedSubmissionResendInterval, logger: Logger
+        resendInterval: Duration = Limits.unconfirmedSubmissionResendInterval, clock: any LedgerClock = SystemClock(), logger: Logger
     ) {
+        self.clock = clock
         self.broadcaster = broadcaster
         self.notifier = notifier
         self.followTime = followTime
@@ -79,7 +82,7 @@ package struct TransactionSubmitter: Sendable {
         logger.info(
             "the orderer did not confirm a transaction; following it until it commits",
             metadata: ["txid": "\(transactionID)", "reason": "\(reason)", "followSeconds": "\(followTime.components.seconds)"])
-        let deadline = ContinuousClock.now + followTime
+        let deadline = clock.elapsed + followTime
         let resender = Task.detached { [self] in await resendUntilCommitted(envelope, transactionID: transactionID, until: deadline) }
         if let outcome = try await notifier.outcome(of: transactionID, within: followTime) {
             logger.info("an unconfirmed transaction committed", metadata: ["txid": "\(transactionID)", "block": "\(outcome.blockNumber)"])
@@ -100,12 +103,12 @@ package struct TransactionSubmitter: Sendable {
 
     /// Sends `envelope` again every `resendInterval` until the transaction commits, the peer stops,
     /// or `deadline` passes. A copy that meets no leader or is lost is simply sent again later.
-    private func resendUntilCommitted(_ envelope: Common_Envelope, transactionID: String, until deadline: ContinuousClock.Instant) async {
+    private func resendUntilCommitted(_ envelope: Common_Envelope, transactionID: String, until deadline: Duration) async {
         while !Task.isCancelled {
-            let remaining = deadline - ContinuousClock.now
+            let remaining = deadline - clock.elapsed
             guard remaining > .zero else { return }
             let committed = (try? await notifier.outcome(of: transactionID, within: min(remaining, resendInterval))) ?? nil
-            guard committed == nil, !notifier.isStopped, !Task.isCancelled, ContinuousClock.now < deadline else { return }
+            guard committed == nil, !notifier.isStopped, !Task.isCancelled, clock.elapsed < deadline else { return }
             _ = try? await send(envelope)
         }
     }

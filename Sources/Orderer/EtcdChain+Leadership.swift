@@ -25,7 +25,7 @@ extension EtcdChain {
                 if Task.isCancelled { return }
                 logger.warning("leader election: etcd call failed", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
             }
-            do { try await Task.sleep(for: timing.leaderPollInterval) } catch { return }
+            do { try await clock.sleep(for: timing.leaderPollInterval) } catch { return }
         }
     }
 
@@ -74,11 +74,11 @@ extension EtcdChain {
     private nonisolated func serveAsLeader(lease: LeaseID, term: UInt64) async throws {
         try await catchUp()
         await becomeLeader(lease: lease, term: term)
-        var nextCompaction = ContinuousClock.now + timing.compactionInterval
+        var nextCompaction = clock.elapsed + timing.compactionInterval
         while await isLeading(term: term) {
-            try await Task.sleep(for: .milliseconds(100))
-            guard ContinuousClock.now >= nextCompaction else { continue }
-            nextCompaction = ContinuousClock.now + timing.compactionInterval
+            try await clock.sleep(for: .milliseconds(100))
+            guard clock.elapsed >= nextCompaction else { continue }
+            nextCompaction = clock.elapsed + timing.compactionInterval
             do {
                 try await compactLog(lease: lease, term: term)
             } catch {

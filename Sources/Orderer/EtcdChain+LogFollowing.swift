@@ -28,7 +28,7 @@ extension EtcdChain {
                     await setCannotCatchUp(true)
                 }
                 logger.warning("following the etcd log failed; starting over", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await clock.sleep(for: .milliseconds(500))
             }
         }
     }
@@ -110,7 +110,7 @@ extension EtcdChain {
     /// etcd cannot make the orderers store a block no orderer signed).
     private func store(_ block: Common_Block) throws {
         do {
-            _ = try blockVerifier.verify(block, expectedNumber: blockStore.height, previousHeaderHash: blockStore.lastHeaderHash, at: Date())
+            _ = try blockVerifier.verify(block, expectedNumber: blockStore.height, previousHeaderHash: blockStore.lastHeaderHash, at: clock.now)
         } catch {
             throw logInconsistency("\(error)")
         }
@@ -140,7 +140,7 @@ extension EtcdChain {
                     logger.warning("could not record the persisted height in etcd", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
                 }
             }
-            do { try await Task.sleep(for: timing.persistedHeightInterval) } catch { return }
+            do { try await clock.sleep(for: timing.persistedHeightInterval) } catch { return }
         }
     }
 }

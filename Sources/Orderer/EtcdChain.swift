@@ -66,7 +66,7 @@ package actor EtcdChain: OrderingChain {
     /// Checks the blocks this orderer reads from the log (or fetches from the leader) before it stores them.
     let blockVerifier: BlockVerifier
     let blockStore: any BlockStorage
-    let clock: @Sendable () -> Date
+    nonisolated let clock: any LedgerClock
     let readers: ChainHeightWaiters
     let onBlockStored: @Sendable (Common_Block) -> Void
     let onLeadershipChange: @Sendable (Bool) -> Void
@@ -82,7 +82,7 @@ package actor EtcdChain: OrderingChain {
     var timerGeneration = 0
     /// Idle cutting (`settings.batchIdleTimeout`): when the last envelope arrived, and whether an
     /// idle check is scheduled (at most one at a time).
-    var lastArrival = ContinuousClock.now
+    var lastArrival = Duration.zero
     var idleCheckScheduled = false
 
     /// - Parameters:
@@ -92,7 +92,7 @@ package actor EtcdChain: OrderingChain {
     ///   - forwardingTLS: This orderer's TLS identity as a client of the other orderers, trusting their TLS CAs.
     package init(
         settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: any BlockStorage, signer: SigningIdentity, etcd: EtcdClient, member: String,
-        forwardingTLS: MutualTLS, timing: EtcdChainTiming = EtcdChainTiming(), clock: @escaping @Sendable () -> Date = { Date() },
+        forwardingTLS: MutualTLS, timing: EtcdChainTiming = EtcdChainTiming(), clock: any LedgerClock = SystemClock(),
         logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in },
         onLeadershipChange: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
@@ -148,7 +148,7 @@ package actor EtcdChain: OrderingChain {
         } catch {
             return BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded"))
         }
-        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return BroadcastReceipt(refusal) }
+        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock.now) { return BroadcastReceipt(refusal) }
         let receipt = BroadcastReceipt()
         enqueue(bytes, receipt)
         return receipt
@@ -187,7 +187,7 @@ package actor EtcdChain: OrderingChain {
         if !batches.isEmpty { timerGeneration += 1 }
         if leadership!.cutter.hasPending, startsBatch || !batches.isEmpty { armTimer(term: term) }
         if let idle = settings.batchIdleTimeout, leadership!.cutter.hasPending {
-            lastArrival = .now
+            lastArrival = clock.elapsed
             if !idleCheckScheduled { scheduleIdleCheck(after: idle, term: term) }
         }
         startAppending()
@@ -195,8 +195,7 @@ package actor EtcdChain: OrderingChain {
 
     private func scheduleIdleCheck(after delay: Duration, term: UInt64) {
         idleCheckScheduled = true
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
+        clock.schedule(after: delay) { [weak self] in
             await self?.idleCheck(term: term)
         }
     }
@@ -206,7 +205,7 @@ package actor EtcdChain: OrderingChain {
     private func idleCheck(term: UInt64) {
         idleCheckScheduled = false
         guard let idle = settings.batchIdleTimeout, leadership?.term == term, leadership!.cutter.hasPending else { return }
-        let quiet = ContinuousClock.now - lastArrival
+        let quiet = clock.elapsed - lastArrival
         guard quiet >= idle else {
             scheduleIdleCheck(after: idle - quiet, term: term)
             return
@@ -218,8 +217,7 @@ package actor EtcdChain: OrderingChain {
         timerGeneration += 1
         let generation = timerGeneration
         let timeout = settings.batchTimeout
-        Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+        clock.schedule(after: timeout) { [weak self] in
             await self?.timerFired(generation, term: term)
         }
     }
@@ -258,7 +256,7 @@ package actor EtcdChain: OrderingChain {
             var block = Common_Block(number: number, previousHash: previousHash, envelopes: ordered)
             let outcome: BroadcastOutcome
             do {
-                try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock(), nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+                try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock.now, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
                 let appended = try await append(block, lease: lease)
                 if appended {
                     if leadership?.term == term {

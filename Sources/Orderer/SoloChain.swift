@@ -17,7 +17,7 @@ package actor SoloChain: OrderingChain {
     private let validator: BroadcastValidator
     private let blockStore: any BlockStorage
     private let signer: SigningIdentity
-    private let clock: @Sendable () -> Date
+    private let clock: any LedgerClock
     private let logger: Logger
     private var cutter: BlockCutter
     /// Waiting broadcasters, in the order of their envelopes in the cutter.
@@ -25,14 +25,14 @@ package actor SoloChain: OrderingChain {
     private var timerGeneration = 0
     /// Idle cutting (`settings.batchIdleTimeout`): when the last envelope arrived, and whether an
     /// idle check is scheduled (at most one at a time).
-    private var lastArrival = ContinuousClock.now
+    private var lastArrival = Duration.zero
     private var idleCheckScheduled = false
     private let readers: ChainHeightWaiters
     private let onBlockStored: @Sendable (Common_Block) -> Void
 
     package init(
         settings: ChannelOrderingSettings, blockStore: any BlockStorage, signer: SigningIdentity,
-        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger(label: "medrex.orderer"),
+        clock: any LedgerClock = SystemClock(), logger: Logger = Logger(label: "medrex.orderer"),
         onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in }
     ) {
         self.onBlockStored = onBlockStored
@@ -57,7 +57,7 @@ package actor SoloChain: OrderingChain {
         } catch {
             return BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded"))
         }
-        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock()) { return BroadcastReceipt(refusal) }
+        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock.now) { return BroadcastReceipt(refusal) }
         let receipt = BroadcastReceipt()
         enqueue(bytes, receipt)
         return receipt
@@ -76,15 +76,14 @@ package actor SoloChain: OrderingChain {
         for batch in batches { writeBlock(batch) }
         if cutter.hasPending, startsBatch || !batches.isEmpty { armTimer() }
         if let idle = settings.batchIdleTimeout, cutter.hasPending {
-            lastArrival = .now
+            lastArrival = clock.elapsed
             if !idleCheckScheduled { scheduleIdleCheck(after: idle) }
         }
     }
 
     private func scheduleIdleCheck(after delay: Duration) {
         idleCheckScheduled = true
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
+        clock.schedule(after: delay) { [weak self] in
             await self?.idleCheck()
         }
     }
@@ -94,7 +93,7 @@ package actor SoloChain: OrderingChain {
     private func idleCheck() {
         idleCheckScheduled = false
         guard let idle = settings.batchIdleTimeout, cutter.hasPending else { return }
-        let quiet = ContinuousClock.now - lastArrival
+        let quiet = clock.elapsed - lastArrival
         if quiet >= idle {
             writeBlock(cutter.cut())
         } else {
@@ -106,8 +105,7 @@ package actor SoloChain: OrderingChain {
         timerGeneration += 1
         let generation = timerGeneration
         let timeout = settings.batchTimeout
-        Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+        clock.schedule(after: timeout) { [weak self] in
             await self?.timerFired(generation)
         }
     }
@@ -127,7 +125,7 @@ package actor SoloChain: OrderingChain {
         var block = Common_Block(number: blockStore.height, previousHash: blockStore.lastHeaderHash, envelopes: ordered)
         let outcome: BroadcastOutcome
         do {
-            try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock(), nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+            try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock.now, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
             try blockStore.append(block)
             onBlockStored(block)
             outcome = .success

@@ -75,26 +75,30 @@ import WorldState
 }
 
 extension ReadConflictPrecheckTests {
+    /// On the manual clock: a reservation ends exactly at its lifetime, and the timer that
+    /// removes it wakes its waiters.
     @Test func reservationsAtEndorsementExpireUnlessSubmitted() async throws {
-        let precheck = ReadConflictPrecheck()
+        let clock = ManualClock(start: Date(timeIntervalSince1970: 1_800_000_000))
+        let precheck = ReadConflictPrecheck(clock: clock)
         let reader = try state.makeReader()
         let writesA = try Self.transaction(reads: [("a", (3, 0))], writes: ["a"])
         let readsA = try Self.transaction(reads: [("a", (3, 0))], writes: ["c"])
         // Reserved, never submitted: readers of "a" wait for it until the reservation ends.
         precheck.reserve(writesA, transactionID: "t1", lifetime: .seconds(1))
         #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t9") == ["t1"])
-        // Once the lifetime is over it counts as finished, whether or not the task that removes
-        // it has run yet (it may be late on a busy machine).
-        try await Task.sleep(for: .milliseconds(1_050))
+        let waiter = Task { await precheck.waitUntilFinished("t1") }
+        await clock.advance(by: .milliseconds(999))
+        #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t9") == ["t1"])
+        await clock.advance(by: .milliseconds(1))
         #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t9").isEmpty)
         #expect(precheck.pendingCount == 0)
+        await waiter.value
         #expect(try precheck.check(readsA, transactionID: "t8", reader: reader) == .proceed)
         precheck.finished("t8")
-        await precheck.waitUntilFinished("t1")
         // Reserved, then submitted: it stays pending past the lifetime, until it finishes.
         precheck.reserve(writesA, transactionID: "t2", lifetime: .milliseconds(100))
         #expect(try precheck.check(writesA, transactionID: "t2", reader: reader) == .proceed)
-        try await Task.sleep(for: .milliseconds(400))
+        await clock.advance(by: .seconds(10))
         #expect(precheck.pendingWriters(readBy: readsA, transactionID: "t9") == ["t2"])
         precheck.finished("t2")
         #expect(precheck.pendingCount == 0)

@@ -23,7 +23,7 @@ struct SoloFixture {
 
     init(
         maxMessageCount: Int = 10, preferredMaxBytes: Int = 32 * 1024, timeout: Duration = .milliseconds(100), idleTimeout: Duration? = nil,
-        reorders: Bool = false
+        reorders: Bool = false, clock: (any LedgerClock)? = nil
     ) throws {
         hospital = try TestPKI(mspID: "HospitalAMSP")
         ordererOrg = try TestPKI(mspID: "OrdererMSP", domain: "orderer.test")
@@ -38,7 +38,7 @@ struct SoloFixture {
             batchTimeout: timeout)
         settings.batchIdleTimeout = idleTimeout
         settings.reordersByDependencies = reorders
-        chain = SoloChain(settings: settings, blockStore: ledger.blockStore, signer: orderer, clock: { TestPKI.now })
+        chain = SoloChain(settings: settings, blockStore: ledger.blockStore, signer: orderer, clock: clock ?? SystemClock(wallClock: { TestPKI.now }))
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: directory) }
@@ -98,32 +98,50 @@ struct SoloFixture {
         #expect(blocks.allSatisfy { $0.data.data.count <= 10 })
     }
 
+    /// On the manual clock: the partial batch is cut exactly when the batch timeout has passed
+    /// since its first envelope, and only then are its envelopes acknowledged.
     @Test func cutsAPartialBatchAtTheTimeout() async throws {
-        let fixture = try SoloFixture(maxMessageCount: 10, timeout: .milliseconds(150))
+        let clock = ManualClock(start: TestPKI.now)
+        let fixture = try SoloFixture(maxMessageCount: 10, timeout: .milliseconds(150), clock: clock)
         defer { fixture.cleanUp() }
-        let start = ContinuousClock.now
-        let outcomes = await withTaskGroup(of: BroadcastOutcome.self) { group in
-            for index in 0..<3 { group.addTask { await fixture.chain.broadcast(try! fixture.envelope(index)) } }
-            return await group.reduce(into: []) { $0.append($1) }
+        var receipts: [BroadcastReceipt] = []
+        for index in 0..<3 {
+            receipts.append(await fixture.chain.submit(try fixture.envelope(index)))
+            await clock.advance(by: .milliseconds(40))
         }
-        let elapsed = ContinuousClock.now - start
-        #expect(outcomes == [.success, .success, .success])
-        #expect(elapsed >= .milliseconds(150), "acknowledged only once the timed-out block was stored")
+        await clock.advance(by: .milliseconds(29))
+        #expect(await fixture.chain.height == 0, "149 ms after the first envelope: not cut yet")
+        await clock.advance(by: .milliseconds(1))
+        #expect(await fixture.chain.height == 1)
+        for receipt in receipts { #expect(await receipt.outcome == .success) }
         let blocks = try await fixture.verifiedBlocks()
         #expect(blocks.map(\.data.data.count) == [3])
+        // The next batch's timer starts with its own first envelope.
+        let late = await fixture.chain.submit(try fixture.envelope(3))
+        await clock.advance(by: .milliseconds(149))
+        #expect(await fixture.chain.height == 1)
+        await clock.advance(by: .milliseconds(1))
+        #expect(await late.outcome == .success)
+        #expect(await fixture.chain.height == 2)
     }
 
+    /// On the manual clock: a batch is cut once no envelope arrived for the idle timeout, long
+    /// before the batch timeout; an arrival within the idle time moves the cut.
     @Test func cutsAPartialBatchWhenArrivalsPauseForTheIdleTimeout() async throws {
-        let fixture = try SoloFixture(maxMessageCount: 10, timeout: .seconds(5), idleTimeout: .milliseconds(20))
+        let clock = ManualClock(start: TestPKI.now)
+        let fixture = try SoloFixture(maxMessageCount: 10, timeout: .seconds(5), idleTimeout: .milliseconds(20), clock: clock)
         defer { fixture.cleanUp() }
-        let start = ContinuousClock.now
-        let outcomes = await withTaskGroup(of: BroadcastOutcome.self) { group in
-            for index in 0..<3 { group.addTask { await fixture.chain.broadcast(try! fixture.envelope(index)) } }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-        #expect(outcomes == [.success, .success, .success])
-        #expect(ContinuousClock.now - start < .seconds(2), "cut by the idle timeout, long before the batch timeout")
-        #expect(try await fixture.verifiedBlocks().map(\.data.data.count).reduce(0, +) == 3)
+        let first = await fixture.chain.submit(try fixture.envelope(0))
+        await clock.advance(by: .milliseconds(15))
+        _ = await fixture.chain.submit(try fixture.envelope(1))
+        await clock.advance(by: .milliseconds(15))
+        #expect(await fixture.chain.height == 0, "30 ms in, but the last arrival was 15 ms ago")
+        await clock.advance(by: .milliseconds(4))
+        #expect(await fixture.chain.height == 0)
+        await clock.advance(by: .milliseconds(1))
+        #expect(await fixture.chain.height == 1, "20 ms after the last arrival")
+        #expect(await first.outcome == .success)
+        #expect(try await fixture.verifiedBlocks().map(\.data.data.count) == [2])
     }
 
     @Test func storesBlocksReorderedByDependencies() async throws {
@@ -139,10 +157,9 @@ struct SoloFixture {
         set.reads = [read]
         builder.readWriteSets = [("cc", set)]
         let reader = try builder.envelope { payload in Data(try fixture.client.sign(payload)) }
-        async let first = fixture.chain.broadcast(writer)
-        try await Task.sleep(for: .milliseconds(20))
-        async let second = fixture.chain.broadcast(reader)
-        #expect(await [first, second] == [.success, .success])
+        let first = await fixture.chain.submit(writer)
+        let second = await fixture.chain.submit(reader)
+        #expect(await [first.outcome, second.outcome] == [.success, .success])
         let block = try #require(try await fixture.verifiedBlocks().last)
         #expect(block.data.data == [try reader.serializedData(), try writer.serializedData()])
     }
