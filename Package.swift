@@ -176,6 +176,17 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // `medrex simulate` and SimulationTests: a whole network in one process on the stage seams,
+        // with crashes, partitions and message faults from one seed.
+        .target(
+            name: "NetworkSimulation",
+            dependencies: [
+                "BlockIntegrity", "BuiltInChaincodes", "Endorser", "Identity", "LedgerCore", "LedgerNode", "LedgerWire", "Orderer", "WorldState",
+                .product(name: "Chaincode", package: "Chaincode"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "medrex",
             dependencies: [
@@ -184,6 +195,7 @@ let package = Package(
                 "HealthChaincodes",
                 "LoadGenerator",
                 "NetworkFuzzing",
+                "NetworkSimulation",
                 "EtcdClient",
                 "LedgerCore",
                 "LedgerWire",
@@ -246,6 +258,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")]
         ),
+        .testTarget(name: "SimulationTests", dependencies: ["NetworkSimulation"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,6 +7,11 @@ import Synchronization
 package struct CommitOutcome: Sendable, Hashable {
     package let blockNumber: UInt64
     package let validationCode: Protos_TxValidationCode
+
+    package init(blockNumber: UInt64, validationCode: Protos_TxValidationCode) {
+        self.blockNumber = blockNumber
+        self.validationCode = validationCode
+    }
 }
 
 /// Tells waiters the outcome of transactions as blocks commit. A waiter registers before looking

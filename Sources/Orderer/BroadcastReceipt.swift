@@ -29,6 +29,9 @@ package final class BroadcastReceipt: Sendable {
         for waiter in waiters { waiter.resume(returning: outcome) }
     }
 
+    /// The outcome if it is known already; nil while the envelope waits for its block.
+    package var resolvedOutcome: BroadcastOutcome? { state.withLock { $0.outcome } }
+
     /// The outcome, waiting for it if need be.
     package var outcome: BroadcastOutcome {
         get async {
