@@ -67,8 +67,8 @@ package struct SimulationReport: Sendable, CustomStringConvertible {
 /// random source: the same seed makes the same run.
 ///
 /// The run: set up the `accounts` chaincode through `_lifecycle` (approvals of every
-/// organization, commit) and open the accounts; then `steps` random events (client transfers
-/// endorsed by one peer of each organization, deliveries to the orderer that may be dropped,
+/// organization, commit) and open the accounts; then `steps` random events (client transfers, and
+/// blind writes, endorsed by one peer of each organization, deliveries to the orderer that may be dropped,
 /// duplicated or reordered, clock advances that cut blocks, peers pulling blocks that may come
 /// repeated, out of order or corrupted, crashes and restarts of peers and of the orderer,
 /// partitions, state syncs, resends); then a healing phase in which every node runs and catches
@@ -77,6 +77,8 @@ package enum NetworkSimulation {
     static let chaincode = "accounts"
     static let channelID = "simchannel"
     static let initialBalance = 1000
+    /// Accounts opened by blind writes during the run start here (apart from the conserved ones).
+    static let blindWriteAccounts = 1_000_000
 
     package static func run(seed: UInt64, options: SimulationOptions = SimulationOptions()) async -> SimulationReport {
         do {
@@ -262,9 +264,16 @@ private final class World {
             endorsers.append(peers[candidates[Int.random(in: 0..<candidates.count, using: &random)]])
         }
         if options.faults, random.chance(3) { endorsers = [endorsers[0]] }
-        let from = Int.random(in: 0..<options.accounts, using: &random)
-        let to = (from + Int.random(in: 1..<options.accounts, using: &random)) % options.accounts
-        let arguments = ["transfer", AccountsContract.key(from), AccountsContract.key(to), String(Int.random(in: 1...50, using: &random))]
+        let arguments: [String]
+        if random.chance(25) {
+            // A blind write (no reads): a copy ordered again would not conflict, so only the
+            // duplicate-txid rules keep it from being VALID twice.
+            arguments = ["open", String(NetworkSimulation.blindWriteAccounts + Int.random(in: 0..<options.accounts, using: &random)), "1", String(Int.random(in: 1...9, using: &random))]
+        } else {
+            let from = Int.random(in: 0..<options.accounts, using: &random)
+            let to = (from + Int.random(in: 1..<options.accounts, using: &random)) % options.accounts
+            arguments = ["transfer", AccountsContract.key(from), AccountsContract.key(to), String(Int.random(in: 1...50, using: &random))]
+        }
         report.proposed += 1
         guard let (envelope, transactionID) = try endorse(chaincode: NetworkSimulation.chaincode, arguments, signer: client, at: endorsers) else {
             report.endorsementsRefused += 1
