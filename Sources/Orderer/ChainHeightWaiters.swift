@@ -1,4 +1,6 @@
+import LedgerWire
 import Synchronization
+import WorldState
 
 /// Readers waiting for a chain to reach a height (Deliver streams waiting for the next block).
 ///
@@ -75,5 +77,19 @@ package final class ChainHeightWaiters: Sendable {
             return state.waiters
         }
         for waiter in waiting { waiter.continuation.resume() }
+    }
+}
+
+extension ChainHeightWaiters {
+    /// Block `number` of `store`, the chain's blocks; with `wait`, waits until it is stored (or
+    /// the task is cancelled, or the chain stops serving), otherwise nil when it is not yet.
+    package func block(_ number: UInt64, wait: Bool, in store: any BlockStorage) async throws -> Common_Block? {
+        if number >= store.height {
+            // Block 2^64-1 would need a height past UInt64.max: it can never be cut.
+            let (height, overflow) = number.addingReportingOverflow(1)
+            guard wait, !overflow else { return nil }
+            try await self.wait(forHeight: height)
+        }
+        return try store.block(number: number)
     }
 }

@@ -30,9 +30,6 @@ import WorldState
 ///   history. An orderer whose next block was compacted away fetches it from the leader's Deliver,
 ///   or logs why it cannot.
 package actor EtcdChain: OrderingChain {
-    /// What the broadcasters of one batch wait for.
-    typealias Acknowledgement = BroadcastReceipt
-
     /// The state of this orderer while it leads the channel.
     struct Leadership {
         /// Tells one leadership of this orderer from the next.
@@ -42,11 +39,10 @@ package actor EtcdChain: OrderingChain {
         var nextNumber: UInt64
         /// Header hash of the last block appended to the log.
         var lastHash: [UInt8]
-        var cutter: BlockCutter
-        /// Waiting broadcasters, in the order of their envelopes in the cutter.
-        var acknowledgements: [Acknowledgement] = []
+        /// Validation, cutting and timers of this term: the front half every chain shares.
+        var batcher: BlockBatcher
         /// Cut batches waiting to be appended, in order, with their broadcasters.
-        var batches: [(envelopes: [Data], acknowledgements: [Acknowledgement])] = []
+        var batches: [BlockBatcher.Batch] = []
         var appending = false
         /// Blocks below this number were deleted from the log in this term.
         var compactedBelow: UInt64 = 0
@@ -62,7 +58,6 @@ package actor EtcdChain: OrderingChain {
     nonisolated let forwardingTLS: MutualTLS
     nonisolated let signer: SigningIdentity
     nonisolated let logger: Logger
-    let validator: BroadcastValidator
     /// Checks the blocks this orderer reads from the log (or fetches from the leader) before it stores them.
     let blockVerifier: BlockVerifier
     let blockStore: any BlockStorage
@@ -79,11 +74,6 @@ package actor EtcdChain: OrderingChain {
     /// Set while the log holds a block this orderer cannot take (inconsistent, or compacted away
     /// and not fetchable): it does not contend for leadership then.
     var cannotCatchUp = false
-    var timerGeneration = 0
-    /// Idle cutting (`settings.batchIdleTimeout`): when the last envelope arrived, and whether an
-    /// idle check is scheduled (at most one at a time).
-    var lastArrival = Duration.zero
-    var idleCheckScheduled = false
 
     /// - Parameters:
     ///   - settings: The channel's settings; blocks are cut no larger than `EtcdChainTiming.blockBytesMax`.
@@ -107,7 +97,6 @@ package actor EtcdChain: OrderingChain {
         effective.reordersByDependencies = settings.reordersByDependencies
         effective.batchIdleTimeout = settings.batchIdleTimeout
         self.settings = effective
-        validator = BroadcastValidator(settings: effective)
         blockVerifier = BlockVerifier(membership: effective.membership, blockValidationPolicy: effective.blockValidation)
         self.blockStore = blockStore
         self.signer = signer
@@ -141,16 +130,11 @@ package actor EtcdChain: OrderingChain {
     /// Leader: validates and orders the envelope, answering once its block is in the log.
     /// Follower: relays the leader's answer.
     package func submit(_ envelope: Common_Envelope) -> BroadcastReceipt {
-        guard leadership != nil else { return forward(envelope) }
-        let bytes: Data
-        do {
-            bytes = try envelope.serializedData()
-        } catch {
-            return BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded"))
-        }
-        if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock.now) { return BroadcastReceipt(refusal) }
-        let receipt = BroadcastReceipt()
-        enqueue(bytes, receipt)
+        guard let term = leadership?.term else { return forward(envelope) }
+        let (receipt, batches, checks) = leadership!.batcher.accept(envelope, clock: clock)
+        leadership!.batches += batches
+        schedule(checks, term: term)
+        startAppending()
         return receipt
     }
 
@@ -163,77 +147,20 @@ package actor EtcdChain: OrderingChain {
     }
 
     // The leadership state is mutated in place (`leadership!.…`): copying it out and back would
-    // copy the pending envelopes and acknowledgements on every envelope.
+    // copy the pending envelopes and receipts on every envelope.
 
-    private func enqueue(_ bytes: Data, _ continuation: Acknowledgement) {
-        guard let term = leadership?.term else {
-            continuation.resume(returning: BroadcastOutcome(status: .serviceUnavailable, info: "this orderer stopped leading; try again"))
-            return
-        }
-        let startsBatch = !leadership!.cutter.hasPending
-        let batches: [[Data]]
-        do {
-            batches = try leadership!.cutter.append(bytes)
-        } catch {
-            continuation.resume(returning: BroadcastOutcome(status: .requestEntityTooLarge, info: error.reason))
-            return
-        }
-        leadership!.acknowledgements.append(continuation)
-        for batch in batches {
-            let waiting = Array(leadership!.acknowledgements.prefix(batch.count))
-            leadership!.acknowledgements.removeFirst(batch.count)
-            leadership!.batches.append((batch, waiting))
-        }
-        if !batches.isEmpty { timerGeneration += 1 }
-        if leadership!.cutter.hasPending, startsBatch || !batches.isEmpty { armTimer(term: term) }
-        if let idle = settings.batchIdleTimeout, leadership!.cutter.hasPending {
-            lastArrival = clock.elapsed
-            if !idleCheckScheduled { scheduleIdleCheck(after: idle, term: term) }
-        }
-        startAppending()
-    }
-
-    private func scheduleIdleCheck(after delay: Duration, term: UInt64) {
-        idleCheckScheduled = true
-        clock.schedule(after: delay) { [weak self] in
-            await self?.idleCheck(term: term)
+    private func schedule(_ checks: [BlockBatcher.Check], term: UInt64) {
+        for check in checks {
+            clock.schedule(after: check.delay) { [weak self] in await self?.fire(check, term: term) }
         }
     }
 
-    /// Cuts the pending batch when nothing arrived for the idle timeout; otherwise checks again
-    /// when it would have passed.
-    private func idleCheck(term: UInt64) {
-        idleCheckScheduled = false
-        guard let idle = settings.batchIdleTimeout, leadership?.term == term, leadership!.cutter.hasPending else { return }
-        let quiet = clock.elapsed - lastArrival
-        guard quiet >= idle else {
-            scheduleIdleCheck(after: idle - quiet, term: term)
-            return
-        }
-        cutPending()
-    }
-
-    private func armTimer(term: UInt64) {
-        timerGeneration += 1
-        let generation = timerGeneration
-        let timeout = settings.batchTimeout
-        clock.schedule(after: timeout) { [weak self] in
-            await self?.timerFired(generation, term: term)
-        }
-    }
-
-    private func timerFired(_ generation: Int, term: UInt64) {
-        guard generation == timerGeneration, leadership?.term == term, leadership!.cutter.hasPending else { return }
-        cutPending()
-    }
-
-    /// Cuts the pending envelopes into a batch for appending, with their waiting broadcasters.
-    private func cutPending() {
-        let batch = leadership!.cutter.cut()
-        let waiting = leadership!.acknowledgements
-        leadership!.acknowledgements.removeAll()
-        leadership!.batches.append((batch, waiting))
-        timerGeneration += 1
+    /// A batch timer or idle check of `term` fell due (a later term has a batcher of its own).
+    private func fire(_ check: BlockBatcher.Check, term: UInt64) {
+        guard leadership?.term == term else { return }
+        let (batch, checks) = leadership!.batcher.fire(check, clock: clock)
+        if let batch { leadership!.batches.append(batch) }
+        schedule(checks, term: term)
         startAppending()
     }
 
@@ -249,7 +176,8 @@ package actor EtcdChain: OrderingChain {
     /// broadcasters with the outcome of its append.
     private func appendBatches(term: UInt64) async {
         while leadership?.term == term, !leadership!.batches.isEmpty {
-            let (envelopes, waiting) = leadership!.batches.removeFirst()
+            let batch = leadership!.batches.removeFirst()
+            let (envelopes, waiting) = (batch.envelopes, batch.receipts)
             let (number, previousHash, lease) = (leadership!.nextNumber, leadership!.lastHash, leadership!.lease)
             // Reordered once, here, before the block is signed and appended: followers take the block as is.
             let ordered = settings.reordersByDependencies ? DependencyReordering.reorder(envelopes).envelopes : envelopes
@@ -316,7 +244,7 @@ package actor EtcdChain: OrderingChain {
         leaderEndpoint = member
         leadership = Leadership(
             term: term, lease: lease, nextNumber: blockStore.height, lastHash: blockStore.lastHeaderHash,
-            cutter: BlockCutter(limits: settings.batchLimits))
+            batcher: BlockBatcher(settings: settings))
         onLeadershipChange(true)
         logger.notice("leading the channel", metadata: ["channel": "\(keys.channel)", "next block": "\(blockStore.height)"])
     }
@@ -332,11 +260,11 @@ package actor EtcdChain: OrderingChain {
         guard let current = leadership, current.term == term else { return }
         leadership = nil
         leaderEndpoint = nil
-        timerGeneration += 1
+        var batcher = current.batcher
         let refused = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer stopped leading before ordering the envelope; try again")
-        for continuation in current.acknowledgements { continuation.resume(returning: refused) }
+        for receipt in batcher.abandon() { receipt.resume(returning: refused) }
         for batch in current.batches {
-            for continuation in batch.acknowledgements { continuation.resume(returning: refused) }
+            for receipt in batch.receipts { receipt.resume(returning: refused) }
         }
         onLeadershipChange(false)
         logger.notice("stopped leading the channel", metadata: ["channel": "\(keys.channel)"])
@@ -372,13 +300,7 @@ package actor EtcdChain: OrderingChain {
     // MARK: - Deliver
 
     package func block(_ number: UInt64, wait: Bool) async throws -> Common_Block? {
-        if number >= blockStore.height {
-            // Block 2^64-1 would need a height past UInt64.max: it can never be cut.
-            let (height, overflow) = number.addingReportingOverflow(1)
-            guard wait, !overflow else { return nil }
-            try await readers.wait(forHeight: height)
-        }
-        return try blockStore.block(number: number)
+        try await readers.block(number, wait: wait, in: blockStore)
     }
 
     package func stopServing() {
