@@ -48,6 +48,7 @@ package actor EtcdChain: OrderingChain {
         var compactedBelow: UInt64 = 0
     }
 
+    package static let consensusType = "etcd"
     package nonisolated let settings: ChannelOrderingSettings
     /// This orderer's advertised endpoint: the leader key's value while it leads, and its name in
     /// the persisted heights.

@@ -14,14 +14,14 @@ import Synchronization
 import WorldState
 import X509
 
-/// An orderer process: one chain per configured channel — `solo`, or `etcd` over the etcd cluster
-/// of its configuration — served over gRPC with mutual TLS.
+/// An orderer process: one chain per configured channel, made by the consensus type the channel's
+/// configuration names (`OrdererNode.consensusTypes`: `solo`, or `etcd` over the etcd cluster of
+/// the orderer's configuration), served over gRPC with mutual TLS.
 package final class OrdererNode: Sendable {
     package let configuration: OrdererConfiguration
     private let chains: [String: any OrderingChain]
-    /// The chains ordered over etcd, whose election and log following run beside the server.
-    private let etcdChains: [EtcdChain]
-    private let etcd: EtcdClient?
+    /// What the chains of several channels share (the etcd client), closed on shutdown.
+    private let shared: SharedConsensusResources
     /// TLS roots of the etcd channels' orderer organizations, accepted from clients so that
     /// followers can forward Broadcast to the leader.
     private let ordererTLSRootPEMs: [String]
@@ -37,10 +37,8 @@ package final class OrdererNode: Sendable {
         self.logger = logger
         let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
         var chains: [String: any OrderingChain] = [:]
-        var etcdChains: [EtcdChain] = []
         var databases: [RocksDatabase] = []
-        var ordererTLSRootPEMs: [String] = []
-        var etcd: EtcdClient?
+        let shared = SharedConsensusResources()
         for genesisFile in configuration.channels {
             let genesis: Common_Block
             do {
@@ -49,14 +47,12 @@ package final class OrdererNode: Sendable {
                 throw ConfigError(.unreadable, file: genesisFile.path, line: nil, field: "", reason: "not a readable genesis block: \(error)")
             }
             let config = try ChannelConfig(block: genesis)
-            guard ["solo", "etcd"].contains(config.consensusType) else {
+            guard let consensus = Self.consensusTypes[config.consensusType] else {
                 throw ConfigError(.invalidValue, file: genesisFile.path, line: nil, field: "ConsensusType",
-                                  reason: "consensus '\(config.consensusType)' is not available in this orderer; create the channel with consensus: solo or etcd")
+                                  reason: "consensus '\(config.consensusType)' is not available in this orderer; create the channel with consensus: "
+                                      + Self.consensusTypes.keys.sorted().joined(separator: " or "))
             }
-            if config.consensusType == "etcd", configuration.etcd == nil {
-                throw ConfigError(.missingField, file: configuration.sourceFile, line: nil, field: "etcd.endpoints",
-                                  reason: "channel '\(config.channelID)' (genesis block \(genesisFile.lastPathComponent)) is ordered by consensus etcd, but this orderer has no etcd cluster: add etcd: { endpoints: [host:port, ...] }")
-            }
+            try consensus.check(configuration, config, genesisFile)
             // The orderer keeps blocks only: no world state.
             let directory = configuration.ledgerDirectory(channel: config.channelID)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -72,42 +68,16 @@ package final class OrdererNode: Sendable {
             let onBlockStored: @Sendable (Common_Block) -> Void = { block in
                 metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count)
             }
-            if let etcdSettings = configuration.etcd, config.consensusType == "etcd" {
-                let client = try etcd ?? Self.etcdClient(configuration, settings: etcdSettings, file: configuration.sourceFile, logger: logger)
-                etcd = client
-                let roots = try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } }
-                ordererTLSRootPEMs += roots
-                let forwardingTLS = MutualTLS(
-                    certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
-                    trustedCAPEMs: roots)
-                let chain = EtcdChain(
-                    settings: settings, genesisHash: genesis.header.hash, blockStore: blockStore, signer: signer, etcd: client, member: etcdSettings.advertisedEndpoint,
-                    forwardingTLS: forwardingTLS, timing: timing.leasing(seconds: etcdSettings.leaseSeconds), logger: logger, onBlockStored: onBlockStored,
-                    onLeadershipChange: { leading in metrics.setLeader(channel: channelID, leading: leading) })
-                metrics.setLeader(channel: channelID, leading: false)
-                chains[channelID] = chain
-                etcdChains.append(chain)
-            } else {
-                chains[channelID] = SoloChain(settings: settings, blockStore: blockStore, signer: signer, logger: logger, onBlockStored: onBlockStored)
-            }
+            let making = ChainMaking(
+                configuration: configuration, channel: config, genesis: genesis, settings: settings, blockStore: blockStore, signer: signer,
+                timing: timing, metrics: metrics, logger: logger, onBlockStored: onBlockStored)
+            chains[channelID] = try consensus.makeChain(making, shared)
             metrics.setHeight(channel: channelID, height: blockStore.height)
         }
         self.chains = chains
-        self.etcdChains = etcdChains
-        self.etcd = etcd
-        self.ordererTLSRootPEMs = ordererTLSRootPEMs
+        self.shared = shared
+        self.ordererTLSRootPEMs = shared.clientTLSRoots
         self.databases = databases
-    }
-
-    private static func etcdClient(_ configuration: OrdererConfiguration, settings: OrdererConfiguration.EtcdSettings, file: String, logger: Logger) throws -> EtcdClient {
-        let tls = MutualTLS(
-            certificate: settings.tls.certificate ?? configuration.tlsCertificate, privateKey: settings.tls.privateKey ?? configuration.tlsPrivateKey,
-            trustedCAs: settings.tls.rootCAs)
-        do {
-            return try EtcdClient(endpoints: settings.endpoints, tls: tls, logger: logger)
-        } catch {
-            throw ConfigError(.invalidValue, file: file, line: nil, field: "etcd", reason: "\(error)")
-        }
     }
 
     /// Stores the genesis block as block 0 of a new ledger; an existing ledger must start with it.
@@ -141,11 +111,13 @@ package final class OrdererNode: Sendable {
         if stopEarly { server.beginGracefulShutdown() }
         let configuration = self.configuration
         let logger = self.logger
-        // Election and log following run until the server has drained: in-flight broadcasts need them.
-        let etcdChains = self.etcdChains
+        // The chains' own work (election, log following) runs until the server has drained:
+        // in-flight broadcasts need it.
+        let running = Array(chains.values)
+        let consensusNames = Set(chains.values.map { type(of: $0).consensusType }).sorted().joined(separator: ", ")
         let consensus = Task {
             await withDiscardingTaskGroup { group in
-                for chain in etcdChains { group.addTask { await chain.run() } }
+                for chain in running { group.addTask { await chain.run() } }
             }
         }
         do {
@@ -153,7 +125,7 @@ package final class OrdererNode: Sendable {
                 group.addTask {
                     let address = try await transport.listeningAddress
                     let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
-                    logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "\(etcdChains.isEmpty ? "solo" : "etcd")"])
+                    logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "\(consensusNames)"])
                     onListening(port)
                 }
                 try await server.serve()
@@ -161,12 +133,12 @@ package final class OrdererNode: Sendable {
         } catch {
             consensus.cancel()
             await consensus.value
-            await etcd?.close()
+            await shared.close()
             throw error
         }
         consensus.cancel()
         await consensus.value
-        await etcd?.close()
+        await shared.close()
         await operations?.close()
         // Close the ledgers here rather than in a deinit on whichever thread drops them last, which
         // can race with the process exiting (RocksDB aborts when its statics are destroyed first).

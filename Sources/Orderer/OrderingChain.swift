@@ -3,6 +3,9 @@ import LedgerWire
 /// The ordering service of one channel, as the Broadcast and Deliver services drive it, whatever
 /// the consensus behind it (`SoloChain`, `EtcdChain`).
 package protocol OrderingChain: Sendable {
+    /// The name channels give this consensus type in their configuration (`ConsensusType`).
+    static var consensusType: String { get }
+
     /// Who may write and read the channel, and how its blocks are cut.
     var settings: ChannelOrderingSettings { get }
 
@@ -24,9 +27,15 @@ package protocol OrderingChain: Sendable {
     /// Releases every reader waiting for a block; later waits fail at once. Called on shutdown so
     /// open Deliver streams end and the server can stop.
     func stopServing() async
+
+    /// Runs the chain's own work beside the server (the etcd chain's election and log following)
+    /// until the task is cancelled; a solo chain has none.
+    func run() async
 }
 
 extension OrderingChain {
+    package func run() async {}
+
     /// Validates and orders one envelope; its outcome once known.
     package func broadcast(_ envelope: Common_Envelope) async -> BroadcastOutcome {
         await submit(envelope).outcome

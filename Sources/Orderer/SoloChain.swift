@@ -13,6 +13,7 @@ import WorldState
 /// A broadcast answers SUCCESS only once the block holding its envelope is fsynced, so an
 /// acknowledged envelope survives a crash of the orderer. Envelopes are ordered in arrival order.
 package actor SoloChain: OrderingChain {
+    package static let consensusType = "solo"
     package nonisolated let settings: ChannelOrderingSettings
     private let blockStore: any BlockStorage
     private let signer: SigningIdentity

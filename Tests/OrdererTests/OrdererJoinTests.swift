@@ -53,6 +53,29 @@ import WorldState
         #expect(throws: ConfigError.self) { _ = try OrdererNode(configuration: mixed) }
     }
 
+    /// Consensus types are looked up among those registered; another is refused with their names
+    /// and nothing is created for the channel.
+    @Test func refusesAConsensusTypeThatIsNotRegistered() throws {
+        let (work, configuration, genesis) = try setUp(consensus: "solo")
+        defer { try? FileManager.default.removeItem(at: work) }
+        // The channel's configuration names a consensus type no orderer here knows.
+        var envelope = try Common_Envelope(serializedBytes: genesis.data.data[0])
+        var payload = try Common_Payload(serializedBytes: envelope.payload)
+        var configEnvelope = try Common_ConfigEnvelope(serializedBytes: payload.data)
+        var consensus = Orderer_ConsensusType()
+        consensus.type = "raft"
+        configEnvelope.config.channelGroup.groups["Orderer"]!.values["ConsensusType"]!.value = try consensus.serializedData()
+        payload.data = try configEnvelope.serializedData()
+        envelope.payload = try payload.serializedData()
+        let raft = Common_Block(number: 0, previousHash: [], envelopes: [try envelope.serializedData()])
+        try raft.serializedData().write(to: configuration.channels[0])
+        let error = #expect(throws: ConfigError.self) { _ = try OrdererNode(configuration: configuration) }
+        #expect(error?.field == "ConsensusType")
+        #expect(error?.reason.contains("consensus 'raft' is not available") == true && error?.reason.contains("etcd or solo") == true, "\(String(describing: error))")
+        #expect(!FileManager.default.fileExists(atPath: configuration.ledgerDirectory(channel: "healthchannel").path))
+        #expect(OrdererNode.consensusTypes.keys.sorted() == ["etcd", "solo"])
+    }
+
     @Test func refusesAnEtcdChannelWithoutAnEtcdCluster() throws {
         var (work, configuration, _) = try setUp(consensus: "etcd")
         defer { try? FileManager.default.removeItem(at: work) }
