@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "Orderer",
             dependencies: [
-                "BlockIntegrity", "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "RPCTransport", "Operations", "EtcdClient",
+                "BlockIntegrity", "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "NodeClients", "RPCTransport", "Operations", "EtcdClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,15 +139,74 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The clients of every node API: orderer (Broadcast, Deliver), endorser, gateway, the
+        // transaction and endorsement streams, peer admin, PHI records. The CLI, the load
+        // generator and the daemons use these; no client depends on a daemon module.
         .target(
-            name: "LedgerNode",
+            name: "NodeClients",
             dependencies: [
-                "BuiltInChaincodes", "HealthChaincodes", "BlockIntegrity",
-                "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "Orderer", "OffChainStore", "NetworkConfig", "RPCTransport", "Operations",
+                "Endorser", "HealthChaincodes", "Identity", "LedgerCore", "LedgerWire", "OffChainStore", "RPCTransport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        // Validate and commit: blocks from a block source (Deliver) verified, their transactions
+        // validated (signatures, policies, MVCC) and committed; commit notifications; what a peer
+        // serves of its committed blocks.
+        .target(
+            name: "Committer",
+            dependencies: [
+                "BlockIntegrity", "Endorser", "Identity", "LedgerCore", "LedgerWire", "NodeClients", "RPCTransport", "WorldState",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // Fabric's Gateway service and Medrex's transaction stream: endorse across organizations,
+        // submit to ordering (following unconfirmed submissions), report commit status.
+        .target(
+            name: "GatewayService",
+            dependencies: [
+                "Committer", "Endorser", "Identity", "LedgerCore", "LedgerWire", "NodeClients", "RPCTransport", "WorldState",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // PHI records off the chain: the peer's service that stores, anchors, reads and audits them.
+        .target(
+            name: "PhiService",
+            dependencies: [
+                "Committer", "Endorser", "GatewayService", "HealthChaincodes", "Identity", "LedgerCore", "LedgerWire", "NetworkConfig", "OffChainStore", "WorldState",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Chaincode", package: "Chaincode"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        // The peer daemon: peer.yaml, joining channels, wiring endorser, committer, gateway and PHI
+        // service, the gRPC services (Endorser, Deliver, admin), operations endpoint.
+        .target(
+            name: "PeerDaemon",
+            dependencies: [
+                "BuiltInChaincodes", "HealthChaincodes", "BlockIntegrity", "Committer", "GatewayService", "NodeClients", "PhiService",
+                "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "OffChainStore", "NetworkConfig", "RPCTransport", "Operations",
                 .product(name: "Chaincode", package: "Chaincode"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Yams", package: "Yams"),
@@ -161,7 +220,7 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
-                "BuiltInChaincodes", "Endorser", "Identity", "LedgerCore", "LedgerNode", "LedgerWire", "RPCTransport",
+                "BuiltInChaincodes", "Endorser", "Identity", "LedgerCore", "NodeClients", "LedgerWire", "RPCTransport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -181,7 +240,7 @@ let package = Package(
         .target(
             name: "NetworkSimulation",
             dependencies: [
-                "BlockIntegrity", "BuiltInChaincodes", "Endorser", "Identity", "LedgerCore", "LedgerNode", "LedgerWire", "Orderer", "WorldState",
+                "BlockIntegrity", "BuiltInChaincodes", "Committer", "Endorser", "Identity", "LedgerCore", "LedgerWire", "Orderer", "WorldState",
                 .product(name: "Chaincode", package: "Chaincode"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -190,7 +249,9 @@ let package = Package(
         .executableTarget(
             name: "medrex",
             dependencies: [
-                "LedgerNode",
+                "PeerDaemon",
+                "NodeClients",
+                "Committer",
                 "BuiltInChaincodes",
                 "HealthChaincodes",
                 "LoadGenerator",
@@ -238,7 +299,7 @@ let package = Package(
         .testTarget(
             name: "OrdererTests",
             dependencies: [
-                "Orderer", "BlockIntegrity", "EtcdClient", "LedgerCore", "LedgerWire", "Identity", "WorldState", "LedgerNode", "NetworkConfig", "RPCTransport",
+                "Orderer", "BlockIntegrity", "EtcdClient", "LedgerCore", "LedgerWire", "Identity", "WorldState", "Committer", "GatewayService", "NodeClients", "PeerDaemon", "PhiService", "NetworkConfig", "RPCTransport",
                 "Operations", "TestSupport",
             ]
         ),
@@ -251,8 +312,8 @@ let package = Package(
         ),
         .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", "RPCTransport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
-            name: "LedgerNodeTests",
-            dependencies: ["LedgerNode", "BlockIntegrity", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
+            name: "PeerTests",
+            dependencies: ["PeerDaemon", "Committer", "GatewayService", "NodeClients", "PhiService", "BlockIntegrity", "BuiltInChaincodes", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
                 "HealthChaincodes", "OffChainStore", "NetworkFuzzing", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),

@@ -12,11 +12,12 @@ if [ "$#" -gt 0 ]; then
     swift test --skip-build "$@"
     exit
 fi
-# The etcd client's lease and failover tests and the ordering chains' timing tests (leases, batch
-# and idle timeouts) need their async tasks to run on time. In the parallel run, other suites block
-# the 2-core machine's cooperative threads for seconds (child processes, builds of the example
-# plugin), so those suites run in a process of their own after.
-timed="EtcdClientTests|EtcdChainTests|SoloChainTests"
+# The etcd client's lease and failover tests and the etcd chain's (real etcd leases) need their
+# async tasks to run on time. In the parallel run, other suites block the 2-core machine's
+# cooperative threads for seconds (child processes, builds of the example plugin), so those suites
+# run in a process of their own after. Batch and idle timeouts, reservations and follow deadlines
+# are tested on the manual clock (LedgerClock) and run in the parallel pass.
+timed="EtcdClientTests|EtcdChainTests"
 swift test --skip-build --skip "$timed"
 swift test --skip-build --filter "$timed"
 # A smoke run of every libFuzzer target (a few seconds each, unoptimized build of its own so that

@@ -240,7 +240,7 @@ func fabricEnvelopes(limit: Int = 8) -> [(name: String, bytes: Data)] {
 // MARK: - Synthetic signed transactions
 
 /// An endorser transaction signed with the fixed keys, the way clients and endorsers build them
-/// (as Tests/LedgerNodeTests' ValidationFixture does).
+/// (as Tests/PeerTests' ValidationFixture does).
 struct SignedTransactionSpec {
     var channel = FuzzPKI.channel
     var chaincode = "cc"

@@ -3,7 +3,7 @@ import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
+import Committer
 import LedgerWire
 import WorldState
 

@@ -1,5 +1,5 @@
 // Fuzz target `block`: bytes → Common_Block → BlockVerifier.verify and BlockValidator (prepare,
-// then resolve against an InMemoryStateDatabase) (LedgerNode), then the state changes of the
+// then resolve against an InMemoryStateDatabase) (Committer), then the state changes of the
 // validated block applied (WorldState); a config block also → ChannelConfig(block:) and the
 // orderer's channel settings from it (NetworkConfig, Orderer). Fabric's recorded blocks (channel
 // "anchor") are checked against Fabric's recorded MSPs, everything else against the fixed test PKI.
@@ -7,7 +7,7 @@ import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
+import Committer
 import LedgerWire
 import NetworkConfig
 import Orderer

@@ -5,12 +5,12 @@
 // mutator on the chosen sub-field, then re-binds the txid and proposal hash and re-signs the
 // endorsements and the envelope with the fixed test keys, so the checks behind the signatures are
 // reached. Each input then goes through the orderer's broadcast checks and dependency reordering
-// (Orderer), and block validation with a commit of its outcome (LedgerNode, WorldState).
+// (Orderer), and block validation with a commit of its outcome (Committer, WorldState).
 import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
+import Committer
 import LedgerWire
 import Orderer
 import SwiftProtobuf

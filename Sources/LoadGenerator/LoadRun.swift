@@ -2,10 +2,10 @@ import Endorser
 import Foundation
 import GRPCCore
 import Identity
-import LedgerNode
 import LedgerWire
 import RPCTransport
 import Synchronization
+import NodeClients
 
 /// Drives a running network through one peer's gateway: `clients` concurrent clients, each
 /// sending one transaction at a time, until `transactions` have been sent or `duration` has passed.
@@ -118,7 +118,7 @@ package struct LoadRun: Sendable {
                 let proposal = try ProposalFactory.make(channel: channel, chaincode: workload.chaincode, arguments: arguments, signer: signer, timestamp: Date())
                 let outcome = try await sender.transact(channel: channel, proposal: proposal)
                 recorder.committed(code: outcome.code, keys: keys, began: began, endorsed: outcome.endorsed, committed: outcome.committed)
-            } catch let error as RPCError where error.code == .aborted && error.message.hasPrefix(ReadConflictPrecheck.abortMessagePrefix) {
+            } catch let error as RPCError where error.code == .aborted && error.message.hasPrefix(GatewayClient.earlyAbortMessagePrefix) {
                 recorder.abortedBeforeOrdering(keys: keys)
             } catch let error as RPCError {
                 recorder.failed("\(error.code): \(error.message.prefix(120))")

@@ -1,9 +1,9 @@
 import Foundation
 import Histogram
 import Identity
-import LedgerNode
 import RPCTransport
 import Synchronization
+import NodeClients
 
 /// The `phi` workload of `medrex bench`: each client stores a small FHIR record through the PHI
 /// service (encrypt, store, anchor committed) as the writer, then reads it back as the patient

@@ -3,11 +3,11 @@ import Endorser
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
 import LedgerWire
 import Orderer
 import Synchronization
 import WorldState
+import Committer
 
 /// How big a simulated network is and how long it runs.
 package struct SimulationOptions: Sendable, Hashable {

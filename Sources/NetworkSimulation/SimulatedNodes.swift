@@ -5,11 +5,11 @@ import Endorser
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
 import LedgerWire
 import Logging
 import Orderer
 import WorldState
+import Committer
 
 /// Logs of simulated nodes go nowhere: thousands of runs would drown the report.
 let silentLogger = Logger(label: "medrex.simulation") { _ in SwiftLogNoOpLogHandler() }

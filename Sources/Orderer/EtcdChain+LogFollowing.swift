@@ -4,6 +4,7 @@ import LedgerCore
 import LedgerWire
 import RPCTransport
 import SwiftProtobuf
+import NodeClients
 
 extension EtcdChain {
     /// Follows the log from this orderer's height until cancelled: reads what it lacks with range

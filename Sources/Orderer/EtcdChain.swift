@@ -8,6 +8,7 @@ import Logging
 import RPCTransport
 import SwiftProtobuf
 import WorldState
+import NodeClients
 
 /// The `etcd` ordering service of one channel: several orderers share an etcd cluster as the
 /// replicated log of the channel's blocks and for leader election; there is no consensus

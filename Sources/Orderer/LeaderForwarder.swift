@@ -2,6 +2,7 @@ import LedgerWire
 import Logging
 import RPCTransport
 import Synchronization
+import NodeClients
 
 /// A follower's Broadcast stream to the current leader of an etcd-ordered channel: envelopes are
 /// written on one long-lived stream (an `OrdererBroadcaster`) and the leader's answers relayed.

@@ -13,6 +13,7 @@ import RPCTransport
 import Synchronization
 import WorldState
 import X509
+import NodeClients
 
 /// An orderer process: one chain per configured channel, made by the consensus type the channel's
 /// configuration names (`OrdererNode.consensusTypes`: `solo`, or `etcd` over the etcd cluster of

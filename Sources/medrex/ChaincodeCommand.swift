@@ -5,9 +5,12 @@ import Foundation
 import GRPCCore
 import LedgerCore
 import Identity
-import LedgerNode
 import LedgerWire
 import NetworkConfig
+import PeerDaemon
+import Committer
+import GatewayService
+import NodeClients
 
 struct ChaincodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
 import RPCTransport
-import LedgerNode
 import GRPCCore
 import LedgerWire
 import NetworkConfig
 import SwiftProtobuf
+import PeerDaemon
+import Committer
+import GatewayService
+import NodeClients
 
 struct ChannelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "channel", abstract: "Channels.", subcommands: [Create.self, Join.self, List.self])

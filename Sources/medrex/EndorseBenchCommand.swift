@@ -6,12 +6,15 @@ import Endorser
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
 import LedgerWire
 import NetworkConfig
 import SwiftProtobuf
 import Synchronization
 import WorldState
+import PeerDaemon
+import Committer
+import GatewayService
+import NodeClients
 
 /// `medrex bench endorse`: proposals/s of the endorser for a simple put, in-process and over
 /// gRPC with mutual TLS (unary calls, and the endorsement stream), against a RocksDB ledger. Proposals are built and signed before timing

@@ -7,6 +7,7 @@ import NetworkConfig
 import Orderer
 import SwiftProtobuf
 import RPCTransport
+import NodeClients
 
 /// `medrex bench order`: envelopes/s through the ordering service's Broadcast and back out of
 /// Deliver, over gRPC with mutual TLS. Envelopes are built and signed before timing (a client's work).

@@ -4,6 +4,7 @@ import Identity
 import LedgerWire
 import Orderer
 import RPCTransport
+import NodeClients
 
 /// Orderer processes (`medrex orderer start`, this executable) of one etcd-ordered channel on
 /// loopback, for `medrex bench order --consensus etcd`: started, SIGKILLed and stopped by PID.

@@ -1,8 +1,11 @@
 import ArgumentParser
 import BuiltInChaincodes
 import Foundation
-import LedgerNode
 import NetworkConfig
+import PeerDaemon
+import Committer
+import GatewayService
+import NodeClients
 
 struct PeerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "peer", abstract: "Run a peer.", subcommands: [Start.self])

@@ -3,10 +3,13 @@ import Foundation
 import GRPCCore
 import HealthChaincodes
 import Identity
-import LedgerNode
 import LedgerWire
 import NetworkConfig
 import RPCTransport
+import PeerDaemon
+import Committer
+import GatewayService
+import NodeClients
 
 extension GatewayOptions {
     /// The caller's identity and a TLS setting for the gateway peer.

@@ -8,6 +8,7 @@ import RPCTransport
 import SwiftProtobuf
 import Testing
 import TestSupport
+import NodeClients
 
 @testable import Orderer
 

@@ -2,12 +2,16 @@ import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
 import LedgerWire
 import SwiftProtobuf
 import Testing
 import TestSupport
 import WorldState
+import Committer
+import GatewayService
+import NodeClients
+import PeerDaemon
+import PhiService
 
 @testable import Orderer
 

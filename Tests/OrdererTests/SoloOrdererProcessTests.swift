@@ -2,13 +2,17 @@ import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore
-import LedgerNode
 import LedgerWire
 import NetworkConfig
 import RPCTransport
 import SwiftProtobuf
 import Testing
 import TestSupport
+import Committer
+import GatewayService
+import NodeClients
+import PeerDaemon
+import PhiService
 
 @testable import Orderer
 

@@ -1,0 +1,362 @@
+import BlockIntegrity
+import RPCTransport
+import BuiltInChaincodes
+import Chaincode
+import Endorser
+import Foundation
+import LedgerCore
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Identity
+import LedgerWire
+import Logging
+import NetworkConfig
+import OffChainStore
+import Operations
+import SwiftProtobuf
+import Synchronization
+import WorldState
+import Committer
+import GatewayService
+import NodeClients
+import PhiService
+
+/// A peer process: its channels (ledgers, chaincodes) and its gRPC services over mutual TLS. The
+/// endorser role serves `protos.Endorser`; the committer role pulls each channel's blocks from
+/// the ordering service and validates and commits them (`ChannelCommitter`); with both roles the
+/// peer also serves the gateway and the streaming API. Channels are joined at start (peer.yaml and
+/// the channels joined earlier through `PeerAdmin`) and at run time (`join(genesis:chaincodes:)`).
+package final class PeerNode: Sendable {
+    package let configuration: PeerConfiguration
+    private let logger: Logger
+    package let metrics = PeerMetrics()
+    private let signer: SigningIdentity
+    private let builtInChaincodes: [String: any Contract]
+    /// The peer's own organization, whose admins may administer it.
+    private let ownOrganization: MembershipServiceProvider
+
+    /// One joined channel: everything the services and background tasks of the peer use.
+    package struct JoinedChannel: Sendable {
+        let ledger: Ledger
+        let providers: [MembershipServiceProvider]
+        let resources: ChannelEndorsementResources
+        let blocks: ChannelBlocks
+        let notifier: CommitNotifier
+        let gateway: GatewayChannel?
+        /// Background work (committer, broadcaster), started when the peer runs.
+        let tasks: [@Sendable () async -> Void]
+    }
+
+    /// What the services read; replaced as a whole when a channel is joined.
+    package struct Services: Sendable {
+        var channels: [String: JoinedChannel] = [:]
+        var endorser: EndorsementService
+        var gateway: Gateway?
+        var blocks: [String: ChannelBlocks] { channels.mapValues(\.blocks) }
+    }
+
+    private let services: Mutex<Services>
+    /// Background tasks of channels joined after `run` started; `run` starts them.
+    private let taskInbox: (stream: AsyncStream<@Sendable () async -> Void>, continuation: AsyncStream<@Sendable () async -> Void>.Continuation)
+    private let joining = Mutex(false)
+    /// The endorsements this peer signed, so its committer need not verify them again.
+    private let ownSignatures = OwnSignatures()
+
+    /// `builtInChaincodes` ship with the node and are registered without dlopen; a channel's
+    /// other chaincodes are plugins installed in the data directory.
+    package init(
+        configuration: PeerConfiguration, builtInChaincodes: [String: any Contract] = [:], logger: Logger = Logger(label: "medrex.peer")
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.builtInChaincodes = builtInChaincodes
+        let mspFolder = CryptoMaterialLayout.MSPFolder(directory: configuration.msp)
+        signer = try CryptoMaterialLoader.loadSigningIdentity(mspFolder, mspID: configuration.mspID)
+        ownOrganization = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(mspFolder, mspID: configuration.mspID))
+        services = Mutex(Services(endorser: EndorsementService(signer: signer, membership: MembershipRegistry([]), channels: [:])))
+        taskInbox = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+        for channel in configuration.channels {
+            let genesis: Common_Block
+            do {
+                genesis = try Common_Block(serializedBytes: try Data(contentsOf: channel.genesis))
+            } catch {
+                throw ConfigError(.unreadable, file: channel.genesis.path, line: nil, field: "", reason: "not a readable genesis block: \(error)")
+            }
+            _ = try join(genesis: genesis, chaincodes: channel.chaincodes, source: channel.genesis.path, persist: false)
+        }
+        for joined in try JoinedChannelRecord.all(in: configuration.data) where !isJoined(joined.channelID) {
+            _ = try join(genesis: joined.genesis, chaincodes: joined.chaincodes, source: joined.file.path, persist: false)
+        }
+    }
+
+    private var currentServices: Services { services.withLock { $0 } }
+
+    private func isJoined(_ channelID: String) -> Bool { services.withLock { $0.channels[channelID] != nil } }
+
+    /// The channels joined and their heights.
+    package var channels: [(channelID: String, height: UInt64, currentBlockHash: [UInt8])] {
+        services.withLock { $0.channels }.sorted { $0.key < $1.key }.map { id, channel in
+            let height = channel.ledger.height
+            let hash = height == 0 ? [] : ((try? channel.ledger.blockStore.block(number: height - 1))??.header.hash ?? [])
+            return (id, height, hash)
+        }
+    }
+
+    /// The endorser as of now (it knows every channel joined so far).
+    package var endorser: EndorsementService { services.withLock { $0.endorser } }
+
+    /// Joins a channel from its genesis block: opens (or creates) its ledger, loads its chaincodes,
+    /// and starts committing its blocks. With `persist`, the peer joins it again on every start.
+    /// Refuses a channel joined already, and a ledger on disk started from another genesis block.
+    @discardableResult
+    package func join(
+        genesis: Common_Block, chaincodes: [(name: String, version: String)], source: String = "JoinChannel", persist: Bool = true
+    ) throws -> (channelID: String, height: UInt64) {
+        // One join at a time, so two joins of one channel cannot both open its ledger.
+        guard joining.withLock({ busy in busy ? false : { busy = true; return true }() }) else {
+            throw ConfigError(.invalidValue, file: source, line: nil, field: "", reason: "another channel is being joined; try again")
+        }
+        defer { joining.withLock { $0 = false } }
+        let config = try ChannelConfig(block: genesis)
+        guard !isJoined(config.channelID) else {
+            throw ConfigError(.invalidValue, file: source, line: nil, field: "", reason: "channel '\(config.channelID)' is joined already")
+        }
+        let channel = try makeChannel(config: config, genesis: genesis, chaincodes: chaincodes, source: source)
+        if persist {
+            do {
+                try JoinedChannelRecord.write(genesis: genesis, channelID: config.channelID, chaincodes: chaincodes, in: configuration.data)
+            } catch {
+                try? channel.ledger.close()
+                throw error
+            }
+        }
+        services.withLock { services in
+            services.channels[config.channelID] = channel
+            let providers = Dictionary(services.channels.values.flatMap(\.providers).map { ($0.mspID, $0) }, uniquingKeysWith: { first, _ in first })
+            services.endorser = EndorsementService(
+                signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: services.channels.mapValues(\.resources),
+                timestampSkew: TimeInterval(configuration.proposalTimestampSkewSeconds), ownSignatures: ownSignatures)
+            let gatewayChannels = services.channels.compactMapValues(\.gateway)
+            services.gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
+                ? Gateway(endorser: services.endorser, channels: gatewayChannels, logger: logger) : nil
+        }
+        for task in channel.tasks { taskInbox.continuation.yield(task) }
+        logger.notice("joined channel", metadata: ["channel": "\(config.channelID)", "height": "\(channel.ledger.height)"])
+        return (config.channelID, channel.ledger.height)
+    }
+
+    private func makeChannel(
+        config: ChannelConfig, genesis: Common_Block, chaincodes installed: [(name: String, version: String)], source: String
+    ) throws -> JoinedChannel {
+        let organizations = config.applicationOrganizations + config.ordererOrganizations
+        let providers = try organizations.map { try MembershipServiceProvider($0.msp) }
+        let membership = MembershipRegistry(providers)
+        var chaincodes: [String: (version: String, contract: any Contract)] = [:]
+        for chaincode in installed {
+            if let builtIn = builtInChaincodes[chaincode.name] {
+                chaincodes[chaincode.name] = (chaincode.version, builtIn)
+            } else {
+                let path = configuration.chaincodeDirectory.appendingPathComponent("\(chaincode.name).so").path
+                chaincodes[chaincode.name] = (chaincode.version, try ChaincodePluginLoader.load(path: path))
+            }
+            logger.info("chaincode ready", metadata: ["channel": "\(config.channelID)", "chaincode": "\(chaincode.name)", "version": "\(chaincode.version)"])
+        }
+        chaincodes[ChaincodeDefinition.namespace] = (
+            ChaincodeDefinition.lifecycleVersion, LifecycleContract(organizations: config.applicationOrganizations.map(\.mspID)))
+        let ledger = try Ledger(directory: configuration.ledgerDirectory(channel: config.channelID), logger: logger)
+        do {
+            if ledger.height == 0 {
+                try ledger.commit(genesis)
+            } else if try ledger.blockStore.block(number: 0)?.header.hash != genesis.header.hash {
+                throw ConfigError(.invalidValue, file: source, line: nil, field: "", reason: "the ledger on disk was started from another genesis block")
+            }
+        } catch {
+            try? ledger.close()
+            throw error
+        }
+        var resources = ChannelEndorsementResources(
+            state: ledger.state,
+            history: { namespace, key in
+                try ledger.history(namespace: namespace, key: key).map {
+                    KeyModification(transactionID: $0.transactionID, blockNumber: $0.version.blockNumber, transactionNumber: $0.version.transactionNumber, value: $0.value)
+                }
+            },
+            isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
+            chaincodes: chaincodes)
+        resources.membership = membership
+        resources.writers = .or(config.applicationOrganizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) })
+        metrics.setHeight(channel: config.channelID, height: ledger.height)
+        let blockStore = ledger.blockStore
+        let notifier = CommitNotifier { txID in
+            try blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
+        }
+        let blocks = ChannelBlocks(
+            ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership,
+            readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }),
+            blockReaders: config.blockReadersPolicy)
+        guard configuration.roles.contains(.committer) else {
+            return JoinedChannel(ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: nil, tasks: [])
+        }
+        let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
+        let ordererTLS = MutualTLS(
+            certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
+            trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
+        let validator = BlockValidator(
+            channelID: config.channelID, membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy,
+            own: OwnEndorsements(identity: signer.serialized, signatures: ownSignatures))
+        let committer = ChannelCommitter(
+            committer: BlockCommitter(
+                channelID: config.channelID, ledger: ledger,
+                verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
+                validator: validator, notifier: notifier, signal: blocks.signal, metrics: metrics, logger: logger),
+            sources: endpoints.map { DeliverBlockSource(endpoint: $0, tls: ordererTLS, signer: signer) }, logger: logger)
+        var remotePeers: [GatewayChannel.RemotePeer] = []
+        for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
+            let peerTLS = MutualTLS(
+                certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
+                trustedCAPEMs: try organization.tlsRootCertificates.map { try $0.serializeAsPEM().pemString })
+            remotePeers += organization.anchorPeers.compactMap(NodeAddress.init).map {
+                GatewayChannel.RemotePeer(mspID: organization.mspID, endpoint: $0, tls: peerTLS)
+            }
+        }
+        let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
+        var gateway = GatewayChannel(
+            remotePeers: remotePeers, submitter: TransactionSubmitter(broadcaster: broadcaster, notifier: notifier, logger: logger), validator: validator,
+            state: ledger.state, notifier: notifier, blocks: blocks)
+        if configuration.earlyAbort { gateway.precheck = ReadConflictPrecheck() }
+        return JoinedChannel(
+            ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: gateway,
+            tasks: [{ await committer.run() }, { await broadcaster.run() }])
+    }
+
+    /// Validates an admin request: signed by an admin of the peer's own organization, recently.
+    package func checkAdmin(_ signed: Medrex_SignedAdminRequest, now: Date) throws -> Medrex_AdminRequest {
+        let request: Medrex_AdminRequest
+        do {
+            request = try Medrex_AdminRequest(serializedBytes: signed.request)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "admin request refused: it is not a medrex.AdminRequest")
+        }
+        let admin: ValidatedIdentity
+        do {
+            admin = try ownOrganization.validate(serializedIdentity: request.identity, as: .admin, at: now)
+            try SignatureVerifier.verify(signature: signed.signature, over: signed.request, publicKey: admin.publicKey)
+        } catch {
+            throw RPCError(code: .permissionDenied, message: "admin request refused: \(error.reason)")
+        }
+        guard abs(request.timestamp.instant.timeIntervalSince(now)) <= Limits.proposalTimestampSkewDefault else {
+            throw RPCError(code: .permissionDenied, message: "admin request refused: its timestamp is more than 5 minutes from the peer's clock")
+        }
+        return request
+    }
+
+    /// The TLS settings of the peer's server.
+    package var tls: MutualTLS {
+        MutualTLS(
+            certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
+            options: configuration.tlsOptions)
+    }
+
+    /// Serves until `beginShutdown()`; `onListening` gets the bound port (useful with port 0).
+    /// Open RPCs finish before it returns; then the ledgers are closed.
+    package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
+        let current: @Sendable () -> Services = { self.currentServices }
+        var rpcServices: [any RegistrableRPCService] = [
+            PeerDeliverService(channels: { current().blocks }),
+            PeerAdminService(node: self),
+        ]
+        if configuration.roles.contains(.endorser) {
+            let endorser = EndorserRPCService(endorser: { current().endorser }, metrics: metrics)
+            rpcServices.append(endorser)
+            rpcServices.append(EndorsementStreamService(endorser: endorser, shutdown: shutdownSignal))
+        }
+        if configuration.roles.contains(.endorser) && configuration.roles.contains(.committer) {
+            // Before the first channel is joined there is no gateway: a gateway of no channels
+            // answers every call with "channel not found" instead.
+            let logger = logger
+            let gateway: @Sendable () -> Gateway = {
+                let services = current()
+                return services.gateway ?? Gateway(endorser: services.endorser, channels: [:], logger: logger)
+            }
+            rpcServices.append(GatewayRPCService(gateway: gateway))
+            rpcServices.append(TransactionStreamService(gateway: gateway, shutdown: shutdownSignal))
+        }
+        var phi: (service: PhiRecordService, close: @Sendable () async -> Void)?
+        if let settings = configuration.phi {
+            phi = try await PhiRecordService.open(
+                settings: settings, dataDirectory: configuration.data, mspID: configuration.mspID, signer: signer, metrics: metrics, logger: logger
+            ) {
+                let services = current()
+                guard let channel = services.channels[settings.channel], let gateway = services.gateway else { return nil }
+                return PhiRecordService.Channel(blocks: channel.blocks, notifier: channel.notifier, gateway: gateway)
+            }
+            rpcServices.append(PhiRecordsRPCService(service: phi!.service))
+            logger.notice("PHI records service ready", metadata: ["channel": "\(settings.channel)"])
+        }
+        let server = GRPCServer(transport: transport, services: rpcServices)
+        var operations: OperationsServer?
+        if let endpoint = configuration.operations {
+            operations = try await OperationsServer(
+                host: endpoint.host, port: endpoint.port, registry: metrics.registry,
+                checks: ["ledgers": { current().channels.isEmpty ? "no channel joined" : nil }])
+            logger.notice("operations endpoint serving", metadata: ["port": "\(operations!.port)"])
+        }
+        let stopEarly = shutdownState.withLock { state -> Bool in
+            state.server = server
+            return state.requested
+        }
+        if stopEarly { server.beginGracefulShutdown() }
+        let configuration = self.configuration
+        let logger = self.logger
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                let address = try await transport.listeningAddress
+                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
+                logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
+                onListening(port)
+            }
+            // Committers and broadcasters of every channel, including channels joined later.
+            let inbox = taskInbox.stream
+            group.addTask {
+                await withDiscardingTaskGroup { tasks in
+                    for await task in inbox { tasks.addTask { await task() } }
+                }
+            }
+            if let service = phi?.service { group.addTask { await service.sweepPending() } }
+            try await server.serve()
+            // The server has stopped: stop pulling blocks; a block being committed finishes first.
+            group.cancelAll()
+        }
+        await phi?.close()
+        await operations?.close()
+        for channel in current().channels.values { try? channel.ledger.close() }
+        logger.notice("peer stopped")
+    }
+
+    /// Stops accepting RPCs and lets `run` return once open ones finish (SIGTERM does this).
+    package func beginShutdown() {
+        let server = shutdownState.withLock { state -> GRPCServer<NodeServerTransport>? in
+            state.requested = true
+            return state.server
+        }
+        server?.beginGracefulShutdown()
+        // The streams other peers' gateways and clients keep open end, so that the server drains.
+        shutdownSignal.fire()
+        // Commit-status and Deliver calls wait for blocks that will not come: release them.
+        for channel in services.withLock({ $0.channels.values }) {
+            channel.notifier.stop()
+            channel.blocks.signal.stop()
+            for peer in channel.gateway?.remotePeers ?? [] { peer.connection.close() }
+        }
+    }
+
+    private struct ShutdownState {
+        var requested = false
+        var server: GRPCServer<NodeServerTransport>?
+    }
+
+    private let shutdownState = Mutex(ShutdownState())
+    private let shutdownSignal = ShutdownSignal()
+}
+
