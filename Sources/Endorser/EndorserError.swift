@@ -1,34 +1,31 @@
+import LedgerCore
+
 /// Why the endorser refused a proposal. Reasons name fields, never argument values: proposal
 /// arguments may carry PHI.
-package struct EndorserError: Error, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
-        /// The bytes are not a well-formed proposal (status 400).
-        case malformedProposal
-        /// The creator is not a valid member or the signature does not verify (status 403).
-        case accessDenied
-        /// The txid is not SHA-256 of nonce and creator (status 400).
-        case badTransactionID
-        /// The channel is not one this peer has joined (status 404).
-        case unknownChannel
-        /// The proposal's timestamp is too far from the peer's clock (status 400).
-        case timestampOutOfRange
-        /// The chaincode is not defined on the channel (status 404).
-        case unknownChaincode
-        /// A transaction with this txid is already committed (status 409).
-        case duplicateTransaction
-        /// Simulation failed outside the chaincode's own answer: storage, limits (status 500).
-        case simulationFailed
-    }
+package typealias EndorserError = DomainError<EndorserErrorCode>
 
-    package let code: Code
-    package let reason: String
+/// The codes of `EndorserError`.
+package enum EndorserErrorCode: String, DomainErrorCode {
+    /// The bytes are not a well-formed proposal (status 400).
+    case malformedProposal
+    /// The creator is not a valid member or the signature does not verify (status 403).
+    case accessDenied
+    /// The txid is not SHA-256 of nonce and creator (status 400).
+    case badTransactionID
+    /// The channel is not one this peer has joined (status 404).
+    case unknownChannel
+    /// The proposal's timestamp is too far from the peer's clock (status 400).
+    case timestampOutOfRange
+    /// The chaincode is not defined on the channel (status 404).
+    case unknownChaincode
+    /// A transaction with this txid is already committed (status 409).
+    case duplicateTransaction
+    /// Simulation failed outside the chaincode's own answer: storage, limits (status 500).
+    case simulationFailed
+}
 
-    package init(_ code: Code, _ reason: String) {
-        self.code = code
-        self.reason = reason
-    }
-
-    /// The gRPC/Fabric response status for this refusal.
+extension DomainError where C == EndorserErrorCode {
+    /// The proposal response status of the refusal (as Fabric's endorser answers).
     package var status: Int32 {
         switch code {
         case .malformedProposal, .badTransactionID, .timestampOutOfRange: 400
@@ -38,6 +35,4 @@ package struct EndorserError: Error, Hashable, CustomStringConvertible {
         case .simulationFailed: 500
         }
     }
-
-    package var description: String { "\(code.rawValue): \(reason)" }
 }
