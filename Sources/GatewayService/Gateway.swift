@@ -443,6 +443,13 @@ extension RPCError {
     package init(gatewayError error: any Error) {
         switch error {
         case let error as RPCError: self = error
+        case let error as SubmissionError:
+            let code: RPCError.Code = switch error.code {
+            case .refused: .aborted
+            case .stoppedWaiting: .cancelled
+            case .orderingUnavailable, .outcomeUnknown, .peerStopping: .unavailable
+            }
+            self = RPCError(code: code, message: error.reason)
         case let error as TransactionAssemblyError: self = RPCError(code: .aborted, message: error.reason)
         case let error as SwiftProtobuf.BinaryDecodingError: self = RPCError(code: .invalidArgument, message: "malformed request: \(error)")
         case let error as TransactionEnvelope.DecodingFailure: self = RPCError(code: .invalidArgument, message: "malformed transaction: \(error)")

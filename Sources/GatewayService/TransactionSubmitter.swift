@@ -6,6 +6,25 @@ import Logging
 import Committer
 import NodeClients
 
+/// Why a submission failed; the gateway's service adapters map the codes to gRPC statuses.
+package typealias SubmissionError = DomainError<SubmissionErrorCode>
+
+/// The codes of `SubmissionError`.
+package enum SubmissionErrorCode: String, DomainErrorCode {
+    /// The ordering service could not take the transaction (no leader, not reachable): it was not
+    /// ordered, and the client may send it again.
+    case orderingUnavailable
+    /// The orderer refused the transaction (malformed, forbidden, too large).
+    case refused
+    /// The orderer did not confirm it and it had not committed by the follow deadline: its outcome
+    /// is unknown (CommitStatus tells later).
+    case outcomeUnknown
+    /// The peer stopped while following the transaction.
+    case peerStopping
+    /// The caller stopped waiting; the transaction is still followed.
+    case stoppedWaiting
+}
+
 /// Sends a signed transaction to the ordering service for the gateway and says how it went.
 ///
 /// When the orderer's answer is lost (the stream broke after the envelope was written) or the
@@ -44,17 +63,17 @@ package struct TransactionSubmitter: Sendable {
         self.logger = logger
     }
 
-    /// Orders `envelope` (whose txid is `transactionID`). Throws UNAVAILABLE when the ordering
-    /// service is unavailable or the outcome stays unknown, ABORTED when the orderer refuses it.
+    /// Orders `envelope` (whose txid is `transactionID`). Throws a `SubmissionError`: the ordering
+    /// service unavailable, the orderer's refusal, or the outcome still unknown at the deadline.
     package func submit(_ envelope: Common_Envelope, transactionID: String) async throws -> Submission {
         switch try await send(envelope) {
         case .answered(let answer) where answer.status == .success:
             return .ordered
         case .answered(let answer) where !OrderingOutcomeUnknown.isUnknown(answer):
             if answer.status == .serviceUnavailable {
-                throw RPCError(code: .unavailable, message: "the ordering service is unavailable: \(answer.info)")
+                throw SubmissionError(.orderingUnavailable, "the ordering service is unavailable: \(answer.info)")
             }
-            throw RPCError(code: .aborted, message: "the orderer refused the transaction (\(answer.status)): \(answer.info)")
+            throw SubmissionError(.refused, "the orderer refused the transaction (\(answer.status)): \(answer.info)")
         case .answered(let answer):
             return try await follow(envelope, transactionID: transactionID, reason: answer.info)
         case .unknown(let reason):
@@ -67,11 +86,13 @@ package struct TransactionSubmitter: Sendable {
         case unknown(String)
     }
 
-    private func send(_ envelope: Common_Envelope) async throws -> Sent {
+    private func send(_ envelope: Common_Envelope) async throws(SubmissionError) -> Sent {
         do {
             return .answered(try await broadcaster.broadcast(envelope))
         } catch let unknown as OrderingOutcomeUnknown {
             return .unknown(unknown.reason)
+        } catch {
+            throw SubmissionError(.orderingUnavailable, "the transaction could not be sent to the ordering service: \(error)")
         }
     }
 
@@ -91,14 +112,13 @@ package struct TransactionSubmitter: Sendable {
         }
         if notifier.isStopped {
             resender.cancel()
-            throw RPCError(code: .unavailable, message: "the peer stopped while following transaction \(transactionID), whose ordering was not confirmed")
+            throw SubmissionError(.peerStopping, "the peer stopped while following transaction \(transactionID), whose ordering was not confirmed")
         }
         if Task.isCancelled {
-            throw RPCError(code: .cancelled, message: "stopped waiting for transaction \(transactionID), whose ordering was not confirmed; it is still being followed")
+            throw SubmissionError(.stoppedWaiting, "stopped waiting for transaction \(transactionID), whose ordering was not confirmed; it is still being followed")
         }
-        throw RPCError(
-            code: .unavailable,
-            message: "the outcome of transaction \(transactionID) is unknown: the ordering service did not confirm it (\(reason)) "
+        throw SubmissionError(
+            .outcomeUnknown, "the outcome of transaction \(transactionID) is unknown: the ordering service did not confirm it (\(reason)) "
                 + "and it had not committed after \(followTime.components.seconds) s; ask CommitStatus for it later")
     }
 

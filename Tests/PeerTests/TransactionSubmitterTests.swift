@@ -3,7 +3,6 @@ import GRPCCore
 import LedgerCore
 import LedgerWire
 import Logging
-import Orderer
 import Synchronization
 import Testing
 @testable import Committer
@@ -106,19 +105,19 @@ struct TransactionSubmitterTests {
 
     @Test func refusalsAreNotFollowed() async throws {
         let refused = ScriptedOrderer(ledger: Ledger(), transactionID: Self.txID, [.answer(.badRequest, "malformed", commitsAfter: nil)])
-        var error = await #expect(throws: RPCError.self) { _ = try await Self.submitter(refused).submit(Common_Envelope(), transactionID: Self.txID) }
-        #expect(error?.code == .aborted)
+        var error = await #expect(throws: SubmissionError.self) { _ = try await Self.submitter(refused).submit(Common_Envelope(), transactionID: Self.txID) }
+        #expect(error?.code == .refused)
         #expect(refused.sends.load(ordering: .relaxed) == 1)
 
         // No leader: definitely not ordered, so the client hears at once and may retry.
         let noLeader = ScriptedOrderer(ledger: Ledger(), transactionID: Self.txID, [.answer(.serviceUnavailable, "no leader; try again", commitsAfter: nil)])
-        error = await #expect(throws: RPCError.self) { _ = try await Self.submitter(noLeader).submit(Common_Envelope(), transactionID: Self.txID) }
-        #expect(error?.code == .unavailable && error?.message.contains("no leader") == true)
+        error = await #expect(throws: SubmissionError.self) { _ = try await Self.submitter(noLeader).submit(Common_Envelope(), transactionID: Self.txID) }
+        #expect(error?.code == .orderingUnavailable && error?.reason.contains("no leader") == true)
         #expect(noLeader.sends.load(ordering: .relaxed) == 1)
 
         let notSent = ScriptedOrderer(ledger: Ledger(), transactionID: Self.txID, [.notSent])
-        error = await #expect(throws: RPCError.self) { _ = try await Self.submitter(notSent).submit(Common_Envelope(), transactionID: Self.txID) }
-        #expect(error?.code == .unavailable)
+        error = await #expect(throws: SubmissionError.self) { _ = try await Self.submitter(notSent).submit(Common_Envelope(), transactionID: Self.txID) }
+        #expect(error?.code == .orderingUnavailable)
         #expect(notSent.sends.load(ordering: .relaxed) == 1)
     }
 
@@ -173,22 +172,36 @@ struct TransactionSubmitterTests {
         #expect(orderer.sends.load(ordering: .relaxed) >= 2, "sent again during the follow")
         await clock.advance(by: .seconds(2))
         let result = await call.result
-        let error = #expect(throws: RPCError.self) { try result.get() }
-        #expect(error?.code == .unavailable)
-        #expect(error?.message.contains("outcome of transaction \(Self.txID) is unknown") == true)
+        let error = #expect(throws: SubmissionError.self) { try result.get() }
+        #expect(error?.code == .outcomeUnknown)
+        #expect(error?.reason.contains("outcome of transaction \(Self.txID) is unknown") == true)
     }
 
     @Test func aStoppingPeerEndsTheFollow() async throws {
         let ledger = Ledger()
         let orderer = ScriptedOrderer(ledger: ledger, transactionID: Self.txID, [.lost(commitsAfter: nil)])
         ledger.notifier.stop()
-        let error = await #expect(throws: RPCError.self) { _ = try await Self.submitter(orderer).submit(Common_Envelope(), transactionID: Self.txID) }
-        #expect(error?.code == .unavailable && error?.message.contains("stopped") == true)
+        let error = await #expect(throws: SubmissionError.self) { _ = try await Self.submitter(orderer).submit(Common_Envelope(), transactionID: Self.txID) }
+        #expect(error?.code == .peerStopping && error?.reason.contains("stopped") == true)
         #expect(orderer.sends.load(ordering: .relaxed) == 1)
     }
 
     /// A client that stops waiting (Fabric's clients give Submit 5 s) does not stop the follow:
     /// the envelope is still sent again, commits, and CommitStatus finds it.
+    /// The gateway's service adapters turn submission errors into gRPC statuses (the only place
+    /// where status codes appear), keeping the reason as the message.
+    @Test func submissionErrorsBecomeGRPCStatusesInTheAdapter() {
+        let cases: [(SubmissionErrorCode, RPCError.Code)] = [
+            (.orderingUnavailable, .unavailable), (.refused, .aborted), (.outcomeUnknown, .unavailable), (.peerStopping, .unavailable),
+            (.stoppedWaiting, .cancelled),
+        ]
+        for (code, status) in cases {
+            let mapped = RPCError(gatewayError: SubmissionError(code, "reason of \(code)"))
+            #expect(mapped.code == status)
+            #expect(mapped.message == "reason of \(code)")
+        }
+    }
+
     @Test func theFollowOutlivesAClientThatGivesUp() async throws {
         let ledger = Ledger()
         let orderer = ScriptedOrderer(
@@ -199,7 +212,7 @@ struct TransactionSubmitterTests {
         try await Task.sleep(for: .milliseconds(50))
         call.cancel()
         let result = await call.result
-        #expect(throws: RPCError.self) { try result.get() }
+        #expect(throws: SubmissionError.self) { try result.get() }
         let outcome = try await ledger.notifier.outcome(of: Self.txID, within: .seconds(120))
         #expect(outcome == CommitOutcome(blockNumber: 7, validationCode: .valid))
         #expect(orderer.sends.load(ordering: .relaxed) >= 2)
