@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Generated protobuf and gRPC code only (scripts/gen-proto.sh); nothing hand-written.
@@ -113,6 +114,7 @@ let package = Package(
             name: "Orderer",
             dependencies: [
                 "BlockIntegrity", "LedgerCore", "LedgerWire", "Identity", "WorldState", "NetworkConfig", "NodeClients", "RPCTransport", "Operations", "EtcdClient",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -201,6 +203,7 @@ let package = Package(
             name: "PeerDaemon",
             dependencies: [
                 "BuiltInChaincodes", "HealthChaincodes", "BlockIntegrity", "Committer", "GatewayService", "NodeClients", "PhiService",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 "LedgerCore", "LedgerWire", "Identity", "WorldState", "Endorser", "OffChainStore", "NetworkConfig", "RPCTransport", "Operations",
                 .product(name: "Chaincode", package: "Chaincode"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -267,6 +270,7 @@ let package = Package(
                 "NetworkConfig",
                 "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ]

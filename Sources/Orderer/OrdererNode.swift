@@ -91,7 +91,7 @@ package final class OrdererNode: Sendable {
     }
 
     /// Serves until `beginShutdown()`.
-    package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    package func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
         let tls = MutualTLS(
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
             trustedCAPEMs: ordererTLSRootPEMs, options: configuration.tlsOptions)

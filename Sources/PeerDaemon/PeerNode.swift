@@ -259,7 +259,7 @@ package final class PeerNode: Sendable {
 
     /// Serves until `beginShutdown()`; `onListening` gets the bound port (useful with port 0).
     /// Open RPCs finish before it returns; then the ledgers are closed.
-    package func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    package func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
         let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
         let current: @Sendable () -> Services = { self.currentServices }
         var rpcServices: [any RegistrableRPCService] = [

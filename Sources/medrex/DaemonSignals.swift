@@ -1,14 +1,9 @@
-import Foundation
+import Logging
+import ServiceLifecycle
 
-/// Runs a daemon until it returns; SIGTERM and SIGINT call `shutdown` so it stops gracefully.
-func runUntilStopped(_ run: () async throws -> Void, shutdown: @escaping @Sendable () -> Void) async throws {
-    let signals = [SIGTERM, SIGINT].map { signalNumber -> DispatchSourceSignal in
-        signal(signalNumber, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: signalNumber)
-        source.setEventHandler(handler: shutdown)
-        source.resume()
-        return source
-    }
-    defer { signals.forEach { $0.cancel() } }
-    try await run()
+/// Runs a daemon (a peer or an orderer) as a `ServiceGroup`: SIGTERM and SIGINT start its graceful
+/// shutdown; the command returns once it has stopped.
+func runDaemon(_ daemon: any Service, logger: Logger) async throws {
+    let group = ServiceGroup(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    try await group.run()
 }

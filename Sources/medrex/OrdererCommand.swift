@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NetworkConfig
 import Orderer
 
@@ -13,7 +14,7 @@ struct OrdererCommand: AsyncParsableCommand {
 
         func run() async throws {
             let node = try OrdererNode(configuration: try OrdererConfiguration.load(file: config))
-            try await runUntilStopped({ try await node.run() }, shutdown: { node.beginShutdown() })
+            try await runDaemon(node, logger: Logger(label: "medrex.orderer"))
         }
     }
 }

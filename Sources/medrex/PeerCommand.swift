@@ -1,6 +1,7 @@
 import ArgumentParser
 import BuiltInChaincodes
 import Foundation
+import Logging
 import NetworkConfig
 import PeerDaemon
 import Committer
@@ -17,7 +18,7 @@ struct PeerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let node = try PeerNode(configuration: try PeerConfiguration.load(file: config), builtInChaincodes: BuiltInChaincodes.all)
-            try await runUntilStopped({ try await node.run() }, shutdown: { node.beginShutdown() })
+            try await runDaemon(node, logger: Logger(label: "medrex.peer"))
         }
     }
 }
