@@ -9,8 +9,8 @@
 #                              all are healthy
 #   scripts/network.sh status  each node's health and channel height
 #   scripts/network.sh down    stop exactly the processes `up` started (by PID), none left behind
-# Everything (configuration, data, logs, PIDs) lives under $MEDREX_NETWORK_DIR (default
-# run/network). `up` builds medrex in release mode first; MEDREX_BIN overrides the binary.
+# Everything (configuration rendered by `medrex network render`, data, logs, PIDs) lives under
+# $MEDREX_NETWORK_DIR (default run/network). `up` builds medrex in release mode first; MEDREX_BIN overrides the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -25,17 +25,10 @@ medrex_bin() {
     echo "$(swift build -c release --show-bin-path)/medrex"
 }
 
-# name kind operations-port (or client port for etcd) per node.
+# name port operations-port per orderer; org name port operations-port per peer (as in
+# network-config/network.yaml: for the health checks and status).
 orderers=("orderer0 7050 9440" "orderer1 7060 9441" "orderer2 7070 9442")
 peers=("HospitalA peer0 7051 9443" "HospitalA peer1 7061 9444" "HospitalB peer0 8051 9445" "HospitalB peer1 8061 9446")
-etcds=("etcd0 2379 2380" "etcd1 2479 2480" "etcd2 2579 2580")
-
-start() { # NAME COMMAND...: starts a process in the background, records its PID
-    local name="$1"
-    shift
-    "$@" >"$dir/logs/$name.log" 2>&1 &
-    echo "$name $!" >>"$pids_file"
-}
 
 wait_healthy() { # PORT NAME
     for _ in $(seq 1 150); do
@@ -66,92 +59,27 @@ up() {
     [ -f "$dir/$channel.block" ] || "$medrex" channel create --config network-config/network.yaml --channel "$channel" \
         --crypto "$dir/crypto" --output "$dir/$channel.block"
 
-    local cluster="" entry name client peer_port
-    for entry in "${etcds[@]}"; do
-        read -r name client peer_port <<<"$entry"
-        cluster+="${cluster:+,}$name=https://127.0.0.1:$peer_port"
-    done
-    # etcd serves its clients (the orderers) and its peers over mutual TLS only, with the
-    # certificates `medrex crypto generate` made for it from the orderer organization's TLS CA;
-    # /health is on a plaintext metrics port (client port + 3) for the readiness check.
-    local tls tlsca="$dir/crypto/OrdererOrg/tlsca/tlsca-cert.pem"
-    for entry in "${etcds[@]}"; do
-        read -r name client peer_port <<<"$entry"
-        tls="$dir/crypto/OrdererOrg/etcd/$name/tls"
-        start "$name" etcd --name "$name" --data-dir "$dir/$name" \
-            --listen-client-urls "https://127.0.0.1:$client" --advertise-client-urls "https://127.0.0.1:$client" \
-            --listen-peer-urls "https://127.0.0.1:$peer_port" --initial-advertise-peer-urls "https://127.0.0.1:$peer_port" \
-            --listen-metrics-urls "http://127.0.0.1:$((client + 3))" \
-            --cert-file "$tls/cert.crt" --key-file "$tls/key.pem" --client-cert-auth --trusted-ca-file "$tlsca" \
-            --peer-cert-file "$tls/cert.crt" --peer-key-file "$tls/key.pem" --peer-client-cert-auth --peer-trusted-ca-file "$tlsca" \
-            --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token medrex-network
-    done
-    for entry in "${etcds[@]}"; do
-        read -r name client peer_port <<<"$entry"
-        for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$((client + 3))/health" >/dev/null && break; sleep 0.2; done
-    done
-
-    local port ops
-    for entry in "${orderers[@]}"; do
-        read -r name port ops <<<"$entry"
-        cat >"$dir/$name.yaml" <<YAML
-mspID: OrdererMSP
-msp: crypto/OrdererOrg/orderers/$name/msp
-listen: 127.0.0.1:$port
-tls:
-  certificate: crypto/OrdererOrg/orderers/$name/tls/cert.crt
-  privateKey: crypto/OrdererOrg/orderers/$name/tls/key.pem
-  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem, crypto/OrdererOrg/tlsca/tlsca-cert.pem]
-data: $name
-operations: 127.0.0.1:$ops
-etcd:
-  endpoints: [127.0.0.1:2379, 127.0.0.1:2479, 127.0.0.1:2579]
-  tls: { rootCAs: [crypto/OrdererOrg/tlsca/tlsca-cert.pem] }   # client certificate: the orderer's own
-channels: [$channel.block]
-YAML
-        start "$name" "$medrex" orderer start --config "$dir/$name.yaml"
-    done
-
-    local org node
+    # Every node's configuration and the start script come from network.yaml (`medrex network
+    # render`); on one machine all nodes are on host 127.0.0.1, so its directory is this one.
+    local chaincodes=() definition
+    for definition in asset-transfer kv accounts counters phi access audit clinical vitals; do chaincodes+=(--chaincode "$definition:1.0"); done
+    rm -rf "$dir/rendered"
+    "$medrex" network render --config network-config/network.yaml --output "$dir/rendered" --channel "$channel" "${chaincodes[@]}" --phi >/dev/null
+    cp "$dir/rendered/127.0.0.1/"* "$dir/"
+    rm -rf "$dir/rendered"
+    local entry name org node port ops
     for entry in "${peers[@]}"; do
         read -r org node port ops <<<"$entry"
         name="$node-$org"
-        cat >"$dir/$name.yaml" <<YAML
-mspID: ${org}MSP
-msp: crypto/$org/peers/$node/msp
-listen: 127.0.0.1:$port
-tls:
-  certificate: crypto/$org/peers/$node/tls/cert.crt
-  privateKey: crypto/$org/peers/$node/tls/key.pem
-  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-data: $name
-roles: [endorser, committer]
-operations: 127.0.0.1:$ops
-channels:
-  - genesis: $channel.block
-    chaincodes:
-      - { name: asset-transfer, version: "1.0" }
-      - { name: kv, version: "1.0" }
-      - { name: accounts, version: "1.0" }
-      - { name: counters, version: "1.0" }
-      - { name: phi, version: "1.0" }
-      - { name: access, version: "1.0" }
-      - { name: audit, version: "1.0" }
-      - { name: clinical, version: "1.0" }
-      - { name: vitals, version: "1.0" }
-phi:
-  channel: $channel
-  store: embedded
-YAML
-        [ -f "$dir/$name/chaincodes/asset-transfer.so" ] ||
-            "$medrex" chaincode install Examples/asset-transfer --data "$dir/$name" --name asset-transfer >/dev/null
-        start "$name" "$medrex" peer start --config "$dir/$name.yaml"
+        [ -f "$dir/data/$name/chaincodes/asset-transfer.so" ] ||
+            "$medrex" chaincode install Examples/asset-transfer --data "$dir/data/$name" --name asset-transfer >/dev/null
     done
+    # etcd (waited for), then the orderers and the peers; their PIDs go to $pids_file.
+    MEDREX_BIN="$medrex" bash "$dir/start.sh"
     for entry in "${orderers[@]}"; do read -r name port ops <<<"$entry"; wait_healthy "$ops" "$name"; done
     for entry in "${peers[@]}"; do read -r org node port ops <<<"$entry"; wait_healthy "$ops" "$node-$org"; done
 
     # Chaincode definitions: approved by each hospital's admin, then committed (once per network).
-    local definition
     for definition in asset-transfer kv accounts counters phi access audit clinical vitals; do
         if "$medrex" chaincode query --crypto "$dir/crypto" --org HospitalA --msp-id HospitalAMSP --user admin \
             --peer-org HospitalA --peer 127.0.0.1:7051 --channel "$channel" --name _lifecycle definition "$definition" >/dev/null 2>&1; then

@@ -115,7 +115,8 @@ package struct CryptoMaterialGenerator {
             for member in network.etcdMembers {
                 try writeTLSPair(
                     layout.member(kind: .etcd, name: member.name), commonName: "\(member.name).\(organization.domain)",
-                    tlsNames: ["localhost", "127.0.0.1", member.name], tlsCA: tlsCA, writer: &writer)
+                    tlsNames: ["localhost", "127.0.0.1", member.name] + (["localhost", "127.0.0.1", member.name].contains(member.host) ? [] : [member.host]),
+                    tlsCA: tlsCA, writer: &writer)
             }
         }
         for admin in organization.admins {

@@ -113,9 +113,10 @@ extension NetworkDescription {
 
     private static func parseEtcdMember(_ item: YAMLNodeReader) throws(ConfigError) -> EtcdMember {
         var reader = item
-        try reader.allowOnly(["name", "clientPort", "peerPort"])
+        try reader.allowOnly(["name", "host", "clientPort", "peerPort"])
         let member = EtcdMember(
             name: try identifier(try reader.field("name")),
+            host: try reader.optionalField("host")?.nonEmptyString() ?? "127.0.0.1",
             clientPort: try reader.field("clientPort").integer(in: 1024...65535),
             peerPort: try reader.field("peerPort").integer(in: 1024...65535))
         try reader.finish()

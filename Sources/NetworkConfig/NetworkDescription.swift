@@ -42,6 +42,8 @@ package struct NetworkDescription: Sendable, Equatable {
 
     package struct EtcdMember: Sendable, Equatable {
         package var name: String
+        /// Address the member listens on and the orderers and other members dial.
+        package var host: String
         package var clientPort: Int
         package var peerPort: Int
     }

@@ -1,0 +1,212 @@
+import Foundation
+
+/// `medrex network render`: every node's configuration file (`orderer.yaml`, `peer.yaml`) and a
+/// start script per host, from `network.yaml`. A multi-host deployment is then one directory per
+/// host: copy it (with the crypto material and the channels' genesis blocks) and run its
+/// `start.sh`. Nodes listen on their `host` (or on every interface) and are dialled at it; etcd
+/// members are started by the script of their host.
+package struct NetworkRenderer {
+    package struct Options: Sendable {
+        /// Channels the nodes join (default: every channel of network.yaml); their genesis blocks
+        /// are expected beside the rendered files as `CHANNEL.block`.
+        package var channels: [String]?
+        /// Chaincodes defined on every channel a peer joins (name and version).
+        package var chaincodes: [(name: String, version: String)] = []
+        /// The crypto material directory (`medrex crypto generate`) as the nodes see it, relative
+        /// to each host's directory or absolute.
+        package var crypto = "crypto"
+        /// Listen on 0.0.0.0 instead of the node's host (behind NAT or with several interfaces).
+        package var listenOnAllInterfaces = false
+        /// Give each peer the PHI service on the first channel, with its embedded store.
+        package var phiService = false
+
+        package init() {}
+    }
+
+    /// One file to write, relative to the output directory.
+    package struct File: Sendable, Equatable {
+        package let path: String
+        package let contents: String
+        package let executable: Bool
+    }
+
+    package let network: NetworkDescription
+    package let options: Options
+
+    package init(network: NetworkDescription, options: Options) {
+        self.network = network
+        self.options = options
+    }
+
+    /// Every file: `HOST/NODE.yaml` per orderer and peer (`PEER-ORG.yaml` for peers) and
+    /// `HOST/start.sh` per host.
+    package func render() throws(ConfigError) -> [File] {
+        let channels = try selectedChannels()
+        var files: [File] = []
+        var startLines: [String: [String]] = [:]
+        let etcdChannels = channels.filter { $0.consensus == .etcd }
+        if !etcdChannels.isEmpty, network.etcdMembers.isEmpty {
+            throw ConfigError(
+                .missingField, file: "network.yaml", line: nil, field: "etcd",
+                reason: "channel '\(etcdChannels[0].name)' uses consensus etcd, but network.yaml lists no etcd members")
+        }
+        // Every etcd member of a host starts before any is waited for (a member is healthy only
+        // with a quorum); the host's orderers start once its members answer /health.
+        for member in network.etcdMembers where !etcdChannels.isEmpty {
+            startLines[member.host, default: []].append(etcdCommand(member))
+        }
+        for member in network.etcdMembers where !etcdChannels.isEmpty {
+            startLines[member.host, default: []].append("wait_healthy http://\(member.host):\(member.clientPort + 3)/health \(member.name)")
+        }
+        for organization in network.organizations {
+            for orderer in organization.orderers {
+                files.append(File(path: "\(orderer.host)/\(orderer.name).yaml", contents: ordererYAML(orderer, organization, channels), executable: false))
+                startLines[orderer.host, default: []].append(
+                    "start \(orderer.name) \"$medrex\" orderer start --config \(orderer.name).yaml")
+            }
+            for peer in organization.peers {
+                let joined = channels.filter { $0.organizations.contains(organization.name) }
+                let name = "\(peer.name)-\(organization.name)"
+                files.append(File(path: "\(peer.host)/\(name).yaml", contents: peerYAML(peer, name: name, organization, joined), executable: false))
+                startLines[peer.host, default: []].append("start \(name) \"$medrex\" peer start --config \(name).yaml")
+            }
+        }
+        for (host, lines) in startLines.sorted(by: { $0.key < $1.key }) {
+            files.append(File(path: "\(host)/start.sh", contents: startScript(host: host, lines: lines, channels: channels), executable: true))
+        }
+        return files
+    }
+
+    private func selectedChannels() throws(ConfigError) -> [NetworkDescription.Channel] {
+        guard let names = options.channels else { return network.channels }
+        var selected: [NetworkDescription.Channel] = []
+        for name in names {
+            guard let channel = network.channels.first(where: { $0.name == name }) else {
+                throw ConfigError(.invalidValue, file: "network.yaml", line: nil, field: "channels", reason: "no channel '\(name)' in network.yaml")
+            }
+            selected.append(channel)
+        }
+        return selected
+    }
+
+    private func cryptoPath(_ organization: String, _ rest: String) -> String { "\(options.crypto)/\(organization)/\(rest)" }
+
+    private func listen(_ host: String, _ port: Int) -> String { "\(options.listenOnAllInterfaces ? "0.0.0.0" : host):\(port)" }
+
+    /// TLS CAs of the organizations whose members call a node.
+    private func tlsRoots(_ organizations: [NetworkDescription.Organization]) -> String {
+        "[" + organizations.map { cryptoPath($0.name, "tlsca/tlsca-cert.pem") }.joined(separator: ", ") + "]"
+    }
+
+    private func ordererYAML(
+        _ node: NetworkDescription.Node, _ organization: NetworkDescription.Organization, _ channels: [NetworkDescription.Channel]
+    ) -> String {
+        let member = "orderers/\(node.name)"
+        var text = """
+            # \(node.name) of \(organization.name), rendered from network.yaml by `medrex network render`.
+            mspID: \(organization.mspID)
+            msp: \(cryptoPath(organization.name, "\(member)/msp"))
+            listen: \(listen(node.host, node.port))
+            tls:
+              certificate: \(cryptoPath(organization.name, "\(member)/tls/cert.crt"))
+              privateKey: \(cryptoPath(organization.name, "\(member)/tls/key.pem"))
+              clientRootCAs: \(tlsRoots(network.organizations))
+            data: data/\(node.name)
+            operations: \(listen(node.host, node.operationsPort))
+            channels: [\(channels.map { "\($0.name).block" }.joined(separator: ", "))]
+
+            """
+        if channels.contains(where: { $0.consensus == .etcd }) {
+            text += """
+                etcd:
+                  endpoints: [\(network.etcdMembers.map { "\($0.host):\($0.clientPort)" }.joined(separator: ", "))]
+                  tls: { rootCAs: [\(cryptoPath(organization.name, "tlsca/tlsca-cert.pem"))] }   # client certificate: the orderer's own
+                  advertise: \(node.host):\(node.port)
+
+                """
+        }
+        return text
+    }
+
+    private func peerYAML(
+        _ node: NetworkDescription.Node, name: String, _ organization: NetworkDescription.Organization, _ channels: [NetworkDescription.Channel]
+    ) -> String {
+        let member = "peers/\(node.name)"
+        let callers = network.organizations.filter { !$0.isOrdererOrganization }
+        var text = """
+            # \(node.name) of \(organization.name), rendered from network.yaml by `medrex network render`.
+            mspID: \(organization.mspID)
+            msp: \(cryptoPath(organization.name, "\(member)/msp"))
+            listen: \(listen(node.host, node.port))
+            tls:
+              certificate: \(cryptoPath(organization.name, "\(member)/tls/cert.crt"))
+              privateKey: \(cryptoPath(organization.name, "\(member)/tls/key.pem"))
+              clientRootCAs: \(tlsRoots(callers))
+            data: data/\(name)
+            roles: [endorser, committer]
+            operations: \(listen(node.host, node.operationsPort))
+            channels:
+
+            """
+        for channel in channels {
+            text += "  - genesis: \(channel.name).block\n"
+            if options.chaincodes.isEmpty {
+                text += "    chaincodes: []\n"
+            } else {
+                text += "    chaincodes:\n"
+                for chaincode in options.chaincodes { text += "      - { name: \(chaincode.name), version: \"\(chaincode.version)\" }\n" }
+            }
+        }
+        if options.phiService, let first = channels.first {
+            text += "phi:\n  channel: \(first.name)\n  store: embedded\n"
+        }
+        return text
+    }
+
+    /// etcd over mutual TLS with the certificates `medrex crypto generate` made for the member from
+    /// the orderer organization's TLS CA; /health on a plaintext metrics port (client port + 3).
+    private func etcdCommand(_ member: NetworkDescription.EtcdMember) -> String {
+        let ordererOrg = network.organizations.first(where: \.isOrdererOrganization)?.name ?? "OrdererOrg"
+        let tls = cryptoPath(ordererOrg, "etcd/\(member.name)/tls")
+        let tlsCA = cryptoPath(ordererOrg, "tlsca/tlsca-cert.pem")
+        let cluster = network.etcdMembers.map { "\($0.name)=https://\($0.host):\($0.peerPort)" }.joined(separator: ",")
+        let bind = options.listenOnAllInterfaces ? "0.0.0.0" : member.host
+        return "start \(member.name) etcd --name \(member.name) --data-dir data/\(member.name)"
+            + " --listen-client-urls https://\(bind):\(member.clientPort) --advertise-client-urls https://\(member.host):\(member.clientPort)"
+            + " --listen-peer-urls https://\(bind):\(member.peerPort) --initial-advertise-peer-urls https://\(member.host):\(member.peerPort)"
+            + " --listen-metrics-urls http://\(bind):\(member.clientPort + 3)"
+            + " --cert-file \(tls)/cert.crt --key-file \(tls)/key.pem --client-cert-auth --trusted-ca-file \(tlsCA)"
+            + " --peer-cert-file \(tls)/cert.crt --peer-key-file \(tls)/key.pem --peer-client-cert-auth --peer-trusted-ca-file \(tlsCA)"
+            + " --initial-cluster \(cluster) --initial-cluster-state new --initial-cluster-token \(network.name)"
+    }
+
+    private func startScript(host: String, lines: [String], channels: [NetworkDescription.Channel]) -> String {
+        """
+        #!/usr/bin/env bash
+        # Starts the nodes of \(network.name) on host \(host) (rendered by `medrex network render`).
+        # Run it from this directory, which must also hold the crypto material (\(options.crypto)) and
+        # the genesis blocks: \(channels.map { "\($0.name).block" }.joined(separator: " ")). Logs go to logs/NAME.log,
+        # process ids to pids; stop them with: kill $(cut -d' ' -f2 pids)
+        set -euo pipefail
+        cd "$(dirname "$0")"
+        medrex=${MEDREX_BIN:-medrex}
+        mkdir -p logs data
+        for block in \(channels.map { "\($0.name).block" }.joined(separator: " ")); do
+            [ -f "$block" ] || { echo "missing $block (medrex channel create ... --output $block)" >&2; exit 1; }
+        done
+        start() { # NAME COMMAND...
+            local name="$1"
+            shift
+            "$@" >"logs/$name.log" 2>&1 &
+            echo "$name $!" >>pids
+        }
+        wait_healthy() { # URL NAME
+            for _ in $(seq 1 150); do curl -sf "$1" >/dev/null && return 0; sleep 0.2; done
+            echo "$2 did not become healthy; see logs/$2.log" >&2
+            exit 1
+        }
+        \(lines.joined(separator: "\n"))
+
+        """
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import NetworkConfig
+
+/// `medrex network render`: every node's configuration and a start script per host, from network.yaml.
+struct NetworkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network", abstract: "Work with a whole network description.", subcommands: [Render.self])
+
+    struct Render: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every orderer.yaml and peer.yaml, and a start script per host, from network.yaml.",
+            discussion: """
+                Files go to OUTPUT/HOST/: NODE.yaml for each orderer, PEER-ORG.yaml for each peer, and start.sh, which starts \
+                that host's etcd members and nodes. Copy each host's directory to its host together with the crypto material \
+                (--crypto, as seen from that directory) and the genesis blocks (CHANNEL.block), and run start.sh there.
+                """)
+
+        @Option(help: "The network description.") var config = "network-config/network.yaml"
+        @Option(help: "Where to write the files (one directory per host).") var output: String
+        @Option(help: "A channel the nodes join (repeatable; default: every channel of network.yaml).") var channel: [String] = []
+        @Option(help: "A chaincode defined on the peers' channels, NAME:VERSION (repeatable).") var chaincode: [String] = []
+        @Option(help: "The crypto material directory as the nodes see it (relative to each host's directory, or absolute).") var crypto = "crypto"
+        @Flag(help: "Listen on 0.0.0.0 (the nodes are still dialled at their host).") var listenOnAllInterfaces = false
+        @Flag(help: "Give each peer the PHI service (embedded store) on its first channel.") var phi = false
+        @Flag(help: "Replace files that exist.") var force = false
+
+        func run() async throws {
+            let network = try NetworkDescription.load(file: config)
+            var options = NetworkRenderer.Options()
+            options.channels = channel.isEmpty ? nil : channel
+            options.chaincodes = try chaincode.map { text in
+                let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw ValidationError("--chaincode takes NAME:VERSION, not '\(text)'")
+                }
+                return (parts[0], parts[1])
+            }
+            options.crypto = crypto
+            options.listenOnAllInterfaces = listenOnAllInterfaces
+            options.phiService = phi
+            let files = try NetworkRenderer(network: network, options: options).render()
+            let root = URL(fileURLWithPath: output)
+            if !force, let existing = files.first(where: { FileManager.default.fileExists(atPath: root.appendingPathComponent($0.path).path) }) {
+                throw ValidationError("\(root.appendingPathComponent(existing.path).path) exists; pass --force to replace the rendered files")
+            }
+            for file in files {
+                let url = root.appendingPathComponent(file.path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(file.contents.utf8).write(to: url)
+                if file.executable { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path) }
+            }
+            for file in files { print(root.appendingPathComponent(file.path).path) }
+        }
+    }
+}

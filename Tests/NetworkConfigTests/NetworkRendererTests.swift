@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+@testable import NetworkConfig
+
+/// `medrex network render`: the files it writes load as the daemons load them, with the addresses
+/// and paths of network.yaml, split by host.
+@Suite struct NetworkRendererTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func sample() throws -> String {
+        try String(contentsOf: repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
+    }
+
+    /// Writes the rendered files under a temporary directory; returns it.
+    static func write(_ files: [NetworkRenderer.File]) throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-render-\(UUID().uuidString)")
+        for file in files {
+            let url = root.appendingPathComponent(file.path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(file.contents.utf8).write(to: url)
+        }
+        return root
+    }
+
+    @Test func theSampleNetworkRendersToConfigurationsTheDaemonsLoad() throws {
+        let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
+        var options = NetworkRenderer.Options()
+        options.chaincodes = [("kv", "1.0"), ("accounts", "1.0")]
+        options.channels = ["healthchannel"]
+        let files = try NetworkRenderer(network: network, options: options).render()
+        #expect(files.map(\.path).sorted() == [
+            "127.0.0.1/orderer0.yaml", "127.0.0.1/orderer1.yaml", "127.0.0.1/orderer2.yaml", "127.0.0.1/peer0-HospitalA.yaml",
+            "127.0.0.1/peer0-HospitalB.yaml", "127.0.0.1/peer1-HospitalA.yaml", "127.0.0.1/peer1-HospitalB.yaml", "127.0.0.1/start.sh",
+        ])
+        let root = try Self.write(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = root.appendingPathComponent("127.0.0.1")
+
+        let orderer = try OrdererConfiguration.load(file: host.appendingPathComponent("orderer1.yaml").path)
+        #expect(orderer.mspID == "OrdererMSP")
+        #expect(orderer.listenHost == "127.0.0.1" && orderer.listenPort == 7060)
+        #expect(orderer.operations?.port == 9441)
+        #expect(orderer.channels.map(\.lastPathComponent) == ["healthchannel.block"])
+        #expect(orderer.etcd?.endpoints == ["127.0.0.1:2379", "127.0.0.1:2479", "127.0.0.1:2579"])
+        #expect(orderer.etcd?.advertisedEndpoint == "127.0.0.1:7060")
+        #expect(orderer.tlsClientRootCAs.map { $0.path.replacingOccurrences(of: host.path + "/", with: "") } == [
+            "crypto/OrdererOrg/tlsca/tlsca-cert.pem", "crypto/HospitalA/tlsca/tlsca-cert.pem", "crypto/HospitalB/tlsca/tlsca-cert.pem",
+        ])
+
+        let peer = try PeerConfiguration.load(file: host.appendingPathComponent("peer1-HospitalB.yaml").path)
+        #expect(peer.mspID == "HospitalBMSP")
+        #expect(peer.listenPort == 8061 && peer.operations?.port == 9446)
+        #expect(peer.msp.path == host.appendingPathComponent("crypto/HospitalB/peers/peer1/msp").path)
+        #expect(peer.channels.map(\.genesis.lastPathComponent) == ["healthchannel.block"])
+        #expect(peer.channels.first?.chaincodes.map(\.name) == ["kv", "accounts"])
+        #expect(peer.data.path == host.appendingPathComponent("data/peer1-HospitalB").path)
+
+        let script = try #require(files.first { $0.path == "127.0.0.1/start.sh" })
+        #expect(script.executable)
+        #expect(script.contents.contains("start etcd0 etcd --name etcd0"))
+        #expect(script.contents.contains("start peer1-HospitalB \"$medrex\" peer start --config peer1-HospitalB.yaml"))
+    }
+
+    /// Nodes on several hosts: one directory each, addresses dialled at the hosts, listening on
+    /// every interface when asked; a solo-only selection needs no etcd.
+    @Test func nodesOnSeveralHostsGetADirectoryEach() throws {
+        let text = try Self.sample()
+            .replacingOccurrences(of: "{ name: orderer0, port: 7050", with: "{ name: orderer0, host: ord-a.example, port: 7050")
+            .replacingOccurrences(of: "{ name: orderer1, port: 7060", with: "{ name: orderer1, host: ord-b.example, port: 7060")
+            .replacingOccurrences(of: "{ name: orderer2, port: 7070", with: "{ name: orderer2, host: ord-b.example, port: 7070")
+            .replacingOccurrences(of: "{ name: etcd0, clientPort", with: "{ name: etcd0, host: ord-a.example, clientPort")
+            .replacingOccurrences(of: "{ name: peer0, port: 7051", with: "{ name: peer0, host: hospital-a.example, port: 7051")
+        let network = try NetworkDescription.parse(yaml: text, file: "network.yaml")
+        var options = NetworkRenderer.Options()
+        options.listenOnAllInterfaces = true
+        options.channels = ["healthchannel"]
+        let files = try NetworkRenderer(network: network, options: options).render()
+        #expect(Set(files.map { $0.path.split(separator: "/")[0] }) == ["127.0.0.1", "hospital-a.example", "ord-a.example", "ord-b.example"])
+        let root = try Self.write(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let orderer = try OrdererConfiguration.load(file: root.appendingPathComponent("ord-b.example/orderer2.yaml").path)
+        #expect(orderer.listenHost == "0.0.0.0" && orderer.listenPort == 7070)
+        #expect(orderer.etcd?.endpoints == ["ord-a.example:2379", "127.0.0.1:2479", "127.0.0.1:2579"])
+        #expect(orderer.etcd?.advertisedEndpoint == "ord-b.example:7070")
+        let etcdHost = try #require(files.first { $0.path == "ord-a.example/start.sh" })
+        #expect(etcdHost.contents.contains("--advertise-client-urls https://ord-a.example:2379"))
+        #expect(etcdHost.contents.contains("--listen-client-urls https://0.0.0.0:2379"))
+        #expect(etcdHost.contents.contains("start orderer0"))
+
+        options.channels = ["devchannel"]
+        let solo = try NetworkRenderer(network: network, options: options).render()
+        #expect(!solo.contains { $0.contents.contains("etcd:") || $0.contents.contains("start etcd") })
+    }
+
+    @Test func anUnknownChannelIsRefused() throws {
+        let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
+        var options = NetworkRenderer.Options()
+        options.channels = ["nochannel"]
+        let error = #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: options).render() }
+        #expect(error?.reason.contains("no channel 'nochannel'") == true)
+    }
+}
