@@ -11,6 +11,31 @@ import WorldState
 import Committer
 import NodeClients
 
+/// Why the gateway refused or failed a request; `RPCError(gatewayError:)` in the service adapters
+/// maps the codes to gRPC statuses.
+package typealias GatewayError = DomainError<GatewayErrorCode>
+
+/// The codes of `GatewayError`.
+package enum GatewayErrorCode: String, DomainErrorCode {
+    /// The channel is not joined by this peer (NOT_FOUND).
+    case unknownChannel
+    /// An endorser refused the proposal, or the chaincode answered with an error (ABORTED).
+    case endorsementRefused
+    /// The endorsements gathered do not satisfy the policies (FAILED_PRECONDITION).
+    case policyNotSatisfied
+    /// The transaction does not decode or is not bound to its proposal (INVALID_ARGUMENT).
+    case malformedTransaction
+    /// Early abort: a read is already stale, so the transaction was not ordered (ABORTED, message
+    /// starting with `GatewayClient.earlyAbortMessagePrefix`).
+    case staleRead
+    /// The requester may not ask this (PERMISSION_DENIED).
+    case accessDenied
+    /// The caller stopped waiting (CANCELLED).
+    case stoppedWaiting
+    /// The peer is stopping (UNAVAILABLE).
+    case peerStopping
+}
+
 /// What the gateway knows of one channel: where the other organizations' peers and the orderers
 /// are, the policies a transaction must satisfy, and how to learn commit outcomes.
 package struct GatewayChannel: Sendable {
@@ -73,7 +98,7 @@ package struct Gateway: Sendable {
     }
 
     private func channel(_ id: String) throws -> GatewayChannel {
-        guard let channel = channels[id] else { throw RPCError(code: .notFound, message: "channel '\(id)' is not joined by this peer") }
+        guard let channel = channels[id] else { throw GatewayError(.unknownChannel, "channel '\(id)' is not joined by this peer") }
         return channel
     }
 
@@ -82,7 +107,7 @@ package struct Gateway: Sendable {
         _ = try channel(channelID)
         let response = endorser.processProposal(proposal)
         guard response.response.status < 400 else {
-            throw RPCError(code: .aborted, message: "evaluation refused (\(response.response.status)): \(response.response.message)")
+            throw GatewayError(.endorsementRefused, "evaluation refused (\(response.response.status)): \(response.response.message)")
         }
         return response.response
     }
@@ -147,16 +172,16 @@ package struct Gateway: Sendable {
         if !chosen.isEmpty {
             let endorsed = Set(try responses.map { try SerializedIdentity.mspID(of: $0.endorsement.endorser) })
             guard chosen.isSubset(of: endorsed) else {
-                throw RPCError(
-                    code: .failedPrecondition,
-                    message: "not every requested organization endorsed (\(chosen.subtracting(endorsed).sorted().joined(separator: ", ")))" + detail)
+                throw GatewayError(
+                    .policyNotSatisfied,
+                    "not every requested organization endorsed (\(chosen.subtracting(endorsed).sorted().joined(separator: ", ")))" + detail)
             }
         }
         let payload = try TransactionAssembler.payload(proposal: proposal, responses: responses)
         if chosen.isEmpty {
             let transaction = try EndorserTransaction(payloadData: try Common_Payload(serializedBytes: payload).data)
             guard try policiesSatisfied(transaction, responses, channel) else {
-                throw RPCError(code: .failedPrecondition, message: "the endorsements gathered do not satisfy the endorsement policies" + detail)
+                throw GatewayError(.policyNotSatisfied, "the endorsements gathered do not satisfy the endorsement policies" + detail)
             }
         }
         return payload
@@ -214,7 +239,7 @@ package struct Gateway: Sendable {
         while true {
             let response = endorser.processProposal(proposal)
             guard response.response.status < 400 else {
-                throw RPCError(code: .aborted, message: "endorsement refused (\(response.response.status)): \(response.response.message)")
+                throw GatewayError(.endorsementRefused, "endorsement refused (\(response.response.status)): \(response.response.message)")
             }
             let payload = try TransactionAssembler.payload(proposal: proposal, responses: [response])
             let local = LocalEndorsement(
@@ -267,13 +292,13 @@ package struct Gateway: Sendable {
         do {
             decoded = try TransactionEnvelope(envelope: envelope)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "malformed transaction: \(error)")
+            throw GatewayError(.malformedTransaction, "malformed transaction: \(error)")
         }
         if decoded.headerType == .endorserTransaction {
             do {
                 bound = (decoded, try EndorserTransaction(boundTo: decoded))
             } catch {
-                throw RPCError(code: .invalidArgument, message: "transaction \(decoded.channelHeader.txID) refused: \(error)")
+                throw GatewayError(.malformedTransaction, "transaction \(decoded.channelHeader.txID) refused: \(error)")
             }
         }
         let pendingTransactionID = try await precheck(bound, channel)
@@ -314,9 +339,9 @@ package struct Gateway: Sendable {
                 return transactionID
             case .stale:
                 precheck.finished(transactionID)
-                throw RPCError(
-                    code: .aborted,
-                    message: "\(ReadConflictPrecheck.abortMessagePrefix): transaction \(transactionID) read a version older than the committed state; aborted before ordering")
+                throw GatewayError(
+                    .staleRead,
+                    "\(ReadConflictPrecheck.abortMessagePrefix): transaction \(transactionID) read a version older than the committed state; aborted before ordering")
             case .wait(let blockers):
                 for blocker in blockers { await precheck.waitUntilFinished(blocker) }
             }
@@ -337,10 +362,10 @@ package struct Gateway: Sendable {
         do {
             _ = try channel.validator.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: clock.now)
         } catch {
-            throw RPCError(code: .permissionDenied, message: "commit status request refused: \(error.reason)")
+            throw GatewayError(.accessDenied, "commit status request refused: \(error.reason)")
         }
         guard let outcome = try await channel.notifier.outcome(of: request.transactionID) else {
-            throw RPCError(code: .cancelled, message: "stopped waiting for transaction \(request.transactionID)")
+            throw GatewayError(.stoppedWaiting, "stopped waiting for transaction \(request.transactionID)")
         }
         var response = Gateway_CommitStatusResponse()
         response.result = outcome.validationCode
@@ -359,10 +384,10 @@ package struct Gateway: Sendable {
         do {
             requester = try channel.blocks.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: clock.now)
         } catch {
-            throw RPCError(code: .permissionDenied, message: "chaincode events request refused: \(error.reason)")
+            throw GatewayError(.accessDenied, "chaincode events request refused: \(error.reason)")
         }
         guard channel.blocks.readers.isSatisfied(by: [requester.policySigner]) else {
-            throw RPCError(code: .permissionDenied, message: "the requester is not a reader of channel \(request.channelID)")
+            throw GatewayError(.accessDenied, "the requester is not a reader of channel \(request.channelID)")
         }
         let height = channel.blocks.ledger.height
         let start: UInt64
@@ -387,7 +412,7 @@ package struct Gateway: Sendable {
             response.events = events
             try await send(response)
         }
-        if status == .serviceUnavailable { throw RPCError(code: .unavailable, message: "the peer is stopping") }
+        if status == .serviceUnavailable { throw GatewayError(.peerStopping, "the peer is stopping") }
     }
 }
 
@@ -443,6 +468,17 @@ extension RPCError {
     package init(gatewayError error: any Error) {
         switch error {
         case let error as RPCError: self = error
+        case let error as GatewayError:
+            let code: RPCError.Code = switch error.code {
+            case .unknownChannel: .notFound
+            case .endorsementRefused, .staleRead: .aborted
+            case .policyNotSatisfied: .failedPrecondition
+            case .malformedTransaction: .invalidArgument
+            case .accessDenied: .permissionDenied
+            case .stoppedWaiting: .cancelled
+            case .peerStopping: .unavailable
+            }
+            self = RPCError(code: code, message: error.reason)
         case let error as SubmissionError:
             let code: RPCError.Code = switch error.code {
             case .refused: .aborted
