@@ -89,22 +89,22 @@ package final class PhiRecordService: Sendable {
         do {
             request = try Medrex_PhiRequest(serializedBytes: signed.request)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "malformed PHI request: \(error)")
+            throw PhiServiceError(.invalidRequest, "malformed PHI request: \(error)")
         }
         guard request.channelID == settings.channelID, let channel = channel() else {
-            throw RPCError(code: .notFound, message: "this peer keeps PHI records for channel '\(settings.channelID)', not '\(request.channelID)'")
+            throw PhiServiceError(.notFound, "this peer keeps PHI records for channel '\(settings.channelID)', not '\(request.channelID)'")
         }
         let requester: ValidatedIdentity
         do {
             requester = try channel.blocks.membership.verify(signature: signed.signature, over: signed.request, by: request.identity, at: now)
         } catch {
-            throw RPCError(code: .permissionDenied, message: "PHI request refused: \(error.reason)")
+            throw PhiServiceError(.accessDenied, "PHI request refused: \(error.reason)")
         }
         guard channel.blocks.readers.isSatisfied(by: [requester.policySigner]) else {
-            throw RPCError(code: .permissionDenied, message: "PHI request refused: the requester is not a member of channel \(request.channelID)")
+            throw PhiServiceError(.accessDenied, "PHI request refused: the requester is not a member of channel \(request.channelID)")
         }
         guard abs(request.timestamp.instant.timeIntervalSince(now)) <= settings.requestSkew else {
-            throw RPCError(code: .permissionDenied, message: "PHI request refused: its timestamp is more than \(Int(settings.requestSkew)) s from the peer's clock")
+            throw PhiServiceError(.accessDenied, "PHI request refused: its timestamp is more than \(Int(settings.requestSkew)) s from the peer's clock")
         }
         return (request, requester, channel)
     }
@@ -116,41 +116,41 @@ package final class PhiRecordService: Sendable {
         do {
             resource = try FHIRResource(json: put.record)
         } catch {
-            throw RPCError(code: .invalidArgument, message: error.reason)
+            throw PhiServiceError(.invalidRequest, error.reason)
         }
         let checker = ProposalChecker(membership: channel.blocks.membership, channels: [settings.channelID])
         let proposal: CheckedProposal
         do {
             proposal = try checker.check(put.anchorProposal, now: now)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "anchor proposal refused: \(error.reason)")
+            throw PhiServiceError(.invalidRequest, "anchor proposal refused: \(error.reason)")
         }
         guard proposal.signatureHeader.creator == identity else {
-            throw RPCError(code: .permissionDenied, message: "the anchor proposal's creator is not the requester")
+            throw PhiServiceError(.accessDenied, "the anchor proposal's creator is not the requester")
         }
         guard proposal.chaincodeName == PhiContract.name, proposal.arguments.count == 2, proposal.arguments[0] == Data("anchor".utf8),
             let anchor = try? JSONDecoder().decode(PhiAnchorRequest.self, from: proposal.arguments[1])
         else {
-            throw RPCError(code: .invalidArgument, message: "the proposal does not invoke `\(PhiContract.name) anchor ANCHOR_JSON`")
+            throw PhiServiceError(.invalidRequest, "the proposal does not invoke `\(PhiContract.name) anchor ANCHOR_JSON`")
         }
         guard anchor.recordID == resource.id else {
-            throw RPCError(code: .invalidArgument, message: "the anchor names record '\(anchor.recordID)', the resource's id is '\(resource.id)'")
+            throw PhiServiceError(.invalidRequest, "the anchor names record '\(anchor.recordID)', the resource's id is '\(resource.id)'")
         }
         guard anchor.sha256 == resource.digestHex else {
-            throw RPCError(code: .invalidArgument, message: "the anchor's sha256 is not the SHA-256 of the record's canonical form")
+            throw PhiServiceError(.invalidRequest, "the anchor's sha256 is not the SHA-256 of the record's canonical form")
         }
         guard anchor.custodian == mspID else {
-            throw RPCError(code: .failedPrecondition, message: "this peer keeps records of \(mspID); the anchor names custodian \(anchor.custodian)")
+            throw PhiServiceError(.preconditionFailed, "this peer keeps records of \(mspID); the anchor names custodian \(anchor.custodian)")
         }
         guard anchor.cipher == RecordAlgorithm.aes256GCM.rawValue, anchor.keyWrap == KeyWrapAlgorithm.hpkeP256SHA256AES256GCM.rawValue else {
-            throw RPCError(
-                code: .invalidArgument,
-                message: "the anchor must name cipher \(RecordAlgorithm.aes256GCM.rawValue) and key wrap \(KeyWrapAlgorithm.hpkeP256SHA256AES256GCM.rawValue)")
+            throw PhiServiceError(
+                .invalidRequest,
+                "the anchor must name cipher \(RecordAlgorithm.aes256GCM.rawValue) and key wrap \(KeyWrapAlgorithm.hpkeP256SHA256AES256GCM.rawValue)")
         }
         try await storePending(resource, version: anchor.version)
         let (transaction, result) = try await channel.gateway.endorse(put.anchorProposal, channelID: settings.channelID)
         guard result.status < 400 else {
-            throw RPCError(code: .permissionDenied, message: "the phi chaincode refused the anchor (\(result.status)): \(result.message)")
+            throw PhiServiceError(.accessDenied, "the phi chaincode refused the anchor (\(result.status)): \(result.message)")
         }
         watchAnchor(transactionID: proposal.transactionID, recordID: resource.id, version: anchor.version, channel: channel)
         metrics.countPhiRequest(operation: "put", outcome: "endorsed")
@@ -169,10 +169,10 @@ package final class PhiRecordService: Sendable {
             guard let stored = try? await store.get(recordID: resource.id, version: version), stored.state == .pending,
                 stored.encrypted.sealed.plaintextDigest == resource.digest
             else {
-                throw RPCError(code: .alreadyExists, message: "record '\(resource.id)' version \(version) is stored already; versions are immutable")
+                throw PhiServiceError(.versionExists, "record '\(resource.id)' version \(version) is stored already; versions are immutable")
             }
         } catch {
-            throw RPCError(code: error.code == .invalidArgument ? .invalidArgument : .unavailable, message: error.reason)
+            throw PhiServiceError(error.code == .invalidArgument ? .invalidRequest : .storeUnavailable, error.reason)
         }
     }
 
@@ -211,31 +211,31 @@ package final class PhiRecordService: Sendable {
     /// then released sealed, with its data key re-wrapped for the requester's certificate key.
     package func get(_ get: Medrex_PhiGet, requester: ValidatedIdentity, identity: Data, channel: Channel, now: Date) async throws -> Medrex_PhiGetResponse {
         let txID = get.accessTransactionID
-        guard !txID.isEmpty, txID.count <= 128 else { throw RPCError(code: .invalidArgument, message: "no access transaction id") }
+        guard !txID.isEmpty, txID.count <= 128 else { throw PhiServiceError(.invalidRequest, "no access transaction id") }
         // The client waited for the commit on its gateway peer; this peer may be a moment behind.
         guard let outcome = await Self.outcome(of: txID, notifier: channel.notifier, timeout: .seconds(10)) else {
-            throw RPCError(code: .notFound, message: "access transaction \(txID) is not committed on this peer")
+            throw PhiServiceError(.notFound, "access transaction \(txID) is not committed on this peer")
         }
         guard outcome.validationCode == .valid else {
-            throw RPCError(code: .failedPrecondition, message: "access transaction \(txID) committed as \(outcome.validationCode.name), not VALID")
+            throw PhiServiceError(.preconditionFailed, "access transaction \(txID) committed as \(outcome.validationCode.name), not VALID")
         }
         let decision = try committedDecision(txID, outcome: outcome, identity: identity, channel: channel, now: now)
         guard decision.granted else {
             metrics.countPhiRequest(operation: "get", outcome: "denied")
-            throw RPCError(code: .permissionDenied, message: "access denied (\(decision.reason)); the request is in the audit trail")
+            throw PhiServiceError(.accessDenied, "access denied (\(decision.reason)); the request is in the audit trail")
         }
         let anchor = try committedAnchor(recordID: decision.recordID, version: decision.version, channel: channel)
         guard anchor.custodian == mspID else {
-            throw RPCError(code: .failedPrecondition, message: "record '\(anchor.recordID)' is kept by \(anchor.custodian); ask one of its peers")
+            throw PhiServiceError(.preconditionFailed, "record '\(anchor.recordID)' is kept by \(anchor.custodian); ask one of its peers")
         }
         guard let digest = [UInt8](hexString: anchor.sha256).map({ Data($0) }) else {
-            throw RPCError(code: .dataLoss, message: "the anchor of record '\(anchor.recordID)' version \(anchor.version) holds no SHA-256")
+            throw PhiServiceError(.integrityFailure, "the anchor of record '\(anchor.recordID)' version \(anchor.version) holds no SHA-256")
         }
         let requesterKey: RecipientKey
         do {
             requesterKey = RecipientKey(publicKey: try P256.KeyAgreement.PublicKey(rawRepresentation: requester.publicKey.rawRepresentation))
         } catch {
-            throw RPCError(code: .invalidArgument, message: "the requester's certificate key is not a P-256 key")
+            throw PhiServiceError(.invalidRequest, "the requester's certificate key is not a P-256 key")
         }
         let released: (sealed: SealedRecord, wrappedKey: WrappedKey)
         do {
@@ -265,26 +265,26 @@ package final class PhiRecordService: Sendable {
             let location = try channel.blocks.ledger.blockStore.transactionLocation(txID),
             block.data.data.indices.contains(Int(location.transactionNumber))
         else {
-            throw RPCError(code: .notFound, message: "access transaction \(txID) is not in this peer's ledger")
+            throw PhiServiceError(.notFound, "access transaction \(txID) is not in this peer's ledger")
         }
         let envelope = try TransactionEnvelope(serialized: block.data.data[Int(location.transactionNumber)])
         guard envelope.signatureHeader.creator == identity else {
-            throw RPCError(code: .permissionDenied, message: "access transaction \(txID) was made by another identity than the requester")
+            throw PhiServiceError(.accessDenied, "access transaction \(txID) was made by another identity than the requester")
         }
         // The grant's age counts from the block's ordering time (signed by the orderer), not from
         // the client's timestamp; a grant dated in the future beyond the skew is refused too.
         let granted = block.orderingTime ?? envelope.channelHeader.timestamp.instant
         let age = now.timeIntervalSince(granted)
         guard age <= settings.grantValidity, age >= -settings.requestSkew else {
-            throw RPCError(
-                code: .permissionDenied,
-                message: "access transaction \(txID) was granted outside the last \(Int(settings.grantValidity)) s; request access again")
+            throw PhiServiceError(
+                .accessDenied,
+                "access transaction \(txID) was granted outside the last \(Int(settings.grantValidity)) s; request access again")
         }
         let action = try EndorserTransaction(payloadData: envelope.payload.data).chaincodeAction
         guard action.chaincodeID.name == AccessContract.name,
             let decision = try? JSONDecoder().decode(AccessDecision.self, from: action.response.payload)
         else {
-            throw RPCError(code: .invalidArgument, message: "transaction \(txID) is not an `\(AccessContract.name) request`")
+            throw PhiServiceError(.invalidRequest, "transaction \(txID) is not an `\(AccessContract.name) request`")
         }
         return decision
     }
@@ -295,23 +295,23 @@ package final class PhiRecordService: Sendable {
         guard let value = try reader.get(namespace: PhiContract.name, key: try PhiContract.anchorKey(recordID: recordID, version: version)),
             let anchor = try? JSONDecoder().decode(PhiAnchor.self, from: Data(value.value))
         else {
-            throw RPCError(code: .notFound, message: "record '\(recordID)' version \(version) has no anchor on channel \(settings.channelID)")
+            throw PhiServiceError(.notFound, "record '\(recordID)' version \(version) has no anchor on channel \(settings.channelID)")
         }
         return anchor
     }
 
     /// Reports an integrity failure (audited on the chain by this peer) as the error to return.
-    private func integrityFailure(_ error: OffChainStoreError, anchor: PhiAnchor, channel: Channel) async -> RPCError {
+    private func integrityFailure(_ error: OffChainStoreError, anchor: PhiAnchor, channel: Channel) async -> PhiServiceError {
         guard error.isIntegrityFailure || error.code == .notFound || error.code == .wrongKey else {
-            return RPCError(code: .unavailable, message: "the off-chain store failed: \(error.reason)")
+            return PhiServiceError(.storeUnavailable, "the off-chain store failed: \(error.reason)")
         }
         let reason = error.code == .notFound ? "ciphertext-missing" : "ciphertext-mismatch"
         logger.error("PHI integrity failure", metadata: ["record": "\(anchor.recordID)", "version": "\(anchor.version)", "reason": "\(reason)"])
         metrics.countPhiRequest(operation: "integrity", outcome: reason)
         await auditIntegrityFailure(anchor: anchor, reason: reason, channel: channel)
-        return RPCError(
-            code: .dataLoss,
-            message: "integrity error: record '\(anchor.recordID)' version \(anchor.version) does not match its anchor (\(reason)); recorded in the audit trail")
+        return PhiServiceError(
+            .integrityFailure,
+            "integrity error: record '\(anchor.recordID)' version \(anchor.version) does not match its anchor (\(reason)); recorded in the audit trail")
     }
 
     /// Submits an `audit append` of an integrity failure, signed by this peer, and waits for it.
@@ -341,7 +341,7 @@ package final class PhiRecordService: Sendable {
     package func verify(_ verify: Medrex_PhiVerify, requester: ValidatedIdentity, channel: Channel) async throws -> Medrex_PhiVerifyResponse {
         let role = requester.attributes["role"]
         guard role == "auditor" || (role == "operator" && requester.mspID == mspID) else {
-            throw RPCError(code: .permissionDenied, message: "only an auditor or an operator of \(mspID) may verify records")
+            throw PhiServiceError(.accessDenied, "only an auditor or an operator of \(mspID) may verify records")
         }
         var anchors: [PhiAnchor] = []
         if !verify.recordID.isEmpty {
@@ -349,7 +349,7 @@ package final class PhiRecordService: Sendable {
         } else if !verify.patient.isEmpty {
             anchors = try patientAnchors(verify.patient, channel: channel)
         } else {
-            throw RPCError(code: .invalidArgument, message: "name a record (record id and version) or a patient")
+            throw PhiServiceError(.invalidRequest, "name a record (record id and version) or a patient")
         }
         var response = Medrex_PhiVerifyResponse()
         for anchor in anchors where anchor.custodian == mspID {
@@ -415,6 +415,28 @@ package final class PhiRecordService: Sendable {
     }
 }
 
+/// Why the PHI service refused or failed a request. Reasons name record ids, versions and
+/// transaction ids, never PHI. The gRPC adapter (`PhiRecordsRPCService`) maps the codes to statuses.
+package typealias PhiServiceError = DomainError<PhiServiceErrorCode>
+
+/// The codes of `PhiServiceError`.
+package enum PhiServiceErrorCode: String, DomainErrorCode {
+    /// The request is malformed or names something inconsistent (INVALID_ARGUMENT).
+    case invalidRequest
+    /// No such record, anchor, channel or access transaction here (NOT_FOUND).
+    case notFound
+    /// The requester may not do this (PERMISSION_DENIED).
+    case accessDenied
+    /// The request cannot be served in this state: another custodian, a transaction not VALID (FAILED_PRECONDITION).
+    case preconditionFailed
+    /// The record version is stored already; versions are immutable (ALREADY_EXISTS).
+    case versionExists
+    /// The off-chain store failed (UNAVAILABLE).
+    case storeUnavailable
+    /// The stored record does not match its anchor; audited on the chain (DATA_LOSS).
+    case integrityFailure
+}
+
 /// The gRPC face of `PhiRecordService`.
 package struct PhiRecordsRPCService: Medrex_PhiRecords.SimpleServiceProtocol {
     package let service: PhiRecordService
@@ -423,33 +445,60 @@ package struct PhiRecordsRPCService: Medrex_PhiRecords.SimpleServiceProtocol {
 
     package func put(request: Medrex_SignedPhiRequest, context: ServerContext) async throws -> Medrex_PhiPutResponse {
         let now = Date()
-        let (request, _, channel) = try service.authenticate(request, now: now)
+        let (request, _, channel) = try mapped { try service.authenticate(request, now: now) }
         guard case .put(let put) = request.body else { throw RPCError(code: .invalidArgument, message: "Put expects a put request") }
         return try await mapped { try await service.put(put, identity: request.identity, channel: channel, now: now) }
     }
 
     package func get(request: Medrex_SignedPhiRequest, context: ServerContext) async throws -> Medrex_PhiGetResponse {
         let now = Date()
-        let (request, requester, channel) = try service.authenticate(request, now: now)
+        let (request, requester, channel) = try mapped { try service.authenticate(request, now: now) }
         guard case .get(let get) = request.body else { throw RPCError(code: .invalidArgument, message: "Get expects a get request") }
         return try await mapped { try await service.get(get, requester: requester, identity: request.identity, channel: channel, now: now) }
     }
 
     package func verify(request: Medrex_SignedPhiRequest, context: ServerContext) async throws -> Medrex_PhiVerifyResponse {
-        let (request, requester, channel) = try service.authenticate(request, now: Date())
+        let (request, requester, channel) = try mapped { try service.authenticate(request, now: Date()) }
         guard case .verify(let verify) = request.body else { throw RPCError(code: .invalidArgument, message: "Verify expects a verify request") }
         return try await mapped { try await service.verify(verify, requester: requester, channel: channel) }
+    }
+
+    /// The service's errors as gRPC statuses: the only place where PHI requests meet status codes.
+    private func mapped<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw Self.status(of: error)
+        }
     }
 
     private func mapped<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as TransactionEnvelope.DecodingFailure {
-            throw RPCError(code: .invalidArgument, message: "malformed transaction: \(error.reason)")
-        } catch let error as StorageError {
-            throw RPCError(code: .internalError, message: "ledger read failed: \(error)")
         } catch {
-            throw RPCError(gatewayError: error)
+            throw Self.status(of: error)
+        }
+    }
+
+    static func status(of error: any Error) -> RPCError {
+        switch error {
+        case let error as PhiServiceError:
+            let code: RPCError.Code = switch error.code {
+            case .invalidRequest: .invalidArgument
+            case .notFound: .notFound
+            case .accessDenied: .permissionDenied
+            case .preconditionFailed: .failedPrecondition
+            case .versionExists: .alreadyExists
+            case .storeUnavailable: .unavailable
+            case .integrityFailure: .dataLoss
+            }
+            return RPCError(code: code, message: error.reason)
+        case let error as TransactionEnvelope.DecodingFailure:
+            return RPCError(code: .invalidArgument, message: "malformed transaction: \(error.reason)")
+        case let error as StorageError:
+            return RPCError(code: .internalError, message: "ledger read failed: \(error)")
+        default:
+            return RPCError(gatewayError: error)
         }
     }
 }
