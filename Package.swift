@@ -61,7 +61,8 @@ let package = Package(
             ]
         ),
         // What makes a block from the ordering service trustworthy: the orderer's signature (made by
-        // orderers) and its verification with the chain checks (by peers and following orderers).
+        // orderers) and its verification with the chain checks (by peers and following orderers);
+        // and who may read which blocks (Deliver seeks, checked alike by orderers and peers).
         .target(
             name: "BlockIntegrity",
             dependencies: ["Identity", "LedgerCore", "LedgerWire", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
@@ -176,7 +177,7 @@ let package = Package(
         .target(
             name: "GatewayService",
             dependencies: [
-                "Committer", "Endorser", "Identity", "LedgerCore", "LedgerWire", "NodeClients", "RPCTransport", "WorldState",
+                "BlockIntegrity", "Committer", "Endorser", "Identity", "LedgerCore", "LedgerWire", "NodeClients", "RPCTransport", "WorldState",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import BlockIntegrity
 import Foundation
 import Identity
 import LedgerCore

@@ -1,3 +1,4 @@
+import BlockIntegrity
 import Endorser
 import Foundation
 import GRPCCore

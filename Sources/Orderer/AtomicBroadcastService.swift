@@ -1,3 +1,4 @@
+import BlockIntegrity
 import Foundation
 import GRPCCore
 import RPCTransport
@@ -77,37 +78,20 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
         }
     }
 
-    /// Sends the blocks a SeekInfo asks for; returns the final status.
+    /// Sends the blocks a SeekInfo asks for; returns the final status. The request is checked and
+    /// resolved as the peer's Deliver checks it (`DeliverSeek`).
     private func serve(_ envelope: Common_Envelope, to response: RPCWriter<Orderer_DeliverResponse>) async throws -> Common_Status {
-        guard let transaction = try? TransactionEnvelope(envelope: envelope), transaction.headerType == .deliverSeekInfo,
-            let seek = try? Orderer_SeekInfo(serializedBytes: transaction.payload.data)
-        else { return .badRequest }
-        guard let chain = chains[transaction.channelHeader.channelID] else { return .notFound }
+        guard let channelID = DeliverSeek.channel(of: envelope) else { return .badRequest }
+        guard let chain = chains[channelID] else { return .notFound }
         let settings = chain.settings
-        guard let reader = try? settings.membership.verify(
-            signature: envelope.signature, over: envelope.payload, by: transaction.signatureHeader.creator, at: clock()),
-            settings.readers.isSatisfied(by: [reader.policySigner])
-        else { return .forbidden }
-        let height = await chain.height
-        let newest = height == 0 ? 0 : height - 1
-        let start: UInt64
-        switch seek.start.type {
-        case .oldest, .none: start = 0
-        case .newest: start = newest
-        case .specified(let position): start = position.number
-        case .nextCommit: start = height
+        let seek: DeliverSeek
+        switch DeliverSeek.resolve(envelope, membership: settings.membership, readers: settings.readers, height: await chain.height, now: clock()) {
+        case .success(let resolved): seek = resolved
+        case .failure(let refusal): return refusal.status
         }
-        let stop: UInt64
-        switch seek.stop.type {
-        case .specified(let position): stop = position.number
-        case .newest: stop = newest
-        case .oldest: stop = 0
-        case .nextCommit, .none: stop = UInt64.max
-        }
-        guard start <= stop else { return .badRequest }
+        let (start, stop, wait) = (seek.start, seek.stop, seek.waitsForBlocks)
         var number = start
         while number <= stop {
-            let wait = seek.behavior == .blockUntilReady
             let found: Common_Block?
             do {
                 found = try await chain.block(number, wait: wait)

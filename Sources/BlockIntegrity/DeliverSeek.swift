@@ -3,7 +3,6 @@ import Identity
 import LedgerCore
 import LedgerWire
 import SwiftProtobuf
-import NodeClients
 
 /// A checked Deliver request: a signed DELIVER_SEEK_INFO envelope from a reader of the channel,
 /// resolved against the channel's height into the block numbers to send.
