@@ -29,8 +29,7 @@ package final class OrdererNode: Sendable {
     private let databases: [RocksDatabase]
     private let logger: Logger
     package let metrics = OrdererMetrics()
-    private let shutdownSignal = ShutdownSignal()
-    private let shutdownState = Mutex<(requested: Bool, server: GRPCServer<NodeServerTransport>?)>((false, nil))
+    private let stop = GracefulServerStop()
 
     /// - Parameter timing: For etcd channels; the lease TTL comes from the configuration's `etcd.leaseSeconds`.
     package init(configuration: OrdererConfiguration, timing: EtcdChainTiming = EtcdChainTiming(), logger: Logger = Logger(label: "medrex.orderer")) throws {
@@ -96,7 +95,7 @@ package final class OrdererNode: Sendable {
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
             trustedCAPEMs: ordererTLSRootPEMs, options: configuration.tlsOptions)
         let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
-        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics, shutdown: shutdownSignal)])
+        let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics, shutdown: stop.signal)])
         let chains = self.chains
         var operations: OperationsServer?
         if let endpoint = configuration.operations {
@@ -105,11 +104,7 @@ package final class OrdererNode: Sendable {
                 checks: ["ledgers": { chains.isEmpty ? "no channel joined" : nil }])
         }
         if let operations { logger.notice("operations endpoint serving", metadata: ["port": "\(operations.port)"]) }
-        let stopEarly = shutdownState.withLock { state -> Bool in
-            state.server = server
-            return state.requested
-        }
-        if stopEarly { server.beginGracefulShutdown() }
+        stop.serving(server)
         let configuration = self.configuration
         let logger = self.logger
         // The chains' own work (election, log following) runs until the server has drained:
@@ -154,12 +149,7 @@ package final class OrdererNode: Sendable {
     }
 
     package func beginShutdown() {
-        let server = shutdownState.withLock { state -> GRPCServer<NodeServerTransport>? in
-            state.requested = true
-            return state.server
-        }
-        server?.beginGracefulShutdown()
-        shutdownSignal.fire()
+        stop.request()
         // Deliver streams wait for blocks that will not come: end them so the server can stop.
         let chains = self.chains
         Task { for chain in chains.values { await chain.stopServing() } }

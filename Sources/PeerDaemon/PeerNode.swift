@@ -269,7 +269,7 @@ package final class PeerNode: Sendable {
         if configuration.roles.contains(.endorser) {
             let endorser = EndorserRPCService(endorser: { current().endorser }, metrics: metrics)
             rpcServices.append(endorser)
-            rpcServices.append(EndorsementStreamService(endorser: endorser, shutdown: shutdownSignal))
+            rpcServices.append(EndorsementStreamService(endorser: endorser, shutdown: stop.signal))
         }
         if configuration.roles.contains(.endorser) && configuration.roles.contains(.committer) {
             // Before the first channel is joined there is no gateway: a gateway of no channels
@@ -280,7 +280,7 @@ package final class PeerNode: Sendable {
                 return services.gateway ?? Gateway(endorser: services.endorser, channels: [:], logger: logger)
             }
             rpcServices.append(GatewayRPCService(gateway: gateway))
-            rpcServices.append(TransactionStreamService(gateway: gateway, shutdown: shutdownSignal))
+            rpcServices.append(TransactionStreamService(gateway: gateway, shutdown: stop.signal))
         }
         var phi: (service: PhiRecordService, close: @Sendable () async -> Void)?
         if let settings = configuration.phi {
@@ -302,11 +302,7 @@ package final class PeerNode: Sendable {
                 checks: ["ledgers": { current().channels.isEmpty ? "no channel joined" : nil }])
             logger.notice("operations endpoint serving", metadata: ["port": "\(operations!.port)"])
         }
-        let stopEarly = shutdownState.withLock { state -> Bool in
-            state.server = server
-            return state.requested
-        }
-        if stopEarly { server.beginGracefulShutdown() }
+        stop.serving(server)
         let configuration = self.configuration
         let logger = self.logger
         try await withThrowingDiscardingTaskGroup { group in
@@ -336,13 +332,8 @@ package final class PeerNode: Sendable {
 
     /// Stops accepting RPCs and lets `run` return once open ones finish (SIGTERM does this).
     package func beginShutdown() {
-        let server = shutdownState.withLock { state -> GRPCServer<NodeServerTransport>? in
-            state.requested = true
-            return state.server
-        }
-        server?.beginGracefulShutdown()
         // The streams other peers' gateways and clients keep open end, so that the server drains.
-        shutdownSignal.fire()
+        stop.request()
         // Commit-status and Deliver calls wait for blocks that will not come: release them.
         for channel in services.withLock({ $0.channels.values }) {
             channel.notifier.stop()
@@ -351,12 +342,6 @@ package final class PeerNode: Sendable {
         }
     }
 
-    private struct ShutdownState {
-        var requested = false
-        var server: GRPCServer<NodeServerTransport>?
-    }
-
-    private let shutdownState = Mutex(ShutdownState())
-    private let shutdownSignal = ShutdownSignal()
+    private let stop = GracefulServerStop()
 }
 

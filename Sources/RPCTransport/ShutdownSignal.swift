@@ -1,3 +1,4 @@
+import GRPCCore
 import Synchronization
 
 /// Fires once, when a node begins to shut down: its long-lived streams (the orderer's Broadcast,
@@ -42,5 +43,34 @@ package final class ShutdownSignal: Sendable {
             let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.resume()
         }
+    }
+}
+
+/// A daemon's graceful stop, whether requested before or after its server starts: the server
+/// stops accepting calls and waits for open ones, and the long-lived streams that wait on
+/// `signal` end. The peer and the orderer each hold one.
+package final class GracefulServerStop: Sendable {
+    package let signal = ShutdownSignal()
+    private let state = Mutex<(requested: Bool, server: GRPCServer<NodeServerTransport>?)>((false, nil))
+
+    package init() {}
+
+    /// Records the daemon's server; stops it at once when the stop was requested before it started.
+    package func serving(_ server: GRPCServer<NodeServerTransport>) {
+        let requested = state.withLock { state -> Bool in
+            state.server = server
+            return state.requested
+        }
+        if requested { server.beginGracefulShutdown() }
+    }
+
+    /// Requests the stop (SIGTERM and SIGINT do, through the daemon's ServiceGroup).
+    package func request() {
+        let server = state.withLock { state -> GRPCServer<NodeServerTransport>? in
+            state.requested = true
+            return state.server
+        }
+        server?.beginGracefulShutdown()
+        signal.fire()
     }
 }
