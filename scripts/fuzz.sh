@@ -28,7 +28,7 @@ source scripts/lib.sh
 build_path=${MEDREX_FUZZ_BUILD_PATH:-$root/.build-fuzz}
 jobs=${MEDREX_FUZZ_JOBS:-1}
 # The package's library modules are built once, instrumented for libFuzzer (coverage counters and
-# comparison tracing) and with testable imports; only PeerDaemon is asked for, which needs every
+# comparison tracing) and with testable imports; only NetworkSimulation is asked for, which needs every
 # module the fuzz targets import, and no executable is linked.
 # MEDREX_FUZZ_CONFIGURATION=debug builds them unoptimized: much quicker to build from scratch
 # (CI's smoke run), slower to fuzz.
@@ -69,13 +69,13 @@ niced() {
 build_modules() {
     medrex_require_packages librocksdb-dev python3
     echo "== building the instrumented modules in $build_path (nice 19, -j $jobs)" >&2
-    niced swift build "${swift_flags[@]}" --target PeerDaemon >&2
+    niced swift build "${swift_flags[@]}" --target NetworkSimulation >&2
 }
 
 bin_path() { swift build "${swift_flags[@]}" --show-bin-path 2>/dev/null; }
 
 # The flags to compile a file against the package's modules, taken from SwiftPM's own command for
-# PeerDaemon: module search paths, the C modules' module maps and the package name that `package`
+# NetworkSimulation: module search paths, the C modules' module maps and the package name that `package`
 # declarations need (SwiftPM derives it from the package's directory name).
 write_compile_flags() {
     local manifest=$build_path/$configuration.yaml out=$1 link_out=$2
@@ -94,7 +94,7 @@ def command(prefix, suffix):
 link = [a for a in command('"C.medrex-', '.exe":') if a.startswith("-l") and a != "-lChaincode"]
 open(link_out, "w").write("\n".join(link) + "\n")
 
-args = command('"C.PeerDaemon-', '.module":')
+args = command('"C.NetworkSimulation-', '.module":')
 flags, i = [], 0
 while i < len(args):
     a = args[i]
