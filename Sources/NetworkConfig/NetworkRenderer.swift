@@ -98,21 +98,32 @@ package struct NetworkRenderer {
         "[" + organizations.map { cryptoPath($0.name, "tlsca/tlsca-cert.pem") }.joined(separator: ", ") + "]"
     }
 
+    /// What every node's file starts with: identity, listen address, TLS, data directory and
+    /// operations endpoint. `member` is the node's folder in its organization's crypto material.
+    private func nodeSection(
+        _ node: NetworkDescription.Node, member: String, data: String, _ organization: NetworkDescription.Organization,
+        callers: [NetworkDescription.Organization]
+    ) -> String {
+        """
+        # \(node.name) of \(organization.name), rendered from network.yaml by `medrex network render`.
+        mspID: \(organization.mspID)
+        msp: \(cryptoPath(organization.name, "\(member)/msp"))
+        listen: \(listen(node.host, node.port))
+        tls:
+          certificate: \(cryptoPath(organization.name, "\(member)/tls/cert.crt"))
+          privateKey: \(cryptoPath(organization.name, "\(member)/tls/key.pem"))
+          clientRootCAs: \(tlsRoots(callers))
+        data: data/\(data)
+        operations: \(listen(node.host, node.operationsPort))
+
+        """
+    }
+
     private func ordererYAML(
         _ node: NetworkDescription.Node, _ organization: NetworkDescription.Organization, _ channels: [NetworkDescription.Channel]
     ) -> String {
-        let member = "orderers/\(node.name)"
-        var text = """
-            # \(node.name) of \(organization.name), rendered from network.yaml by `medrex network render`.
-            mspID: \(organization.mspID)
-            msp: \(cryptoPath(organization.name, "\(member)/msp"))
-            listen: \(listen(node.host, node.port))
-            tls:
-              certificate: \(cryptoPath(organization.name, "\(member)/tls/cert.crt"))
-              privateKey: \(cryptoPath(organization.name, "\(member)/tls/key.pem"))
-              clientRootCAs: \(tlsRoots(network.organizations))
-            data: data/\(node.name)
-            operations: \(listen(node.host, node.operationsPort))
+        var text = nodeSection(node, member: "orderers/\(node.name)", data: node.name, organization, callers: network.organizations)
+        text += """
             channels: [\(channels.map { "\($0.name).block" }.joined(separator: ", "))]
 
             """
@@ -131,20 +142,10 @@ package struct NetworkRenderer {
     private func peerYAML(
         _ node: NetworkDescription.Node, name: String, _ organization: NetworkDescription.Organization, _ channels: [NetworkDescription.Channel]
     ) -> String {
-        let member = "peers/\(node.name)"
-        let callers = network.organizations.filter { !$0.isOrdererOrganization }
-        var text = """
-            # \(node.name) of \(organization.name), rendered from network.yaml by `medrex network render`.
-            mspID: \(organization.mspID)
-            msp: \(cryptoPath(organization.name, "\(member)/msp"))
-            listen: \(listen(node.host, node.port))
-            tls:
-              certificate: \(cryptoPath(organization.name, "\(member)/tls/cert.crt"))
-              privateKey: \(cryptoPath(organization.name, "\(member)/tls/key.pem"))
-              clientRootCAs: \(tlsRoots(callers))
-            data: data/\(name)
+        var text = nodeSection(
+            node, member: "peers/\(node.name)", data: name, organization, callers: network.organizations.filter { !$0.isOrdererOrganization })
+        text += """
             roles: [endorser, committer]
-            operations: \(listen(node.host, node.operationsPort))
             channels:
 
             """
