@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "EtcdClient",
             dependencies: [
-                "LedgerWire", "RPCTransport",
+                "LedgerCore", "LedgerWire", "RPCTransport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -315,7 +315,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "TestSupport", "RPCTransport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
+        .testTarget(name: "EtcdClientTests", dependencies: ["EtcdClient", "LedgerCore", "TestSupport", "RPCTransport", .product(name: "GRPCCore", package: "grpc-swift-2")]),
         .testTarget(
             name: "PeerTests",
             dependencies: ["PeerDaemon", "Committer", "GatewayService", "NodeClients", "PhiService", "BlockIntegrity", "BuiltInChaincodes", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",

@@ -8,7 +8,7 @@ extension EtcdClient {
     package func transaction(
         compare: [Comparison],
         success: [Operation],
-        failure: [Operation] = []
+        failure: [Operation]
     ) async throws -> TransactionResult {
         var request = Etcdserverpb_TxnRequest()
         request.compare = compare.map(\.wire)
@@ -23,16 +23,5 @@ extension EtcdClient {
             throw EtcdError(.malformedResponse, "a transaction answered \(results.count) results for \(expected) operations")
         }
         return TransactionResult(succeeded: response.succeeded, revision: response.header.revision, results: results)
-    }
-
-    /// Writes `value` at `key` only if the key does not exist; returns whether it was written.
-    ///
-    /// This is the "append block N only if there is no block N yet" and "become leader only if there
-    /// is none" primitive. After a failover, `false` may mean that this caller's own earlier attempt
-    /// wrote the key: read it back to tell.
-    package func createIfAbsent(_ key: [UInt8], _ value: [UInt8], lease: LeaseID? = nil) async throws -> Bool {
-        try checkKey(key)
-        let result = try await transaction(compare: [.absent(key)], success: [.put(key: key, value: value, lease: lease)])
-        return result.succeeded
     }
 }

@@ -13,7 +13,7 @@ extension EtcdClient {
     /// When the member serving the watch fails, the watch is set up again on another member from the
     /// revision after the last one delivered, so nothing is missed or repeated. It ends with
     /// `.unavailable` only when no member could take it over in `attemptsPerCall` tries in a row.
-    package func watch(_ range: KeyRange, fromRevision: Int64? = nil) -> AsyncThrowingStream<[WatchEvent], any Error> {
+    package func watch(_ range: KeyRange, fromRevision: Int64?) -> AsyncThrowingStream<[WatchEvent], any Error> {
         let (events, continuation) = AsyncThrowingStream<[WatchEvent], any Error>.makeStream()
         let watcher = Task {
             do {
@@ -25,11 +25,6 @@ extension EtcdClient {
         }
         continuation.onTermination = { _ in watcher.cancel() }
         return events
-    }
-
-    /// The changes to the keys that start with `prefix`; see `watch(_:fromRevision:)`.
-    package func watch(prefix: [UInt8], fromRevision: Int64? = nil) -> AsyncThrowingStream<[WatchEvent], any Error> {
-        watch(.prefix(prefix), fromRevision: fromRevision)
     }
 
     /// Runs watch streams, one member at a time, until cancelled or the watch fails for good.

@@ -16,7 +16,7 @@ import RPCTransport
 /// key exists, possibly written by the same caller's earlier attempt.
 ///
 /// Call `close()` when done with the client.
-package final class EtcdClient: Sendable {
+package final class EtcdClient: EtcdKeyValueStore {
     /// How the client reaches the cluster and how long it waits.
     package struct Configuration: Sendable {
         /// The members' client addresses, tried in this order and then round again.

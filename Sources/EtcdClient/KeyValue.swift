@@ -70,6 +70,13 @@ package struct RangeResult: Sendable, Hashable {
     /// The store revision the read saw (the header revision).
     package var revision: Int64
 
+    init(keyValues: [KeyValue], more: Bool, count: Int64, revision: Int64) {
+        self.keyValues = keyValues
+        self.more = more
+        self.count = count
+        self.revision = revision
+    }
+
     init(_ wire: Etcdserverpb_RangeResponse) {
         keyValues = wire.kvs.map(KeyValue.init)
         more = wire.more

@@ -1,5 +1,6 @@
 import EtcdClient
 import Foundation
+import LedgerCore
 import RPCTransport
 import TestSupport
 
@@ -24,6 +25,15 @@ func withEtcd<Result>(
         await client.close()
         throw error
     }
+}
+
+/// Runs `body` against each store held to etcd's contract: a fresh real cluster (through
+/// `EtcdClient`), then an `InMemoryEtcd`. The shared tests are the in-memory store's contract.
+func withEachStore(_ body: (any EtcdKeyValueStore) async throws -> Void) async throws {
+    try await withEtcd { _, client in
+        try await body(client)
+    }
+    try await body(InMemoryEtcd(clock: SystemClock()))
 }
 
 /// TLS material of a CA of its own, for clients of no cluster (the files stay in the temporary directory).

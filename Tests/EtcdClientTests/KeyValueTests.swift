@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct KeyValueTests {
     @Test func putGetRangeAndDelete() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             #expect(try await client.get(bytes("blocks/0")) == nil)
 
             let first = try await client.put(bytes("blocks/0"), bytes("genesis"))
@@ -38,7 +38,7 @@ import Testing
             #expect(everything.count == 4)
 
             // A read of an older revision sees the store as it was.
-            let before = try await client.range(.key(bytes("blocks/0")), revision: first)
+            let before = try await client.range(.key(bytes("blocks/0")), limit: 0, revision: first)
             #expect(before.keyValues.first?.value == bytes("genesis"))
 
             #expect(try await client.delete(bytes("blocks/1")))
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func binaryKeysAndPrefixesEndingInFF() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             let prefix: [UInt8] = [0x00, 0xff]
             try await client.put(prefix + [0x01], [0x00, 0x01])
             try await client.put(prefix + [0xff, 0xff], [0xfe])
@@ -63,11 +63,11 @@ import Testing
     }
 
     @Test func compactedRevisionsCannotBeRead() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             let old = try await client.put(bytes("k"), bytes("1"))
             let new = try await client.put(bytes("k"), bytes("2"))
             try await client.compact(revision: new)
-            let error = await #expect(throws: EtcdError.self) { try await client.range(.key(bytes("k")), revision: old) }
+            let error = await #expect(throws: EtcdError.self) { try await client.range(.key(bytes("k")), limit: 0, revision: old) }
             #expect(error?.code == .compacted)
             #expect(try await client.get(bytes("k"))?.value == bytes("2"))
         }

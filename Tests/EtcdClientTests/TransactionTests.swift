@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct TransactionTests {
     @Test func createIfAbsentWritesOnlyOnce() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             #expect(try await client.createIfAbsent(bytes("chain/7"), bytes("block seven")))
             #expect(try await !client.createIfAbsent(bytes("chain/7"), bytes("another block seven")))
             #expect(try await client.get(bytes("chain/7"))?.value == bytes("block seven"))
@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func compareAndSwapOnModRevisionFailsWhenStale() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             try await client.put(bytes("height"), bytes("10"))
             let seen = try #require(try await client.get(bytes("height")))
 
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func compareOnVersionAndCreateRevision() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             let created = try await client.put(bytes("a"), bytes("1"))
             try await client.put(bytes("a"), bytes("2"))
             let result = try await client.transaction(

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct WatchTests {
     @Test func seesPutsAndDeletesInOrderFromARevision() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             try await client.put(bytes("log/before"), bytes("not watched"))
             let start = try await client.put(bytes("log/1"), bytes("a"))
             try await client.put(bytes("elsewhere"), bytes("not watched either"))
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func seesChangesMadeAfterItStarts() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             let now = try await client.range(prefix: bytes("log/")).revision
             let watch = client.watch(prefix: bytes("log/"), fromRevision: now + 1)
             async let events = collect(4, from: watch, within: .seconds(10))
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func watchingFromACompactedRevisionFails() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             let old = try await client.put(bytes("log/1"), bytes("a"))
             try await client.put(bytes("log/2"), bytes("b"))
             let kept = try await client.put(bytes("log/3"), bytes("c"))
@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func cancellingTheConsumerEndsTheWatch() async throws {
-        try await withEtcd { _, client in
+        try await withEachStore { client in
             let consumer = Task {
                 var batches = 0
                 for try await _ in client.watch(prefix: bytes("log/")) { batches += 1 }
