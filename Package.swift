@@ -244,7 +244,7 @@ let package = Package(
         .target(
             name: "NetworkSimulation",
             dependencies: [
-                "BlockIntegrity", "BuiltInChaincodes", "Committer", "Endorser", "Identity", "LedgerCore", "LedgerWire", "Orderer", "WorldState",
+                "BlockIntegrity", "BuiltInChaincodes", "Committer", "Endorser", "EtcdClient", "Identity", "LedgerCore", "LedgerWire", "Orderer", "RPCTransport", "WorldState",
                 .product(name: "Chaincode", package: "Chaincode"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Seeded simulations of a whole network in one process (Sources/NetworkSimulation): peers of two
-# organizations and a solo orderer on in-memory storage and a manual clock, with crashes (storage
-# losing its unsynchronized tail), partitions, dropped, duplicated, reordered and damaged messages.
+# organizations and a solo orderer (or, with --ordering etcd, etcd-chain orderers sharing an
+# in-memory etcd) on in-memory storage and a manual clock, with crashes (storage losing its
+# unsynchronized tail), partitions, dropped, duplicated, reordered and damaged messages, and with
+# etcd, leaders that crash, stall past their lease or are cut off from etcd.
 #
 #   scripts/simulate.sh --seeds N [--seed FIRST] [--jobs J] [medrex simulate options]
 #                                 N seeds from FIRST (default 1), split over J processes
@@ -10,7 +12,7 @@
 #
 # Builds medrex in release mode (.build, incrementally) unless MEDREX_BIN names a binary.
 # Other options go to `medrex simulate` (--steps, --organizations, --peers-per-organization,
-# --accounts, --no-faults, --verbose).
+# --accounts, --ordering solo|etcd, --orderers, --no-faults, --verbose).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -1,5 +1,6 @@
 import BuiltInChaincodes
 import Endorser
+import EtcdClient
 import Foundation
 import Identity
 import LedgerCore
@@ -19,13 +20,16 @@ package struct SimulationOptions: Sendable, Hashable {
     package var accounts = 6
     /// Crashes, partitions, drops, duplicates, corrupted and out-of-order deliveries.
     package var faults = true
+    /// One solo orderer, or `orderers` etcd-chain orderers sharing an in-memory etcd.
+    package var ordering = SimulatedOrdering.solo
+    package var orderers = 3
 
     package init() {}
 
     /// The `medrex simulate` arguments that give these options.
     package var arguments: String {
         "--organizations \(organizations) --peers-per-organization \(peersPerOrganization) --steps \(steps) --accounts \(accounts)"
-            + (faults ? "" : " --no-faults")
+            + (faults ? "" : " --no-faults") + (ordering == .etcd ? " --ordering etcd --orderers \(orderers)" : "")
     }
 }
 
@@ -43,6 +47,13 @@ package struct SimulationReport: Sendable, CustomStringConvertible {
     /// Blocks of state that peers' crashes threw away (replayed from their blocks on restart).
     package var stateBlocksLost = 0
     package var ordererCrashes = 0
+    /// etcd ordering: terms led, leaderships lost (lease not renewed, append refused), orderers cut off from etcd.
+    package var leaderTerms = 0
+    package var leadershipsLost = 0
+    package var etcdPartitions = 0
+    package var stalls = 0
+    /// Envelopes in blocks that a leader whose term had ended (unknown to it) tried to append, and etcd refused.
+    package var appendsRefused = 0
     package var partitions = 0
     package var dropped = 0
     package var duplicated = 0
@@ -56,7 +67,7 @@ package struct SimulationReport: Sendable, CustomStringConvertible {
         let codeList = codes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return "seed \(seed): \(passed ? "ok" : "FAILED (\(violations.count) violations)"); \(blocks) blocks; \(proposed) proposed, "
             + "\(endorsementsRefused) refused at endorsement, \(acknowledged) acknowledged by the orderer, \(committedValid) VALID; codes: \(codeList); "
-            + "faults: \(peerCrashes) peer crashes (\(stateBlocksLost) blocks of state lost), \(ordererCrashes) orderer crashes, \(partitions) partitions, \(dropped) dropped, "
+            + "faults: \(peerCrashes) peer crashes (\(stateBlocksLost) blocks of state lost), \(ordererCrashes) orderer crashes, \(leaderTerms) leader terms, \(leadershipsLost) leaderships lost, \(etcdPartitions) etcd partitions, \(stalls) orderer stalls, \(appendsRefused) envelopes of stale appends refused, \(partitions) partitions, \(dropped) dropped, "
             + "\(duplicated) duplicated, \(resent) resent, \(refusedBlocks) bad blocks refused, \(repeatedBlocksSkipped) repeated blocks skipped"
     }
 }
@@ -124,8 +135,12 @@ private final class World {
     var random: SimulationRandom
     let clock: ManualClock
     let channel: SimulatedChannel
-    let orderer: SimulatedOrderer
+    let orderers: [SimulatedOrderer]
     let peers: [SimulatedPeer]
+    /// Background work of the orderers, run between events.
+    let work: SimulatedWork
+    let ordererNetwork: SimulatedOrdererNetwork
+    var isEtcd: Bool { options.ordering == .etcd }
     let batchTimeout: Duration
     var report: SimulationReport
 
@@ -133,12 +148,21 @@ private final class World {
     var network: [EnvelopeInFlight] = []
     /// Envelopes sent and not known to be committed: a client may send one again.
     var unconfirmed: [EnvelopeInFlight] = []
-    /// Receipts of envelopes the orderer accepted, not yet resolved.
-    var receipts: [(transactionID: String, incarnation: Int, receipt: BroadcastReceipt)] = []
+    /// Receipts of envelopes an orderer accepted, not yet resolved.
+    var receipts: [(transactionID: String, orderer: Int, incarnation: Int, receipt: BroadcastReceipt)] = []
     /// Transactions the orderer acknowledged with SUCCESS: none may be lost.
     var acknowledged: Set<String> = []
     /// Steps left of each peer's partition (cut off from clients and the orderer).
     var partitionedUntil: [Int: Int] = [:]
+    /// Steps left of each orderer's partition from etcd.
+    var cutFromEtcdUntil: [Int: Int] = [:]
+    /// Steps left of each orderer's stall (a paused process: no renewals, no elections), during
+    /// which its lease may run out while it still takes itself for the leader.
+    var stalledUntil: [Int: Int] = [:]
+    /// Every block some orderer holds, as the first orderer to hold it had it: the others must match.
+    var orderedBlocks: [UInt64: Common_Block] = [:]
+    /// Heights up to which each orderer's blocks were compared with `orderedBlocks`.
+    var ordererCheckedHeight: [Int: UInt64] = [:]
     var step = 0
     /// What the first peer to commit a block recorded, that every other peer must match.
     var agreedCodes: [UInt64: [Protos_TxValidationCode]] = [:]
@@ -173,7 +197,19 @@ private final class World {
         // Per seed: how blocks are cut and whether the orderer reorders them by dependencies.
         batchTimeout = .milliseconds(Int.random(in: 50...400, using: &random))
         let limits = BatchLimits(maxMessageCount: Int.random(in: 1...6, using: &random), absoluteMaxBytes: 1 << 20, preferredMaxBytes: 512 * 1024)
-        orderer = try SimulatedOrderer(channel: channel, batchLimits: limits, batchTimeout: batchTimeout, reorders: random.chance(30))
+        let reorders = random.chance(30)
+        let work = SimulatedWork()
+        let ordererNetwork = SimulatedOrdererNetwork(work: work)
+        self.work = work
+        self.ordererNetwork = ordererNetwork
+        let etcd = options.ordering == .etcd ? InMemoryEtcd(clock: clock) : nil
+        var orderers: [SimulatedOrderer] = []
+        for index in 0..<(options.ordering == .etcd ? max(1, options.orderers) : 1) {
+            orderers.append(try SimulatedOrderer(
+                endpoint: "orderer\(index).sim:7050", channel: channel, batchLimits: limits, batchTimeout: batchTimeout, reorders: reorders, etcd: etcd,
+                network: ordererNetwork, work: work))
+        }
+        self.orderers = orderers
         var peers: [SimulatedPeer] = []
         for organization in members.organizations {
             for (index, identity) in organization.peers.enumerated() {
@@ -197,7 +233,7 @@ private final class World {
         } catch {
             report.violations.append("step \(step): the run stopped on an error: \(error)")
         }
-        report.blocks = orderer.blockStore.height
+        report.blocks = orderedHeight
         report.acknowledged = acknowledged.count
         return report
     }
@@ -225,9 +261,12 @@ private final class World {
         guard let (envelope, transactionID) = try endorse(chaincode: chaincode, arguments, signer: signer, at: endorsers) else {
             throw SimulationError("set-up transaction \(arguments[0]) was refused at endorsement")
         }
-        let receipt = await orderer.chain!.submit(envelope)
+        guard let leader = try await electLeader() else { throw SimulationError("no orderer leads the channel during set-up") }
+        let receipt = await leader.chain!.submit(envelope)
         await clock.advance(by: batchTimeout)
-        guard await receipt.outcome == .success else { throw SimulationError("set-up transaction \(arguments[0]) was not ordered") }
+        await settle()
+        guard receipt.resolvedOutcome == .success else { throw SimulationError("set-up transaction \(arguments[0]) was not ordered") }
+        try await catchUpOrderers()
         for index in peers.indices { try await catchUp(index) }
         for peer in peers {
             let code = try peer.blockStore.transactionLocation(transactionID)?.validationCode
@@ -247,7 +286,17 @@ private final class World {
         default:
             if options.faults { try await fault() } else { await clock.advance(by: .milliseconds(50)) }
         }
+        if isEtcd, random.chance(30) {
+            await housekeep(Int.random(in: 0..<orderers.count, using: &random), action: Int.random(in: 0..<5, using: &random))
+        }
+        await settle()
+        try checkOrderers()
         for (peer, until) in partitionedUntil.sorted(by: { $0.key < $1.key }) where until <= step { partitionedUntil[peer] = nil }
+        for (orderer, until) in stalledUntil.sorted(by: { $0.key < $1.key }) where until <= step { stalledUntil[orderer] = nil }
+        for (orderer, until) in cutFromEtcdUntil.sorted(by: { $0.key < $1.key }) where until <= step {
+            cutFromEtcdUntil[orderer] = nil
+            orderers[orderer].etcd?.isCut = false
+        }
     }
 
     private func reachable(_ index: Int) -> Bool { peers[index].isRunning && partitionedUntil[index] == nil }
@@ -312,11 +361,12 @@ private final class World {
             network.append(message)
             report.duplicated += 1
         }
-        guard let chain = orderer.chain else {
+        let index = isEtcd ? Int.random(in: 0..<orderers.count, using: &random) : 0
+        guard let chain = orderers[index].chain else {
             report.dropped += 1
             return
         }
-        receipts.append((message.transactionID, orderer.incarnation, await chain.submit(message.envelope)))
+        receipts.append((message.transactionID, index, orderers[index].incarnation, await chain.submit(message.envelope)))
     }
 
     /// Records the orderer's answers that have come.
@@ -324,6 +374,7 @@ private final class World {
         receipts.removeAll { entry in
             guard let outcome = entry.receipt.resolvedOutcome else { return false }
             if outcome.status == .success { acknowledged.insert(entry.transactionID) }
+            if outcome.info.contains("lost its leadership before the block was appended") { report.appendsRefused += 1 }
             return true
         }
     }
@@ -333,9 +384,14 @@ private final class World {
     private func pull(_ index: Int) async throws {
         guard reachable(index), let committer = peers[index].running?.committer else { return }
         let height = peers[index].height
+        // The peer's Deliver source: the orderer (solo), or any running one (etcd).
+        let running = orderers.filter(\.isRunning)
+        guard !isEtcd || !running.isEmpty else { return }
+        let orderer = isEtcd ? running[Int.random(in: 0..<running.count, using: &random)] : orderers[0]
         let available = orderer.blockStore.height
         if options.faults, random.chance(6), height > 0 {
-            let old = try orderer.blockStore.block(number: UInt64.random(in: 0..<height, using: &random))!
+            // A block the peer has (this orderer may be behind it: the peer got it from another).
+            let old = orderedBlocks[UInt64.random(in: 0..<height, using: &random)]!
             try await expectUnchanged(index, by: old, refused: false)
             return
         }
@@ -415,7 +471,25 @@ private final class World {
                 try restart(peer)
             }
         case 2:
-            if orderer.isRunning {
+            let chosen = isEtcd ? Int.random(in: 0..<orderers.count, using: &random) : 0
+            let orderer = orderers[chosen]
+            if isEtcd, random.chance(25) {
+                // The leader (if there is one) pauses for longer than its lease: meanwhile
+                // another orderer may take over, and when it runs again it still takes itself
+                // for the leader until its next renewal fails.
+                let stalled = orderers.indices.first { orderers[$0].leadership != nil } ?? chosen
+                if stalledUntil[stalled] == nil {
+                    stalledUntil[stalled] = step + Int.random(in: 10...100, using: &random)
+                    report.stalls += 1
+                    await clock.advance(by: .seconds(SimulatedOrderer.timing.leaseTTLSeconds) + .milliseconds(Int.random(in: 0...1000, using: &random)))
+                }
+            } else if isEtcd, random.chance(40) {
+                if cutFromEtcdUntil[chosen] == nil {
+                    cutFromEtcdUntil[chosen] = step + Int.random(in: 5...60, using: &random)
+                    orderer.etcd?.isCut = true
+                    report.etcdPartitions += 1
+                }
+            } else if orderer.isRunning {
                 orderer.crash()
                 report.ordererCrashes += 1
             } else {
@@ -435,6 +509,7 @@ private final class World {
                 report.resent += 1
             }
         case 6:
+            let orderer = orderers[isEtcd ? Int.random(in: 0..<orderers.count, using: &random) : 0]
             if !orderer.isRunning { orderer.start() }
         default:
             if !peer.isRunning { try restart(peer) }
@@ -451,32 +526,161 @@ private final class World {
 
     // MARK: - Healing and invariants
 
-    /// Every node runs again, every envelope in flight reaches the orderer, pending batches are
-    /// cut, and every peer catches up.
+    /// Every node runs again, every envelope in flight reaches an orderer, pending batches are
+    /// cut, and every orderer and peer catches up.
     private func heal() async throws {
         step = options.steps
         partitionedUntil = [:]
+        for index in cutFromEtcdUntil.keys { orderers[index].etcd?.isCut = false }
+        cutFromEtcdUntil = [:]
+        stalledUntil = [:]
         for peer in peers where !peer.isRunning { try restart(peer) }
-        if !orderer.isRunning { orderer.start() }
-        let chain = orderer.chain!
-        for message in network { receipts.append((message.transactionID, orderer.incarnation, await chain.submit(message.envelope))) }
+        for orderer in orderers where !orderer.isRunning { orderer.start() }
+        guard try await electLeader() != nil else {
+            report.violations.append("end: no orderer leads the channel after healing")
+            return
+        }
+        for message in network {
+            let index = isEtcd ? Int.random(in: 0..<orderers.count, using: &random) : 0
+            receipts.append((message.transactionID, index, orderers[index].incarnation, await orderers[index].chain!.submit(message.envelope)))
+        }
         network = []
+        await settle()
+        for orderer in orderers { await renew(orderer) }
         await clock.advance(by: batchTimeout * 2)
+        await settle()
         collectReceipts()
         // A crashed chain's receipts never resolve (those envelopes were never acknowledged);
-        // the running chain must have answered every envelope it accepted.
-        for entry in receipts where entry.incarnation == orderer.incarnation {
-            report.violations.append("end: the orderer accepted transaction \(entry.transactionID) but never answered it")
+        // the running chains must have answered every envelope they accepted.
+        for entry in receipts where entry.incarnation == orderers[entry.orderer].incarnation {
+            report.violations.append("end: \(orderers[entry.orderer].endpoint) accepted transaction \(entry.transactionID) but never answered it")
         }
+        try await catchUpOrderers()
+        try checkOrderers()
         for index in peers.indices where peers[index].isRunning { try await catchUp(index) }
     }
+
+    /// Runs the orderers' queued background work and passes on the leaders' answers to followers.
+    private func settle() async {
+        await work.drain()
+        ordererNetwork.relayAnswers()
+        await work.drain()
+    }
+
+    /// The orderer that orders now: the solo orderer, or the etcd orderer that won the leader key
+    /// after rounds of elections (time passing between them, so that the leases of crashed or
+    /// cut-off leaders run out). Nil when none could lead.
+    private func electLeader() async throws -> SimulatedOrderer? {
+        guard isEtcd else { return orderers[0].isRunning ? orderers[0] : nil }
+        for _ in 0..<40 {
+            for index in orderers.indices { await housekeep(index, action: 0) }
+            await settle()
+            for orderer in orderers {
+                if let leadership = orderer.leadership, let chain = orderer.etcdChain, await chain.isLeading(term: leadership.term) { return orderer }
+            }
+            await clock.advance(by: .milliseconds(500))
+            await settle()
+        }
+        return nil
+    }
+
+    /// One step of an etcd orderer's own loops: an election round (or, for the leader, a lease
+    /// renewal), a renewal, a catch-up with the log, a report of its height, or a compaction.
+    /// The leader's loop ends, as `EtcdChain.lead` does, when an append was refused or no renewal
+    /// got through for a whole TTL.
+    private func housekeep(_ index: Int, action: Int) async {
+        let orderer = orderers[index]
+        guard let chain = orderer.etcdChain, stalledUntil[index] == nil else { return }
+        if let leadership = orderer.leadership, await !chain.isLeading(term: leadership.term) {
+            await resign(orderer)
+        }
+        switch action {
+        case 0:
+            guard orderer.leadership == nil else { return await renew(orderer) }
+            guard let lease = try? await chain.electionRound() else { return }
+            let term = await chain.beginTerm()
+            do {
+                try await chain.startLeading(lease: lease.id, term: term)
+                orderer.leadership = SimulatedOrderer.Leadership(lease: lease, term: term, renewedAt: clock.elapsed)
+                report.leaderTerms += 1
+            } catch {
+                await chain.resign(lease: lease.id, term: term)
+            }
+        case 1, 2:
+            await renew(orderer)
+        case 3:
+            _ = try? await chain.catchUp()
+        default:
+            _ = try? await chain.reportPersistedHeight(unless: nil)
+            if let leadership = orderer.leadership { try? await chain.compactLog(lease: leadership.lease.id, term: leadership.term) }
+        }
+    }
+
+    /// The leader renews its lease; the leadership is lost when etcd says the lease is gone, or
+    /// when no renewal got through for a TTL.
+    private func renew(_ orderer: SimulatedOrderer) async {
+        guard var leadership = orderer.leadership, let link = orderer.etcd else { return }
+        do {
+            try await link.renew(leadership.lease.id)
+            leadership.renewedAt = clock.elapsed
+            orderer.leadership = leadership
+        } catch let error as EtcdError where error.code == .leaseExpired {
+            await resign(orderer)
+        } catch {
+            if clock.elapsed - leadership.renewedAt >= .seconds(leadership.lease.ttlSeconds) { await resign(orderer) }
+        }
+    }
+
+    private func resign(_ orderer: SimulatedOrderer) async {
+        guard let leadership = orderer.leadership, let chain = orderer.etcdChain else { return }
+        orderer.leadership = nil
+        report.leadershipsLost += 1
+        await chain.resign(lease: leadership.lease.id, term: leadership.term)
+    }
+
+    /// Every running etcd orderer reads the log up to its end.
+    private func catchUpOrderers() async throws {
+        for orderer in orderers {
+            guard let chain = orderer.etcdChain else { continue }
+            do {
+                try await chain.catchUp()
+            } catch {
+                report.violations.append("step \(step): \(orderer.endpoint) could not catch up with the etcd log: \(error)")
+            }
+        }
+    }
+
+    /// No fork among orderers: every block an orderer holds equals the one every other orderer
+    /// holds at that number.
+    private func checkOrderers() throws {
+        for (index, orderer) in orderers.enumerated() {
+            let height = orderer.blockStore.height
+            var number = ordererCheckedHeight[index] ?? 0
+            while number < height {
+                let block = try orderer.blockStore.block(number: number)!
+                if let agreed = orderedBlocks[number] {
+                    if agreed.header != block.header || agreed.data != block.data {
+                        report.violations.append("step \(step): \(orderer.endpoint) holds a block \(number) that differs from another orderer's (fork)")
+                    }
+                } else {
+                    orderedBlocks[number] = block
+                }
+                number += 1
+            }
+            ordererCheckedHeight[index] = height
+        }
+    }
+
+    /// The height of the longest orderer chain.
+    private var orderedHeight: UInt64 { orderers.map(\.blockStore.height).max() ?? 0 }
 
     private func catchUp(_ index: Int) async throws {
         let peer = peers[index]
         guard let committer = peer.running?.committer else { return }
-        while peer.height < orderer.blockStore.height {
+        try checkOrderers()
+        while peer.height < orderedHeight {
             let number = peer.height
-            let block = try orderer.blockStore.block(number: number)!
+            let block = orderedBlocks[number]!
             do {
                 try await committer.commitNext(block)
             } catch {
@@ -492,12 +696,13 @@ private final class World {
     /// in two blocks, and the balances add up.
     private func checkCommitted(_ index: Int, number: UInt64) throws {
         let peer = peers[index]
-        guard let block = try peer.blockStore.block(number: number), let ordered = try orderer.blockStore.block(number: number) else {
+        try checkOrderers()
+        guard let block = try peer.blockStore.block(number: number), let ordered = orderedBlocks[number] else {
             report.violations.append("step \(step): \(peer.name) has no block \(number) after committing it")
             return
         }
         if block.header != ordered.header || block.data != ordered.data {
-            report.violations.append("step \(step): \(peer.name) block \(number) differs from the orderer's (fork)")
+            report.violations.append("step \(step): \(peer.name) block \(number) differs from the orderers' (fork)")
         }
         let codes = block.transactionValidationCodes ?? []
         if let agreed = agreedCodes[number] {
@@ -554,10 +759,13 @@ private final class World {
     /// blocks) and the same state; every envelope the orderer acknowledged is in the chain; no
     /// transaction is VALID twice.
     private func checkFinalInvariants() throws {
-        let height = orderer.blockStore.height
+        let height = orderedHeight
+        for orderer in orderers where orderer.blockStore.height != height {
+            report.violations.append("end: \(orderer.endpoint) is at height \(orderer.blockStore.height), another orderer at \(height)")
+        }
         var orderedTransactions: Set<String> = []
         for number in 0..<height {
-            let block = try orderer.blockStore.block(number: number)!
+            let block = orderedBlocks[number]!
             for envelope in block.data.data {
                 if let transaction = try? TransactionEnvelope(serialized: envelope) { orderedTransactions.insert(transaction.channelHeader.txID) }
             }
@@ -568,7 +776,7 @@ private final class World {
         let reference = peers[0]
         for peer in peers {
             guard peer.height == height else {
-                report.violations.append("end: \(peer.name) is at height \(peer.height), the orderer at \(height)")
+                report.violations.append("end: \(peer.name) is at height \(peer.height), the orderers at \(height)")
                 continue
             }
             for number in 0..<height {

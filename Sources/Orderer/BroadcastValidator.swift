@@ -9,6 +9,11 @@ package struct BroadcastOutcome: Sendable, Hashable {
     package let status: Common_Status
     package let info: String
 
+    package init(status: Common_Status, info: String) {
+        self.status = status
+        self.info = info
+    }
+
     package static let success = BroadcastOutcome(status: .success, info: "")
 }
 

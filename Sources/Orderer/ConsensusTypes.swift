@@ -102,7 +102,7 @@ struct ConsensusType: Sendable {
         metrics.setLeader(channel: channelID, leading: false)
         return EtcdChain(
             settings: making.settings, genesisHash: making.genesis.header.hash, blockStore: making.blockStore, signer: making.signer, etcd: client,
-            member: settings.advertisedEndpoint, forwardingTLS: forwardingTLS, timing: making.timing.leasing(seconds: settings.leaseSeconds),
+            member: settings.advertisedEndpoint, leaders: TLSLeaderConnections(tls: forwardingTLS, logger: making.logger), timing: making.timing.leasing(seconds: settings.leaseSeconds),
             logger: making.logger, onBlockStored: making.onBlockStored,
             onLeadershipChange: { leading in metrics.setLeader(channel: channelID, leading: leading) })
     }

@@ -4,23 +4,11 @@ import Logging
 
 extension EtcdChain {
     /// Leader election until cancelled: looks at the leader key every `leaderPollInterval`; follows
-    /// the orderer it names, or campaigns when it is absent.
+    /// the orderer it names, or campaigns when it is absent, and leads while it holds the key.
     nonisolated func campaign() async {
         while !Task.isCancelled {
             do {
-                if let current = try await etcd.get(keys.leader) {
-                    let endpoint = String(decoding: current.value, as: UTF8.self)
-                    if endpoint == member, let lease = current.lease {
-                        // Left by an earlier run of this orderer (killed before its lease expired).
-                        logger.notice("the leader key still names this orderer from an earlier run; revoking its lease", metadata: ["channel": "\(keys.channel)"])
-                        try? await etcd.revokeLease(lease)
-                    } else {
-                        await follow(leader: endpoint)
-                    }
-                } else {
-                    await follow(leader: nil)
-                    if await !cannotCatchUp { try await contend() }
-                }
+                if let lease = try await electionRound() { await lead(lease) }
             } catch {
                 if Task.isCancelled { return }
                 logger.warning("leader election: etcd call failed", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
@@ -29,16 +17,35 @@ extension EtcdChain {
         }
     }
 
-    /// Tries to create the leader key under a new lease; leads if that worked, until leadership ends.
-    private nonisolated func contend() async throws {
+    /// One look at the leader key: follows the orderer it names, or contends when it is absent.
+    /// Returns the lease under which this orderer won the key (it then leads); nil otherwise.
+    package nonisolated func electionRound() async throws -> Lease? {
+        if let current = try await etcd.get(keys.leader) {
+            let endpoint = String(decoding: current.value, as: UTF8.self)
+            if endpoint == member, let lease = current.lease {
+                // Left by an earlier run of this orderer (killed before its lease expired).
+                logger.notice("the leader key still names this orderer from an earlier run; revoking its lease", metadata: ["channel": "\(keys.channel)"])
+                try? await etcd.revokeLease(lease)
+            } else {
+                await follow(leader: endpoint)
+            }
+            return nil
+        }
+        await follow(leader: nil)
+        guard await !cannotCatchUp else { return nil }
+        return try await contend()
+    }
+
+    /// Tries to create the leader key under a new lease; the lease when that worked.
+    private nonisolated func contend() async throws -> Lease? {
         let lease = try await etcd.grantLease(ttlSeconds: timing.leaseTTLSeconds)
         var won = try await etcd.createIfAbsent(keys.leader, Array(member.utf8), lease: lease.id)
         if !won, let current = try await etcd.get(keys.leader), current.lease == lease.id { won = true }
         guard won else {
             await Self.revokeDetached(lease.id, etcd: etcd)
-            return
+            return nil
         }
-        await lead(lease)
+        return lease
     }
 
     /// Leads while the lease is kept alive, the log accepts this orderer's blocks and the task is not
@@ -60,20 +67,24 @@ extension EtcdChain {
                 logger.warning("leadership ended", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
             }
         }
+        await resign(lease: lease.id, term: term)
+    }
+
+    /// Ends leadership `term`: stops cutting and revokes its lease, so another orderer can take over at once.
+    package nonisolated func resign(lease: LeaseID, term: UInt64) async {
         await stepDown(term: term)
-        await Self.revokeDetached(lease.id, etcd: etcd)
+        await Self.revokeDetached(lease, etcd: etcd)
     }
 
     /// Revokes a lease from a task of its own, so that it is tried even while the caller is being cancelled.
-    private static func revokeDetached(_ lease: LeaseID, etcd: EtcdClient) async {
+    private static func revokeDetached(_ lease: LeaseID, etcd: any EtcdKeyValueStore) async {
         await Task { try? await etcd.revokeLease(lease) }.value
     }
 
     /// Catches up to the log's height, starts cutting, and compacts the log now and then; returns
     /// when the term ended (an append was refused).
     private nonisolated func serveAsLeader(lease: LeaseID, term: UInt64) async throws {
-        try await catchUp()
-        await becomeLeader(lease: lease, term: term)
+        try await startLeading(lease: lease, term: term)
         var nextCompaction = clock.elapsed + timing.compactionInterval
         while await isLeading(term: term) {
             try await clock.sleep(for: .milliseconds(100))
@@ -88,9 +99,15 @@ extension EtcdChain {
         }
     }
 
+    /// Catches up to the log's height, then starts cutting at the next height in `term`.
+    package nonisolated func startLeading(lease: LeaseID, term: UInt64) async throws {
+        try await catchUp()
+        await becomeLeader(lease: lease, term: term)
+    }
+
     /// Deletes the blocks below the lowest height every orderer recorded (keeping the newest block,
     /// which tells the log's height) and compacts etcd's history up to that deletion.
-    private nonisolated func compactLog(lease: LeaseID, term: UInt64) async throws {
+    package nonisolated func compactLog(lease: LeaseID, term: UInt64) async throws {
         guard let (logHeight, compactedBelow) = await compactionState(term: term), logHeight >= 1 else { return }
         let recorded = try await etcd.range(.prefix(keys.persistedPrefix))
         let heights = recorded.keyValues.compactMap { UInt64(String(decoding: $0.value, as: UTF8.self)) }

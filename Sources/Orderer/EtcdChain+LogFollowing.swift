@@ -42,7 +42,7 @@ extension EtcdChain {
     /// Applies every block the log holds from this orderer's height on; returns the etcd revision
     /// of the last read, after which a watch continues.
     @discardableResult
-    nonisolated func catchUp() async throws -> Int64 {
+    package nonisolated func catchUp() async throws -> Int64 {
         while true {
             let height = await self.height
             let page = try await etcd.range(.interval(from: keys.block(height), to: keys.blocksEnd), limit: timing.catchUpPageBlocks)
@@ -74,9 +74,8 @@ extension EtcdChain {
         logger.warning("blocks were compacted out of etcd; fetching them from the leader", metadata: [
             "channel": "\(keys.channel)", "from": "\(height)", "below": "\(number)", "leader": "\(leader)",
         ])
-        let client = OrdererClient(host: address.host, port: address.port, tls: forwardingTLS)
         let stop = min(number - 1, height + UInt64(timing.catchUpPageBlocks) - 1)
-        let (blocks, status) = try await client.deliver(channel: keys.channel, start: height, stop: stop, signer: signer)
+        let (blocks, status) = try await leaders.blocks(of: keys.channel, from: address, start: height, stop: stop, signer: signer)
         for block in blocks { try await appendFetched(block) }
         guard status == .success, blocks.count == Int(stop - height + 1) else {
             throw OrdererError(.compactedAway, "the leader \(leader) answered blocks \(height)...\(stop) of channel \(keys.channel) with \(blocks.count) blocks and status \(status)")
@@ -131,17 +130,21 @@ extension EtcdChain {
     nonisolated func reportPersistedHeight() async {
         var reported: UInt64?
         while !Task.isCancelled {
-            let height = await self.height
-            if height != reported {
-                do {
-                    try await etcd.put(keys.persisted(by: member), Array(String(height).utf8))
-                    reported = height
-                } catch {
-                    if Task.isCancelled { return }
-                    logger.warning("could not record the persisted height in etcd", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
-                }
+            do {
+                reported = try await reportPersistedHeight(unless: reported)
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("could not record the persisted height in etcd", metadata: ["channel": "\(keys.channel)", "error": "\(error)"])
             }
             do { try await clock.sleep(for: timing.persistedHeightInterval) } catch { return }
         }
+    }
+
+    /// Records this orderer's height in etcd unless it is `reported` already; returns the height recorded.
+    @discardableResult
+    package nonisolated func reportPersistedHeight(unless reported: UInt64?) async throws -> UInt64 {
+        let height = await self.height
+        if height != reported { try await etcd.put(keys.persisted(by: member), Array(String(height).utf8)) }
+        return height
     }
 }

@@ -54,10 +54,13 @@ package actor EtcdChain: OrderingChain {
     /// This orderer's advertised endpoint: the leader key's value while it leads, and its name in
     /// the persisted heights.
     package nonisolated let member: String
-    nonisolated let etcd: EtcdClient
+    nonisolated let etcd: any EtcdKeyValueStore
     nonisolated let keys: EtcdLogKeys
     nonisolated let timing: EtcdChainTiming
-    nonisolated let forwardingTLS: MutualTLS
+    /// How this orderer reaches the leader (to forward Broadcast, and to fetch compacted blocks).
+    nonisolated let leaders: any LeaderConnections
+    /// Starts the append loop of a leadership term; a task of its own unless the simulation schedules it.
+    nonisolated let spawn: @Sendable (@escaping @Sendable () async -> Void) -> Void
     nonisolated let signer: SigningIdentity
     nonisolated let logger: Logger
     /// Checks the blocks this orderer reads from the log (or fetches from the leader) before it stores them.
@@ -70,7 +73,7 @@ package actor EtcdChain: OrderingChain {
 
     /// The leader as the leader key last said; nil when there is none.
     var leaderEndpoint: String?
-    var forwarder: LeaderForwarder?
+    var forwarder: (any LeaderLink)?
     var leadership: Leadership?
     var lastTerm: UInt64 = 0
     /// Set while the log holds a block this orderer cannot take (inconsistent, or compacted away
@@ -81,10 +84,12 @@ package actor EtcdChain: OrderingChain {
     ///   - settings: The channel's settings; blocks are cut no larger than `EtcdChainTiming.blockBytesMax`.
     ///   - genesisHash: Header hash of the channel's genesis block: the chain's name in etcd.
     ///   - member: This orderer's advertised `host:port`.
-    ///   - forwardingTLS: This orderer's TLS identity as a client of the other orderers, trusting their TLS CAs.
+    ///   - leaders: How this orderer reaches the leader (`TLSLeaderConnections` in a daemon).
+    ///   - spawn: Starts background work (the append loop); by default a task of its own.
     package init(
-        settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: any BlockStorage, signer: SigningIdentity, etcd: EtcdClient, member: String,
-        forwardingTLS: MutualTLS, timing: EtcdChainTiming = EtcdChainTiming(), clock: any LedgerClock = SystemClock(),
+        settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: any BlockStorage, signer: SigningIdentity, etcd: any EtcdKeyValueStore, member: String,
+        leaders: any LeaderConnections, timing: EtcdChainTiming = EtcdChainTiming(), clock: any LedgerClock = SystemClock(),
+        spawn: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void = { work in Task { await work() } },
         logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in },
         onLeadershipChange: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
@@ -104,7 +109,8 @@ package actor EtcdChain: OrderingChain {
         self.signer = signer
         self.etcd = etcd
         self.member = member
-        self.forwardingTLS = forwardingTLS
+        self.leaders = leaders
+        self.spawn = spawn
         self.timing = timing
         self.clock = clock
         self.logger = logger
@@ -171,7 +177,7 @@ package actor EtcdChain: OrderingChain {
     private func startAppending() {
         guard let term = leadership?.term, !leadership!.appending, !leadership!.batches.isEmpty else { return }
         leadership!.appending = true
-        Task { await self.appendBatches(term: term) }
+        spawn { await self.appendBatches(term: term) }
     }
 
     /// Appends the cut batches one block at a time while this term lasts, answering each batch's
@@ -234,7 +240,7 @@ package actor EtcdChain: OrderingChain {
     // MARK: - Leadership transitions
 
     /// A new term number.
-    func beginTerm() -> UInt64 {
+    package func beginTerm() -> UInt64 {
         lastTerm += 1
         return lastTerm
     }
@@ -251,14 +257,14 @@ package actor EtcdChain: OrderingChain {
         logger.notice("leading the channel", metadata: ["channel": "\(keys.channel)", "next block": "\(blockStore.height)"])
     }
 
-    func isLeading(term: UInt64) -> Bool { leadership?.term == term }
+    package func isLeading(term: UInt64) -> Bool { leadership?.term == term }
 
     /// Whether this orderer leads the channel now (and cuts blocks).
     package var isLeader: Bool { leadership != nil }
 
     /// Stops cutting at once: envelopes not yet being appended are answered SERVICE_UNAVAILABLE
     /// (the batch being appended is answered by its append).
-    func stepDown(term: UInt64) {
+    package func stepDown(term: UInt64) {
         guard let current = leadership, current.term == term else { return }
         leadership = nil
         leaderEndpoint = nil
@@ -284,7 +290,7 @@ package actor EtcdChain: OrderingChain {
             ])
             forwarder = nil
             stalled.close()
-            forwarder = LeaderForwarder(leader: stalled.leader, tls: forwardingTLS, logger: logger)
+            forwarder = leaders.link(to: stalled.leader)
             return
         }
         forwarder?.close()
@@ -295,7 +301,7 @@ package actor EtcdChain: OrderingChain {
             logger.error("the leader key holds no host:port; cannot forward", metadata: ["channel": "\(keys.channel)"])
             return
         }
-        forwarder = LeaderForwarder(leader: address, tls: forwardingTLS, logger: logger)
+        forwarder = leaders.link(to: address)
         logger.info("following the leader", metadata: ["channel": "\(keys.channel)", "leader": "\(endpoint)"])
     }
 

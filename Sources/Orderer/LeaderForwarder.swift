@@ -8,7 +8,7 @@ import NodeClients
 /// written on one long-lived stream (an `OrdererBroadcaster`) and the leader's answers relayed.
 /// When the stream fails, the envelopes awaiting an answer get SERVICE_UNAVAILABLE: the follower
 /// cannot tell whether the leader ordered them.
-final class LeaderForwarder: Sendable {
+final class LeaderForwarder: LeaderLink {
     private struct Progress {
         /// Envelopes forwarded and not yet answered.
         var waiting = 0

@@ -54,7 +54,7 @@ import WorldState
             settings: settings, genesisHash: genesis.header.hash, blockStore: ledger.blockStore,
             signer: try ordererOrg.identity("orderer0", units: ["orderer"]),
             etcd: try EtcdClient(endpoints: ["127.0.0.1:1"], tls: tls), member: "127.0.0.1:1",
-            forwardingTLS: tls, timing: EtcdChainTiming(), clock: SystemClock(wallClock: { TestPKI.now }))
+            leaders: TLSLeaderConnections(tls: tls), timing: EtcdChainTiming(), clock: SystemClock(wallClock: { TestPKI.now }))
 
         func block(signedBy signer: SigningIdentity?) throws -> [UInt8] {
             var block = Common_Block(number: 1, previousHash: genesis.header.hash, envelopes: [Data([1, 2, 3])])
@@ -94,7 +94,7 @@ import WorldState
             return EtcdChain(
                 settings: settings, genesisHash: genesisHash, blockStore: ledger.blockStore,
                 signer: try ordererOrg.identity("orderer\(index)", units: ["orderer"]), etcd: etcd, member: "127.0.0.1:\(index + 1)",
-                forwardingTLS: unusedTLS, timing: timing, clock: SystemClock(wallClock: { TestPKI.now }))
+                leaders: TLSLeaderConnections(tls: unusedTLS), timing: timing, clock: SystemClock(wallClock: { TestPKI.now }))
         }
         let running = chains.map { chain in Task { await chain.run() } }
         defer { for task in running { task.cancel() } }
