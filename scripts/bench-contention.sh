@@ -47,59 +47,25 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-ports=(); for _ in 0 1 2 3 4 5; do ports+=("$(free_port)"); done
-
-# network-config/network.yaml's devchannel, on free ports, with the batch timeout asked for.
+# network-config/network.yaml's devchannel with the batch timeout asked for; the nodes' files are
+# rendered from it (medrex network render) with the switches asked for, beside the genesis block.
 sed -e "s/timeout: 250ms/timeout: $timeout/" network-config/network.yaml >"$run/network.yaml"
 "$medrex" crypto generate --config "$run/network.yaml" --output "$run/crypto" --force >/dev/null
-"$medrex" channel create --config "$run/network.yaml" --channel devchannel --crypto "$run/crypto" --output "$run/devchannel.block" >/dev/null
-# The channel's orderer and anchor peer addresses are network.yaml's: 7050, 7051 and 8051.
-orderer_port=7050
-cat >"$run/orderer0.yaml" <<YAML
-mspID: OrdererMSP
-msp: crypto/OrdererOrg/orderers/orderer0/msp
-listen: 127.0.0.1:$orderer_port
-tls:
-  certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
-  privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
-  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-data: orderer0
-operations: 127.0.0.1:${ports[0]}
-channels: [devchannel.block]
-reorderBlocks: $reorder
-YAML
-[ -z "$idle" ] || echo "batchIdleTimeout: $idle" >>"$run/orderer0.yaml"
-peer_yaml() { # ORG NAME PORT OPERATIONS_PORT
-    cat >"$run/$2.yaml" <<YAML
-mspID: $1MSP
-msp: crypto/$1/peers/peer0/msp
-listen: 127.0.0.1:$3
-tls:
-  certificate: crypto/$1/peers/peer0/tls/cert.crt
-  privateKey: crypto/$1/peers/peer0/tls/key.pem
-  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-data: $2
-roles: [endorser, committer]
-operations: 127.0.0.1:$4
-earlyAbort: $early
-channels:
-  - genesis: devchannel.block
-    chaincodes:
-      - { name: kv, version: "1.0" }
-      - { name: accounts, version: "1.0" }
-      - { name: counters, version: "1.0" }
-YAML
-}
-peer_yaml HospitalA peer0-hospital-a 7051 "${ports[1]}"
-peer_yaml HospitalB peer0-hospital-b 8051 "${ports[2]}"
-"$medrex" orderer start --config "$run/orderer0.yaml" >"$run/orderer0.log" 2>&1 &
+nodes="$run/nodes/127.0.0.1"
+mkdir -p "$nodes"
+"$medrex" channel create --config "$run/network.yaml" --channel devchannel --crypto "$run/crypto" --output "$nodes/devchannel.block" >/dev/null
+render=(--channel devchannel --crypto "$run/crypto" --chaincode kv:1.0 --chaincode accounts:1.0 --chaincode counters:1.0
+        --orderer-setting "reorderBlocks=$reorder" --peer-setting "earlyAbort=$early")
+[ -z "$idle" ] || render+=(--orderer-setting "batchIdleTimeout=$idle")
+"$medrex" network render --config "$run/network.yaml" --output "$run/nodes" "${render[@]}" >/dev/null
+# The channel's orderer and peer addresses and operations ports are network.yaml's.
+"$medrex" orderer start --config "$nodes/orderer0.yaml" >"$run/orderer0.log" 2>&1 &
 pids+=($!)
-for peer in peer0-hospital-a peer0-hospital-b; do
-    "$medrex" peer start --config "$run/$peer.yaml" >"$run/$peer.log" 2>&1 &
+for peer in peer0-HospitalA peer0-HospitalB; do
+    "$medrex" peer start --config "$nodes/$peer.yaml" >"$run/$peer.log" 2>&1 &
     pids+=($!)
 done
-for port in "${ports[0]}" "${ports[1]}" "${ports[2]}"; do
+for port in 9440 9443 9445; do
     for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 done
 as() { echo --crypto "$run/crypto" --org "$1" --msp-id "$1MSP" --user admin --peer-org "$2" --peer "127.0.0.1:$3" --channel devchannel; }

@@ -49,7 +49,6 @@ for _ in $(seq 1 100); do
 done
 "$bin/createdb" -h "$dir" -p "$port" -U postgres medrex_phi
 
-export MEDREX_PHI_STORE_YAML="  store: postgres
-  postgres: { host: 127.0.0.1, port: $port, user: postgres, database: medrex_phi, tls: { rootCAs: [$tls/ca.pem] } }"
+export MEDREX_PHI_POSTGRES="postgres://postgres@127.0.0.1:$port/medrex_phi" MEDREX_PHI_POSTGRES_CA="$tls/ca.pem"
 export MEDREX_BENCH_ARGS="--workload phi --user operator-olsen --reader patient-alice --clients ${MEDREX_PHI_CLIENTS:-16} --duration ${MEDREX_BENCH_SECONDS:-30} ${MEDREX_BENCH_EXTRA:-}"
 bash scripts/quickstart.sh

@@ -313,46 +313,18 @@ channels:
 YAML
     "$medrex" crypto generate --config "$dir/network.yaml" --output "$dir/crypto" >/dev/null
     "$medrex" channel create --config "$dir/network.yaml" --channel "$channel" --crypto "$dir/crypto" --output "$dir/$channel.block" >/dev/null
-    local roots="[crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]"
-    cat >"$dir/orderer0.yaml" <<YAML
-mspID: OrdererMSP
-msp: crypto/OrdererOrg/orderers/orderer0/msp
-listen: 127.0.0.1:${ports[0]}
-tls:
-  certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
-  privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
-  clientRootCAs: $roots
-data: orderer0
-operations: 127.0.0.1:${ports[1]}
-channels: [$channel.block]
-YAML
-    "$medrex" orderer start --config "$dir/orderer0.yaml" >"$dir/orderer0.log" 2>&1 &
+    # Every node's file from network.yaml (medrex network render), beside the genesis block.
+    "$medrex" network render --config "$dir/network.yaml" --output "$dir/nodes-config" --crypto "$dir/crypto" \
+        --chaincode kv:1.0 --phi >/dev/null
+    local config=$dir/nodes-config/127.0.0.1
+    cp "$dir/$channel.block" "$config/"
+    "$medrex" orderer start --config "$config/orderer0.yaml" >"$dir/orderer0.log" 2>&1 &
     echo "orderer0 $!" >>"$dir/pids"
     local nodes="--orderer orderer0=127.0.0.1:${ports[0]},pid=$!,log=$dir/orderer0.log"
-    local index org name
+    local index name
     for index in 0 1; do
-        org=$([ "$index" = 0 ] && echo HospitalA || echo HospitalB)
-        name=peer0-$org
-        cat >"$dir/$name.yaml" <<YAML
-mspID: ${org}MSP
-msp: crypto/$org/peers/peer0/msp
-listen: 127.0.0.1:${ports[2 + 2 * index]}
-tls:
-  certificate: crypto/$org/peers/peer0/tls/cert.crt
-  privateKey: crypto/$org/peers/peer0/tls/key.pem
-  clientRootCAs: $roots
-data: $name
-roles: [endorser, committer]
-operations: 127.0.0.1:${ports[3 + 2 * index]}
-channels:
-  - genesis: $channel.block
-    chaincodes:
-      - { name: kv, version: "1.0" }
-phi:
-  channel: $channel
-  store: embedded
-YAML
-        "$medrex" peer start --config "$dir/$name.yaml" >"$dir/$name.log" 2>&1 &
+        name=peer0-$([ "$index" = 0 ] && echo HospitalA || echo HospitalB)
+        "$medrex" peer start --config "$config/$name.yaml" >"$dir/$name.log" 2>&1 &
         echo "$name $!" >>"$dir/pids"
         nodes+=" --peer $name=127.0.0.1:${ports[2 + 2 * index]},pid=$!,log=$dir/$name.log"
     done

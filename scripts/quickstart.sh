@@ -23,7 +23,7 @@ medrex="$(swift build -c release --show-bin-path)/medrex"
 
 run="$PWD/run"
 mkdir -p "$run"
-rm -rf "$run/orderer0" "$run/peer0-hospital-a" "$run/peer0-hospital-b"
+rm -rf "$run/nodes"
 pids=()
 stop() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -36,63 +36,25 @@ echo "== 1. crypto material"
 "$medrex" crypto generate --config network-config/network.yaml --output "$run/crypto" --force
 
 echo "== 2. channel devchannel"
-"$medrex" channel create --config network-config/network.yaml --channel devchannel --crypto "$run/crypto" --output "$run/devchannel.block"
+# Every node's file is rendered from network.yaml (medrex network render) into run/nodes/HOST/,
+# beside the channel's genesis block.
+nodes="$run/nodes/127.0.0.1"
+mkdir -p "$nodes"
+"$medrex" channel create --config network-config/network.yaml --channel devchannel --crypto "$run/crypto" --output "$nodes/devchannel.block"
 
 echo "== 3. orderer and peers"
-cat >"$run/orderer0.yaml" <<YAML
-mspID: OrdererMSP
-msp: crypto/OrdererOrg/orderers/orderer0/msp
-listen: 127.0.0.1:7050
-tls:
-  certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
-  privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
-  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-data: orderer0
-operations: 127.0.0.1:9440
-channels: [devchannel.block]
-YAML
-# One peer per hospital, endorsing and committing, with the example and the built-in chaincodes.
-peer_yaml() { # ORG NAME PORT OPERATIONS_PORT
-    # HospitalA's PHI store may be replaced (scripts/bench-phi.sh: PostgreSQL).
-    local store="  store: embedded"
-    if [ "$1" = HospitalA ]; then store="${MEDREX_PHI_STORE_YAML:-$store}"; fi
-    cat >"$run/$2.yaml" <<YAML
-mspID: $1MSP
-msp: crypto/$1/peers/peer0/msp
-listen: 127.0.0.1:$3
-tls:
-  certificate: crypto/$1/peers/peer0/tls/cert.crt
-  privateKey: crypto/$1/peers/peer0/tls/key.pem
-  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-data: $2
-roles: [endorser, committer]
-operations: 127.0.0.1:$4
-channels:
-  - genesis: devchannel.block
-    chaincodes:
-      - { name: asset-transfer, version: "1.0" }
-      - { name: kv, version: "1.0" }
-      - { name: accounts, version: "1.0" }
-      - { name: counters, version: "1.0" }
-      - { name: phi, version: "1.0" }
-      - { name: access, version: "1.0" }
-      - { name: audit, version: "1.0" }
-      - { name: clinical, version: "1.0" }
-      - { name: vitals, version: "1.0" }
-phi:
-  channel: devchannel
-$store
-YAML
-}
-peer_yaml HospitalA peer0-hospital-a 7051 9443
-peer_yaml HospitalB peer0-hospital-b 8051 9445
-rm -rf "$run/peer0-hospital-b"
-"$medrex" chaincode install Examples/asset-transfer --data "$run/peer0-hospital-a" --name asset-transfer
-"$medrex" chaincode install Examples/asset-transfer --data "$run/peer0-hospital-b" --name asset-transfer
-"$medrex" orderer start --config "$run/orderer0.yaml" >"$run/orderer0.log" 2>&1 &
+# The solo orderer and one peer per hospital, endorsing and committing, with the example and the
+# built-in chaincodes and the PHI service (HospitalA's store may be PostgreSQL: scripts/bench-phi.sh).
+render=(--channel devchannel --crypto "$run/crypto" --phi)
+for name in asset-transfer kv accounts counters phi access audit clinical vitals; do render+=(--chaincode "$name:1.0"); done
+if [ -n "${MEDREX_PHI_POSTGRES:-}" ]; then render+=(--phi-postgres "HospitalA=$MEDREX_PHI_POSTGRES" --phi-postgres-ca "$MEDREX_PHI_POSTGRES_CA"); fi
+"$medrex" network render --config network-config/network.yaml --output "$run/nodes" --force "${render[@]}" >/dev/null
+"$medrex" chaincode install Examples/asset-transfer --data "$nodes/data/peer0-HospitalA" --name asset-transfer
+"$medrex" chaincode install Examples/asset-transfer --data "$nodes/data/peer0-HospitalB" --name asset-transfer
+"$medrex" orderer start --config "$nodes/orderer0.yaml" >"$run/orderer0.log" 2>&1 &
 pids+=($!)
-for peer in peer0-hospital-a peer0-hospital-b; do
-    "$medrex" peer start --config "$run/$peer.yaml" >"$run/$peer.log" 2>&1 &
+for peer in peer0-HospitalA peer0-HospitalB; do
+    "$medrex" peer start --config "$nodes/$peer.yaml" >"$run/$peer.log" 2>&1 &
     pids+=($!)
 done
 for port in 9440 9443 9445; do
@@ -144,4 +106,4 @@ else
         --clients 1024 --duration "${MEDREX_BENCH_SECONDS:-30}" --quiet
 fi
 echo
-echo "Logs: $run/orderer0.log, $run/peer0-hospital-a.log, $run/peer0-hospital-b.log. Stopping the orderer and the peers."
+echo "Logs: $run/orderer0.log, $run/peer0-HospitalA.log, $run/peer0-HospitalB.log. Stopping the orderer and the peers."

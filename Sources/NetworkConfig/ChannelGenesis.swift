@@ -46,10 +46,8 @@ package enum ChannelGenesis {
         var orderer = Common_ConfigGroup()
         orderer.modPolicy = "Admins"
         var addresses: [String] = []
-        // A solo channel is ordered by one process: the first orderer of the first orderer
-        // organization. Peers pull blocks only from the endpoints listed here.
-        let soloOrderer = channel.consensus == .solo
-            ? network.organizations.first(where: \.isOrdererOrganization)?.orderers.first : nil
+        // A solo channel is ordered by one process. Peers pull blocks only from the endpoints listed here.
+        let soloOrderer = channel.consensus == .solo ? network.soloOrderer : nil
         for organization in network.organizations where organization.isOrdererOrganization {
             var group = try organizationGroup(organization, crypto: crypto, writers: [.member])
             var endpoints = Common_OrdererAddresses()

@@ -77,6 +77,10 @@ package struct NetworkDescription: Sendable, Equatable {
     }
 
     package func organization(named name: String) -> Organization? { organizations.first { $0.name == name } }
+
+    /// The orderer of every solo channel: the first orderer of the first orderer organization
+    /// (a solo channel is ordered by one process; its genesis block lists only this endpoint).
+    package var soloOrderer: Node? { organizations.first(where: \.isOrdererOrganization)?.orderers.first }
 }
 
 extension NetworkDescription.Node {

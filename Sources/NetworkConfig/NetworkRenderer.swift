@@ -17,10 +17,51 @@ package struct NetworkRenderer {
         package var crypto = "crypto"
         /// Listen on 0.0.0.0 instead of the node's host (behind NAT or with several interfaces).
         package var listenOnAllInterfaces = false
-        /// Give each peer the PHI service on the first channel, with its embedded store.
+        /// Give each peer the PHI service on the first channel, with its embedded store unless
+        /// `phiPostgres` names a PostgreSQL server for its organization.
         package var phiService = false
+        /// The PostgreSQL server of an organization's PHI store, by organization name.
+        package var phiPostgres: [String: PostgresServer] = [:]
+        /// With `phiService`: the organizations whose peers get it (nil: every organization's).
+        package var phiOrganizations: Set<String>?
+        /// With `phiService`: how long a pending record may wait for its anchor (`phi.pendingTimeoutSeconds`).
+        package var phiPendingTimeoutSeconds: Int?
+        /// Top-level settings added to every orderer's file (`reorderBlocks: true`, say), by key.
+        package var ordererSettings: [(key: String, value: String)] = []
+        /// Top-level settings added to every peer's file (`earlyAbort: true`, say), by key.
+        package var peerSettings: [(key: String, value: String)] = []
 
         package init() {}
+    }
+
+    /// A PostgreSQL server for an organization's PHI store (always over TLS).
+    package struct PostgresServer: Sendable, Equatable {
+        package var host: String
+        package var port: Int
+        package var user: String
+        package var database: String
+        /// The CA certificates of the server's certificate.
+        package var rootCA: String
+
+        package init(host: String, port: Int, user: String, database: String, rootCA: String) {
+            self.host = host
+            self.port = port
+            self.user = user
+            self.database = database
+            self.rootCA = rootCA
+        }
+
+        /// Parses `postgres://USER@HOST:PORT/DATABASE`; nil when it is not that.
+        package init?(url: String, rootCA: String) {
+            guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
+                let host = components.host, let user = components.user
+            else { return nil }
+            let database = String(components.path.dropFirst())
+            let plain = { (text: String) in !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) } }
+            let unsafeInPath = Set(",[]{}#&*!|>'\"%@\n\r")
+            guard plain(host), plain(user), plain(database), !rootCA.isEmpty, !rootCA.contains(where: unsafeInPath.contains) else { return nil }
+            self.init(host: host, port: components.port ?? 5432, user: user, database: database, rootCA: rootCA)
+        }
     }
 
     /// One file to write, relative to the output directory.
@@ -58,9 +99,17 @@ package struct NetworkRenderer {
         for member in network.etcdMembers where !etcdChannels.isEmpty {
             startLines[member.host, default: []].append("wait_healthy http://\(member.host):\(member.clientPort + 3)/health \(member.name)")
         }
+        try checkSettings()
+        for name in Set(options.phiPostgres.keys).union(options.phiOrganizations ?? []).sorted()
+        where network.organization(named: name).map({ $0.peers.isEmpty }) ?? true {
+            throw ConfigError(.invalidValue, file: "network.yaml", line: nil, field: "phi-postgres", reason: "no organization '\(name)' with peers in network.yaml")
+        }
         for organization in network.organizations {
             for orderer in organization.orderers {
-                files.append(File(path: "\(orderer.host)/\(orderer.name).yaml", contents: ordererYAML(orderer, organization, channels), executable: false))
+                // A solo channel is ordered only by the solo orderer; an orderer with no channel is not started.
+                let ordered = channels.filter { $0.consensus == .etcd || orderer == network.soloOrderer }
+                guard !ordered.isEmpty else { continue }
+                files.append(File(path: "\(orderer.host)/\(orderer.name).yaml", contents: ordererYAML(orderer, organization, ordered), executable: false))
                 startLines[orderer.host, default: []].append(
                     "start \(orderer.name) \"$medrex\" orderer start --config \(orderer.name).yaml")
             }
@@ -87,6 +136,25 @@ package struct NetworkRenderer {
             selected.append(channel)
         }
         return selected
+    }
+
+    /// Extra settings are top-level keys with plain values: they cannot break the file's structure.
+    private func checkSettings() throws(ConfigError) {
+        for (role, settings) in [("orderer-setting", options.ordererSettings), ("peer-setting", options.peerSettings)] {
+            for (key, value) in settings {
+                let keyCharacters = key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
+                let valueCharacters = value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-_:".contains($0)) }
+                guard !key.isEmpty, keyCharacters, !value.isEmpty, valueCharacters else {
+                    throw ConfigError(
+                        .invalidValue, file: "network.yaml", line: nil, field: role,
+                        reason: "'\(key)=\(value)' is not KEY=VALUE with a letters-and-digits key and a plain value (letters, digits, . - _ :)")
+                }
+            }
+        }
+    }
+
+    private func settingsLines(_ settings: [(key: String, value: String)]) -> String {
+        settings.map { "\($0.key): \($0.value)\n" }.joined()
     }
 
     private func cryptoPath(_ organization: String, _ rest: String) -> String { "\(options.crypto)/\(organization)/\(rest)" }
@@ -136,7 +204,7 @@ package struct NetworkRenderer {
 
                 """
         }
-        return text
+        return text + settingsLines(options.ordererSettings)
     }
 
     private func peerYAML(
@@ -158,10 +226,17 @@ package struct NetworkRenderer {
                 for chaincode in options.chaincodes { text += "      - { name: \(chaincode.name), version: \"\(chaincode.version)\" }\n" }
             }
         }
-        if options.phiService, let first = channels.first {
-            text += "phi:\n  channel: \(first.name)\n  store: embedded\n"
+        if options.phiService, options.phiOrganizations?.contains(organization.name) ?? true, let first = channels.first {
+            text += "phi:\n  channel: \(first.name)\n"
+            if let seconds = options.phiPendingTimeoutSeconds { text += "  pendingTimeoutSeconds: \(seconds)\n" }
+            if let server = options.phiPostgres[organization.name] {
+                text += "  store: postgres\n  postgres: { host: \(server.host), port: \(server.port), user: \(server.user), database: \(server.database), "
+                    + "tls: { rootCAs: [\(server.rootCA)] } }\n"
+            } else {
+                text += "  store: embedded\n"
+            }
         }
-        return text
+        return text + settingsLines(options.peerSettings)
     }
 
     /// etcd over mutual TLS with the certificates `medrex crypto generate` made for the member from

@@ -23,6 +23,12 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "The crypto material directory as the nodes see it (relative to each host's directory, or absolute).") var crypto = "crypto"
         @Flag(help: "Listen on 0.0.0.0 (the nodes are still dialled at their host).") var listenOnAllInterfaces = false
         @Flag(help: "Give each peer the PHI service (embedded store) on its first channel.") var phi = false
+        @Option(help: "With --phi: ORG=postgres://USER@HOST:PORT/DATABASE, the PostgreSQL server of ORG's PHI store (repeatable).")
+        var phiPostgres: [String] = []
+        @Option(help: "The CA certificate of the PostgreSQL servers' certificates (--phi-postgres).") var phiPostgresCa: String?
+        @Option(help: "A top-level setting added to every orderer's file, KEY=VALUE (repeatable), e.g. reorderBlocks=true.")
+        var ordererSetting: [String] = []
+        @Option(help: "A top-level setting added to every peer's file, KEY=VALUE (repeatable), e.g. earlyAbort=true.") var peerSetting: [String] = []
         @Flag(help: "Replace files that exist.") var force = false
 
         func run() async throws {
@@ -37,6 +43,19 @@ struct NetworkCommand: AsyncParsableCommand {
                 return (parts[0], parts[1])
             }
             options.crypto = crypto
+            if !phiPostgres.isEmpty {
+                guard phi else { throw ValidationError("--phi-postgres needs --phi") }
+                guard let phiPostgresCa else { throw ValidationError("--phi-postgres needs --phi-postgres-ca: PHI is stored over TLS only") }
+                for text in phiPostgres {
+                    let (organization, url) = try Self.pair(text, option: "--phi-postgres", shape: "ORG=postgres://USER@HOST:PORT/DATABASE")
+                    guard let server = NetworkRenderer.PostgresServer(url: url, rootCA: phiPostgresCa) else {
+                        throw ValidationError("--phi-postgres takes ORG=postgres://USER@HOST:PORT/DATABASE with plain names, not '\(text)'")
+                    }
+                    options.phiPostgres[organization] = server
+                }
+            }
+            options.ordererSettings = try ordererSetting.map { try Self.pair($0, option: "--orderer-setting", shape: "KEY=VALUE") }
+            options.peerSettings = try peerSetting.map { try Self.pair($0, option: "--peer-setting", shape: "KEY=VALUE") }
             options.listenOnAllInterfaces = listenOnAllInterfaces
             options.phiService = phi
             let files = try NetworkRenderer(network: network, options: options).render()
@@ -51,6 +70,13 @@ struct NetworkCommand: AsyncParsableCommand {
                 if file.executable { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path) }
             }
             for file in files { print(root.appendingPathComponent(file.path).path) }
+        }
+
+        /// Splits `NAME=VALUE` at its first `=`.
+        static func pair(_ text: String, option: String, shape: String) throws -> (String, String) {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("\(option) takes \(shape), not '\(text)'") }
+            return (parts[0], parts[1])
         }
     }
 }

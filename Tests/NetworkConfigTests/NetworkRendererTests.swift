@@ -93,6 +93,77 @@ import Testing
         #expect(!solo.contains { $0.contents.contains("etcd:") || $0.contents.contains("start etcd") })
     }
 
+    /// A solo channel is ordered by one process: only the solo orderer gets it, and orderers with
+    /// no channel get no file and no start line (two solo orderers would cut two different chains).
+    @Test func aSoloChannelGoesToTheSoloOrdererOnly() throws {
+        let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
+        var options = NetworkRenderer.Options()
+        options.channels = ["devchannel"]
+        let files = try NetworkRenderer(network: network, options: options).render()
+        #expect(files.map(\.path).filter { $0.contains("orderer") } == ["127.0.0.1/orderer0.yaml"])
+        let script = try #require(files.first { $0.path == "127.0.0.1/start.sh" })
+        #expect(script.contents.contains("start orderer0 ") && !script.contents.contains("start orderer1 "))
+
+        // With both channels, the etcd channel goes to every orderer and the solo one to orderer0 only.
+        options.channels = nil
+        let root = try Self.write(try NetworkRenderer(network: network, options: options).render())
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = root.appendingPathComponent("127.0.0.1")
+        let first = try OrdererConfiguration.load(file: host.appendingPathComponent("orderer0.yaml").path)
+        let second = try OrdererConfiguration.load(file: host.appendingPathComponent("orderer1.yaml").path)
+        #expect(first.channels.map(\.lastPathComponent) == ["healthchannel.block", "devchannel.block"])
+        #expect(second.channels.map(\.lastPathComponent) == ["healthchannel.block"])
+    }
+
+    /// Node settings the scripts and benches tune, and an organization's PHI store in PostgreSQL,
+    /// load as the daemons read them.
+    @Test func extraSettingsAndAPostgresPhiStoreLoad() throws {
+        let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
+        var options = NetworkRenderer.Options()
+        options.channels = ["devchannel"]
+        options.phiService = true
+        options.phiPostgres["HospitalA"] = try #require(NetworkRenderer.PostgresServer(url: "postgres://medrex@127.0.0.1:6543/medrex_phi", rootCA: "/tmp/pg ca.pem"))
+        options.ordererSettings = [("reorderBlocks", "true"), ("batchIdleTimeout", "20ms")]
+        options.peerSettings = [("earlyAbort", "true")]
+        let root = try Self.write(try NetworkRenderer(network: network, options: options).render())
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = root.appendingPathComponent("127.0.0.1")
+        let orderer = try OrdererConfiguration.load(file: host.appendingPathComponent("orderer0.yaml").path)
+        #expect(orderer.reorderBlocks)
+        #expect(orderer.batchIdleTimeoutMilliseconds == 20)
+        let peerA = try PeerConfiguration.load(file: host.appendingPathComponent("peer0-HospitalA.yaml").path)
+        #expect(peerA.earlyAbort)
+        guard case .postgres(let server) = peerA.phi?.store else {
+            Issue.record("HospitalA's PHI store is \(String(describing: peerA.phi?.store)), not PostgreSQL")
+            return
+        }
+        #expect(server.host == "127.0.0.1" && server.port == 6543 && server.user == "medrex" && server.database == "medrex_phi")
+        let peerB = try PeerConfiguration.load(file: host.appendingPathComponent("peer0-HospitalB.yaml").path)
+        guard case .embedded = peerB.phi?.store else {
+            Issue.record("HospitalB's PHI store is \(String(describing: peerB.phi?.store)), not embedded")
+            return
+        }
+    }
+
+    /// Settings and PostgreSQL URLs that would change the file's structure are refused.
+    @Test func settingsThatCouldBreakTheFileAreRefused() throws {
+        let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
+        for (key, value) in [("earlyAbort", "true\nmspID: Evil"), ("a b", "1"), ("x", "{ y: 1 }"), ("", "1"), ("k", "")] {
+            var options = NetworkRenderer.Options()
+            options.peerSettings = [(key, value)]
+            let error = #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: options).render() }
+            #expect(error?.field == "peer-setting")
+        }
+        for url in ["postgres://u@h:1/db, evil", "http://u@h/db", "postgres://h/db", "postgres://u@h/", "postgres://u@h/a/b", "postgres://u@{h}/db"] {
+            #expect(NetworkRenderer.PostgresServer(url: url, rootCA: "ca.pem") == nil, "\(url)")
+        }
+        #expect(NetworkRenderer.PostgresServer(url: "postgres://u@h/db", rootCA: "ca.pem]\nmspID: x") == nil)
+        var options = NetworkRenderer.Options()
+        options.phiService = true
+        options.phiPostgres["OrdererOrg"] = NetworkRenderer.PostgresServer(url: "postgres://u@h/db", rootCA: "ca.pem")
+        #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: options).render() }
+    }
+
     @Test func anUnknownChannelIsRefused() throws {
         let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
         var options = NetworkRenderer.Options()

@@ -29,32 +29,27 @@ import PhiService
         let crypto = work.appendingPathComponent("crypto")
         _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
         let port = try ChildProcess.freePort()
-        // The sample network with a solo channel, and its genesis block from `medrex channel create`.
+        let operationsPort = try ChildProcess.freePort()
+        // The sample network with a solo channel on free ports, its genesis block from `medrex
+        // channel create` and the orderer's file from `medrex network render`.
         let sample = try String(contentsOf: Self.repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
         let soloNetwork = work.appendingPathComponent("network.yaml")
         try sample.replacingOccurrences(of: "consensus: etcd", with: "consensus: solo")
+            .replacingOccurrences(of: "{ name: orderer0, port: 7050, operationsPort: 9440 }", with: "{ name: orderer0, port: \(port), operationsPort: \(operationsPort) }")
             .replacingOccurrences(of: "maxMessageCount: 500", with: "maxMessageCount: 50")
             .replacingOccurrences(of: "timeout: 250ms", with: "timeout: 100ms")
             .replacingOccurrences(of: "absoluteMaxBytes: 10485760", with: "absoluteMaxBytes: 65536")
             .replacingOccurrences(of: "preferredMaxBytes: 2097152", with: "preferredMaxBytes: 32768")
             .write(to: soloNetwork, atomically: true, encoding: .utf8)
-        let genesis = work.appendingPathComponent("healthchannel.block")
+        let nodes = work.appendingPathComponent("nodes")
+        let render = try await ChildProcess.run(ChildProcess.medrex, [
+            "network", "render", "--config", soloNetwork.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", nodes.path])
+        try #require(render.status == 0, "\(render.output)")
+        let host = nodes.appendingPathComponent("127.0.0.1")
+        let genesis = host.appendingPathComponent("healthchannel.block")
         let create = try await ChildProcess.run(ChildProcess.medrex, ["channel", "create", "--config", soloNetwork.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
         try #require(create.status == 0, "\(create.output)")
-        let config = work.appendingPathComponent("orderer.yaml")
-        let operationsPort = try ChildProcess.freePort()
-        try """
-        mspID: OrdererMSP
-        msp: crypto/OrdererOrg/orderers/orderer0/msp
-        listen: 127.0.0.1:\(port)
-        tls:
-          certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
-          privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
-          clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-        data: orderer0
-        channels: [healthchannel.block]
-        operations: 127.0.0.1:\(operationsPort)
-        """.write(to: config, atomically: true, encoding: .utf8)
+        let config = host.appendingPathComponent("orderer0.yaml")
         let orderer = Process()
         orderer.executableURL = ChildProcess.medrex
         orderer.arguments = ["orderer", "start", "--config", config.path]

@@ -13,11 +13,7 @@ import Testing
 
     @Test func everyMethodIsFuzzedAndEveryNodeKeepsServing() async throws {
         var options = LocalTestNetwork.Options()
-        options.phi = [
-            "HospitalB": """
-                  channel: carechannel
-                """
-        ]
+        options.phiOrganizations = ["HospitalB"]
         let network = try await LocalTestNetwork.start(options)
         defer { network.stopAll() }
         let recordings = network.work.appendingPathComponent("fuzz-recordings")

@@ -49,23 +49,10 @@ import PhiService
                 "{ name: auditor-ames, attributes: { role: auditor, hospital: HospitalB } }",
             ],
         ]
-        options.phi = [
-            "HospitalA": """
-                  channel: carechannel
-                  store: postgres
-                  postgres:
-                    host: 127.0.0.1
-                    port: \(postgres.port)
-                    user: \(postgres.username)
-                    database: medrex_phi
-                    tls: { rootCAs: [\(postgres.caCertificate.path)] }
-                  pendingTimeoutSeconds: 10
-                """,
-            "HospitalB": """
-                  channel: carechannel
-                  pendingTimeoutSeconds: 10
-                """,
-        ]
+        options.phiOrganizations = ["HospitalA", "HospitalB"]
+        options.phiPostgres["HospitalA"] = NetworkRenderer.PostgresServer(
+            host: "127.0.0.1", port: postgres.port, user: postgres.username, database: "medrex_phi", rootCA: postgres.caCertificate.path)
+        options.phiPendingTimeoutSeconds = 10
         options.builtInChaincodes = ["phi", "access", "audit", "clinical", "vitals"]
         let network = try await LocalTestNetwork.start(options)
         defer { network.stopAll() }

@@ -210,7 +210,7 @@ import WorldState
             #expect(timeline.reduce(0, +) == committed)
             #expect((report["p99Timeline"] as? [Double])?.count == timeline.count)
             let cpu = try #require(report["processCPU"] as? [[String: Any]]).compactMap { $0["name"] as? String }
-            #expect(cpu.contains("peer peer-HospitalA") && cpu.contains("orderer orderer0") && cpu.contains("bench client"), "\(cpu)")
+            #expect(cpu.contains("peer peer0-HospitalA") && cpu.contains("orderer orderer0") && cpu.contains("bench client"), "\(cpu)")
             let chart = try String(contentsOf: svg, encoding: .utf8)
             #expect(chart.hasPrefix("<svg") && chart.contains("<rect") && chart.hasSuffix("</svg>\n"))
         }
@@ -325,7 +325,7 @@ import WorldState
         }
         #expect(list.status == 0 && list.output.isEmpty, "\(list.output)\n\(peer.log)")
 
-        let genesis = network.work.appendingPathComponent("carechannel.block").path
+        let genesis = network.work.appendingPathComponent("nodes/127.0.0.1/carechannel.block").path
         let join = ["channel", "join"] + admin + ["--genesis", genesis, "--chaincode", "asset-transfer:1.0"]
         let notAdmin = try await ChildProcess.run(ChildProcess.medrex, join + ["--user", "dr-carter"])
         #expect(notAdmin.status != 0 && notAdmin.output.contains("admin request refused"), "\(notAdmin.output)")
@@ -440,8 +440,10 @@ struct LocalTestNetwork: Sendable {
         var earlyAbort = false
         /// More users: YAML list items for each organization's `users`.
         var extraUsers: [String: [String]] = [:]
-        /// A `phi:` section (YAML, indented by two) for an organization's peer.
-        var phi: [String: String] = [:]
+        /// Organizations whose peer runs the PHI service (embedded store unless `phiPostgres` names a server).
+        var phiOrganizations: [String] = []
+        var phiPostgres: [String: NetworkRenderer.PostgresServer] = [:]
+        var phiPendingTimeoutSeconds: Int?
         /// Built-in chaincodes besides kv and accounts to install and define.
         var builtInChaincodes: [String] = []
     }
@@ -493,59 +495,38 @@ struct LocalTestNetwork: Sendable {
         """.write(to: networkFile, atomically: true, encoding: .utf8)
         let medrex = ChildProcess.medrex
         let crypto = work.appendingPathComponent("crypto")
+        try FileManager.default.createDirectory(at: work.appendingPathComponent("nodes/127.0.0.1"), withIntermediateDirectories: true)
         for command in [
             ["crypto", "generate", "--config", networkFile.path, "--output", crypto.path],
-            ["channel", "create", "--config", networkFile.path, "--channel", "carechannel", "--crypto", crypto.path, "--output", work.appendingPathComponent("carechannel.block").path],
+            ["channel", "create", "--config", networkFile.path, "--channel", "carechannel", "--crypto", crypto.path, "--output", work.appendingPathComponent("nodes/127.0.0.1/carechannel.block").path],
         ] {
             let result = try await ChildProcess.run(medrex, command)
             try #require(result.status == 0, "\(result.output)")
         }
         let library = try await ExamplePlugin.assetTransfer()
-        let tlsRoots = "[crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]"
-        try """
-        mspID: OrdererMSP
-        msp: crypto/OrdererOrg/orderers/orderer0/msp
-        listen: 127.0.0.1:\(ports[0])
-        tls:
-          certificate: crypto/OrdererOrg/orderers/orderer0/tls/cert.crt
-          privateKey: crypto/OrdererOrg/orderers/orderer0/tls/key.pem
-          clientRootCAs: \(tlsRoots)
-        data: orderer0
-        operations: 127.0.0.1:\(ports[1])
-        channels: [carechannel.block]
-        reorderBlocks: \(options.reorderBlocks)
-        """.write(to: work.appendingPathComponent("orderer0.yaml"), atomically: true, encoding: .utf8)
-        let ordererProcess = Daemon(arguments: ["orderer", "start", "--config", work.appendingPathComponent("orderer0.yaml").path], logFile: work.appendingPathComponent("orderer0.log"))
+        // Every node's file from network.yaml, as `medrex network render` writes them.
+        var render = NetworkRenderer.Options()
+        render.crypto = crypto.path
+        render.chaincodes = (["asset-transfer", "kv", "accounts", "counters"] + options.builtInChaincodes).map { ($0, "1.0") }
+        render.ordererSettings = [("reorderBlocks", "\(options.reorderBlocks)")]
+        render.peerSettings = [("earlyAbort", "\(options.earlyAbort)")]
+        render.phiService = !options.phiOrganizations.isEmpty
+        render.phiOrganizations = Set(options.phiOrganizations)
+        render.phiPostgres = options.phiPostgres
+        render.phiPendingTimeoutSeconds = options.phiPendingTimeoutSeconds
+        let nodes = work.appendingPathComponent("nodes/127.0.0.1")
+        for file in try NetworkRenderer(network: try NetworkDescription.load(file: networkFile.path), options: render).render() {
+            try Data(file.contents.utf8).write(to: work.appendingPathComponent("nodes").appendingPathComponent(file.path))
+        }
+        let ordererProcess = Daemon(arguments: ["orderer", "start", "--config", nodes.appendingPathComponent("orderer0.yaml").path], logFile: work.appendingPathComponent("orderer0.log"))
         try ordererProcess.start()
         var peers: [Peer] = []
         for (index, organization) in ["HospitalA", "HospitalB"].enumerated() {
-            let config = work.appendingPathComponent("peer-\(organization).yaml")
-            try """
-            mspID: \(organization)MSP
-            msp: crypto/\(organization)/peers/peer0/msp
-            listen: 127.0.0.1:\(ports[2 + 2 * index])
-            tls:
-              certificate: crypto/\(organization)/peers/peer0/tls/cert.crt
-              privateKey: crypto/\(organization)/peers/peer0/tls/key.pem
-              clientRootCAs: \(tlsRoots)
-            data: peer-\(organization)
-            roles: [endorser, committer]
-            operations: 127.0.0.1:\(ports[3 + 2 * index])
-            earlyAbort: \(options.earlyAbort)
-            channels:
-              - genesis: carechannel.block
-                chaincodes:
-                  - { name: asset-transfer, version: "1.0" }
-                  - { name: kv, version: "1.0" }
-                  - { name: accounts, version: "1.0" }
-                  - { name: counters, version: "1.0" }
-            \(options.builtInChaincodes.map { "      - { name: \($0), version: \"1.0\" }" }.joined(separator: "\n"))
-            \(options.phi[organization].map { "phi:\n" + $0 } ?? "")
-            """.write(to: config, atomically: true, encoding: .utf8)
-            let data = work.appendingPathComponent("peer-\(organization)")
+            let name = "peer0-\(organization)"
+            let data = nodes.appendingPathComponent("data/\(name)")
             let install = try await ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
             try #require(install.status == 0, "\(install.output)")
-            let daemon = Daemon(arguments: ["peer", "start", "--config", config.path], logFile: work.appendingPathComponent("peer-\(organization).log"))
+            let daemon = Daemon(arguments: ["peer", "start", "--config", nodes.appendingPathComponent("\(name).yaml").path], logFile: work.appendingPathComponent("\(name).log"))
             try daemon.start()
             peers.append(Peer(organization: organization, port: ports[2 + 2 * index], operationsPort: ports[3 + 2 * index], data: data, process: daemon))
         }
