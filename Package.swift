@@ -98,7 +98,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        // Mutual TLS settings for gRPC servers and clients, shared by the peer and the orderer.
+        // Mutual TLS settings for gRPC servers and clients, and the lifecycle of the daemons' parts,
+        // shared by the peer and the orderer.
         .target(
             name: "RPCTransport",
             dependencies: [
@@ -109,6 +110,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -322,7 +324,8 @@ let package = Package(
                 "HealthChaincodes", "OffChainStore", "NetworkFuzzing", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOTLS", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl")]
+                .product(name: "NIOTLS", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "SimulationTests", dependencies: ["NetworkSimulation"]),
     ],

@@ -1,14 +1,12 @@
+import Logging
 import ServiceLifecycle
 
-/// The orderer as a service of a `ServiceGroup` (swift-service-lifecycle): `medrex orderer start`
-/// runs it in a group that turns SIGTERM and SIGINT into its graceful shutdown (stop accepting,
-/// answer the envelopes read, end Deliver streams, give up leadership, close the ledgers).
+/// The orderer as a service: a `ServiceGroup` of its parts (swift-service-lifecycle; see
+/// `parts()`). `medrex orderer start` runs it in a group that turns SIGTERM and SIGINT into its
+/// graceful shutdown, which stops the parts in reverse order.
 extension OrdererNode: Service {
     package func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await run(onListening: { _ in })
-        } onGracefulShutdown: {
-            self.beginShutdown()
-        }
+        let group = ServiceGroup(services: try await parts(), gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        try await partsGroup.run(group)
     }
 }

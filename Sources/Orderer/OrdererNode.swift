@@ -10,6 +10,7 @@ import Logging
 import NetworkConfig
 import Operations
 import RPCTransport
+import ServiceLifecycle
 import Synchronization
 import WorldState
 import X509
@@ -27,9 +28,11 @@ package final class OrdererNode: Sendable {
     /// followers can forward Broadcast to the leader.
     private let ordererTLSRootPEMs: [String]
     private let databases: [RocksDatabase]
-    private let logger: Logger
+    let logger: Logger
     package let metrics = OrdererMetrics()
     private let stop = GracefulServerStop()
+    /// The group of the running parts, which `beginShutdown` shuts down.
+    let partsGroup = DaemonPartsGroup()
 
     /// - Parameter timing: For etcd channels; the lease TTL comes from the configuration's `etcd.leaseSeconds`.
     package init(configuration: OrdererConfiguration, timing: EtcdChainTiming = EtcdChainTiming(), logger: Logger = Logger(label: "medrex.orderer")) throws {
@@ -89,8 +92,10 @@ package final class OrdererNode: Sendable {
         }
     }
 
-    /// Serves until `beginShutdown()`.
-    package func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
+    /// The orderer's parts, in start order: its ledgers (closed last), the etcd clients, its chains'
+    /// own work (election, log following: in-flight broadcasts need it until the server drained),
+    /// its operations endpoint and its RPC server (stopped first).
+    func parts() async throws -> [any Service] {
         let tls = MutualTLS(
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
             trustedCAPEMs: ordererTLSRootPEMs, options: configuration.tlsOptions)
@@ -104,54 +109,45 @@ package final class OrdererNode: Sendable {
                 checks: ["ledgers": { chains.isEmpty ? "no channel joined" : nil }])
         }
         if let operations { logger.notice("operations endpoint serving", metadata: ["port": "\(operations.port)"]) }
-        stop.serving(server)
-        let configuration = self.configuration
-        let logger = self.logger
-        // The chains' own work (election, log following) runs until the server has drained:
-        // in-flight broadcasts need it.
+        let (configuration, logger, databases, shared, stop, operationsServer) = (self.configuration, self.logger, self.databases, self.shared, self.stop, operations)
         let running = Array(chains.values)
         let consensusNames = Set(chains.values.map { type(of: $0).consensusType }).sorted().joined(separator: ", ")
-        let consensus = Task {
-            await withDiscardingTaskGroup { group in
-                for chain in running { group.addTask { await chain.run() } }
-            }
-        }
-        do {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask {
-                    let address = try await transport.listeningAddress
-                    let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
-                    logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "\(consensusNames)"])
-                    onListening(port)
+        return [
+            // Closed here rather than in a deinit on whichever thread drops them last, which can
+            // race with the process exiting (RocksDB aborts when its statics are destroyed first).
+            ReleasedPart("ledgers") {
+                for database in databases {
+                    do {
+                        try database.close()
+                    } catch {
+                        logger.warning("a ledger database could not be closed", metadata: ["error": "\(error)"])
+                    }
                 }
-                try await server.serve()
-            }
-        } catch {
-            consensus.cancel()
-            await consensus.value
-            await shared.close()
-            throw error
-        }
-        consensus.cancel()
-        await consensus.value
-        await shared.close()
-        await operations?.close()
-        // Close the ledgers here rather than in a deinit on whichever thread drops them last, which
-        // can race with the process exiting (RocksDB aborts when its statics are destroyed first).
-        for database in databases {
-            do {
-                try database.close()
-            } catch {
-                logger.warning("a ledger database could not be closed", metadata: ["error": "\(error)"])
-            }
-        }
-        logger.notice("orderer stopped")
+                logger.notice("orderer stopped")
+            },
+            BackgroundPart("consensus") {
+                await withDiscardingTaskGroup { group in
+                    for chain in running { group.addTask { await chain.run() } }
+                }
+            } afterwards: {
+                await shared.close()
+            },
+            ReleasedPart("operations endpoint") { await operationsServer?.close() },
+            RPCServerPart(server: server, stop: stop) {
+                let address = try await transport.listeningAddress
+                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
+                logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "\(consensusNames)"])
+            } onShutdown: {
+                stop.request()
+                // Deliver streams wait for blocks that will not come: end them so the server can stop.
+                Task { for chain in running { await chain.stopServing() } }
+            },
+        ]
     }
 
+    /// Shuts the orderer down gracefully, as SIGTERM does: stop accepting, answer the envelopes
+    /// read, end Deliver streams, give up leadership, close the ledgers.
     package func beginShutdown() {
-        stop.request()
-        // Deliver streams wait for blocks that will not come: end them so the server can stop.
-        let chains = self.chains
-        Task { for chain in chains.values { await chain.stopServing() } }
+        partsGroup.shutDown()
     }
 }

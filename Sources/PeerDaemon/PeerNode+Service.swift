@@ -1,14 +1,12 @@
+import Logging
 import ServiceLifecycle
 
-/// The peer as a service of a `ServiceGroup` (swift-service-lifecycle): `medrex peer start` runs it
-/// in a group that turns SIGTERM and SIGINT into its graceful shutdown (stop accepting, finish
-/// in-flight calls, release streams waiting for blocks, close the ledgers).
+/// The peer as a service: a `ServiceGroup` of its parts (swift-service-lifecycle; see `parts()`).
+/// `medrex peer start` runs it in a group that turns SIGTERM and SIGINT into its graceful
+/// shutdown, which stops the parts in reverse order.
 extension PeerNode: Service {
     package func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await run(onListening: { _ in })
-        } onGracefulShutdown: {
-            self.beginShutdown()
-        }
+        let group = ServiceGroup(services: try await parts(), gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        try await partsGroup.run(group)
     }
 }

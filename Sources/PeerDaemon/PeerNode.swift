@@ -1,5 +1,6 @@
 import BlockIntegrity
 import RPCTransport
+import ServiceLifecycle
 import BuiltInChaincodes
 import Chaincode
 import Endorser
@@ -28,7 +29,7 @@ import PhiService
 /// the channels joined earlier through `PeerAdmin`) and at run time (`join(genesis:chaincodes:)`).
 package final class PeerNode: Sendable {
     package let configuration: PeerConfiguration
-    private let logger: Logger
+    let logger: Logger
     package let metrics = PeerMetrics()
     private let signer: SigningIdentity
     private let builtInChaincodes: [String: any Contract]
@@ -257,9 +258,10 @@ package final class PeerNode: Sendable {
             options: configuration.tlsOptions)
     }
 
-    /// Serves until `beginShutdown()`; `onListening` gets the bound port (useful with port 0).
-    /// Open RPCs finish before it returns; then the ledgers are closed.
-    package func run(onListening: @escaping @Sendable (Int) -> Void) async throws {
+    /// The peer's parts, in start order: its ledgers (closed last), the PHI service (its sweeper,
+    /// then its store), every channel's committer and broadcaster (channels joined later too), its
+    /// operations endpoint and its RPC server (stopped first: open RPCs finish before the rest stops).
+    func parts() async throws -> [any Service] {
         let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
         let current: @Sendable () -> Services = { self.currentServices }
         var rpcServices: [any RegistrableRPCService] = [
@@ -302,36 +304,43 @@ package final class PeerNode: Sendable {
                 checks: ["ledgers": { current().channels.isEmpty ? "no channel joined" : nil }])
             logger.notice("operations endpoint serving", metadata: ["port": "\(operations!.port)"])
         }
-        stop.serving(server)
-        let configuration = self.configuration
-        let logger = self.logger
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask {
-                let address = try await transport.listeningAddress
-                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
-                logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
-                onListening(port)
-            }
-            // Committers and broadcasters of every channel, including channels joined later.
-            let inbox = taskInbox.stream
-            group.addTask {
+        let (configuration, logger, stop, inbox, operationsServer, phiService) = (self.configuration, self.logger, self.stop, taskInbox.stream, operations, phi)
+        return [
+            ReleasedPart("ledgers") {
+                for channel in current().channels.values { try? channel.ledger.close() }
+                logger.notice("peer stopped")
+            },
+            BackgroundPart("phi") {
+                await phiService?.service.sweepPending()
+            } afterwards: {
+                await phiService?.close()
+            },
+            // Committers and broadcasters of every channel: stop pulling blocks once the server has
+            // stopped (a block being committed finishes first).
+            BackgroundPart("channels") {
                 await withDiscardingTaskGroup { tasks in
                     for await task in inbox { tasks.addTask { await task() } }
                 }
-            }
-            if let service = phi?.service { group.addTask { await service.sweepPending() } }
-            try await server.serve()
-            // The server has stopped: stop pulling blocks; a block being committed finishes first.
-            group.cancelAll()
-        }
-        await phi?.close()
-        await operations?.close()
-        for channel in current().channels.values { try? channel.ledger.close() }
-        logger.notice("peer stopped")
+            },
+            ReleasedPart("operations endpoint") { await operationsServer?.close() },
+            RPCServerPart(server: server, stop: stop) {
+                let address = try await transport.listeningAddress
+                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
+                logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
+            } onShutdown: {
+                self.releaseWaiters()
+            },
+        ]
     }
 
-    /// Stops accepting RPCs and lets `run` return once open ones finish (SIGTERM does this).
+    /// Shuts the peer down gracefully, as SIGTERM does: stop accepting RPCs, finish open ones,
+    /// stop the channels' work, close the PHI store and the ledgers.
     package func beginShutdown() {
+        partsGroup.shutDown()
+    }
+
+    /// Stops accepting RPCs; releases the calls that wait for blocks or answers that will not come.
+    private func releaseWaiters() {
         // The streams other peers' gateways and clients keep open end, so that the server drains.
         stop.request()
         // Commit-status and Deliver calls wait for blocks that will not come: release them.
@@ -343,5 +352,7 @@ package final class PeerNode: Sendable {
     }
 
     private let stop = GracefulServerStop()
+    /// The group of the running parts, which `beginShutdown` shuts down.
+    let partsGroup = DaemonPartsGroup()
 }
 

@@ -80,6 +80,8 @@ struct OrderBenchCommand: AsyncParsableCommand {
         let clientTLS = MutualTLS(
             certificate: member.tlsCertificate, privateKey: member.tlsPrivateKey, trustedCAs: [CryptoMaterialLayout(root: crypto, organization: "Ord").tlsCACertificate])
         let batches = try makeEnvelopes(signer: signer)
+        // Blocks are read as the organization's peer: a plain client is not a reader of the channel.
+        let reader = try CryptoMaterialLoader.loadSigningIdentity(org.member(kind: .peer, name: "peer0").msp, mspID: "OrgMSP")
 
         if consensus == "solo" {
             let ordererFolder = CryptoMaterialLayout(root: crypto, organization: "Ord").member(kind: .orderer, name: "orderer0")
@@ -92,7 +94,7 @@ struct OrderBenchCommand: AsyncParsableCommand {
             defer { node.beginShutdown() }
             try await Task.sleep(for: .milliseconds(300))
             let client = OrdererClient(host: "127.0.0.1", port: basePort, tls: clientTLS)
-            try await measure(batches, through: [client], deliverFrom: client, signer: signer, label: "solo orderer")
+            try await measure(batches, through: [client], deliverFrom: client, reader: reader, label: "solo orderer")
             node.beginShutdown()
             try await serving.value
             return
@@ -110,7 +112,7 @@ struct OrderBenchCommand: AsyncParsableCommand {
         try cluster.start()
         let clients = cluster.ports.map { OrdererClient(host: "127.0.0.1", port: $0, tls: clientTLS) }
         try await cluster.waitUntilEveryOrdererAcknowledges(clients: clients, signer: signer, probe: { try self.envelope(signer: signer, key: "probe-\($0)") })
-        try await measure(batches, through: clients, deliverFrom: clients[0], signer: signer, label: "etcd ordering, \(ordererCount) orderer processes")
+        try await measure(batches, through: clients, deliverFrom: clients[0], reader: reader, label: "etcd ordering, \(ordererCount) orderer processes")
         try await cluster.measureLeaderFailover(clients: clients, signer: signer, probe: { try self.envelope(signer: signer, key: "failover-\($0)") })
         let stopped = cluster.stop()
         print("  orderers stopped with SIGTERM: exit statuses \(stopped) (the SIGKILLed leader reports 9)")
@@ -139,7 +141,7 @@ struct OrderBenchCommand: AsyncParsableCommand {
     /// Broadcasts every batch on a stream of its own (stream i to orderer i mod count), and
     /// follows `deliverFrom`'s blocks until every acknowledged envelope came back.
     private func measure(
-        _ batches: [[Common_Envelope]], through orderers: [OrdererClient], deliverFrom: OrdererClient, signer: SigningIdentity, label: String
+        _ batches: [[Common_Envelope]], through orderers: [OrdererClient], deliverFrom: OrdererClient, reader: SigningIdentity, label: String
     ) async throws {
         let total = batches.reduce(0) { $0 + $1.count }
         let serialized = try batches.map { try $0.map { try $0.serializedData() } }
@@ -156,9 +158,10 @@ struct OrderBenchCommand: AsyncParsableCommand {
         guard !acknowledged.isEmpty else { throw ValidationError("\(label): no envelope was acknowledged") }
         let seen = DeliveredEnvelopes(expecting: acknowledged)
         do {
-            _ = try await deliverFrom.follow(channel: "bench", start: 1, signer: signer) { block in
+            let status = try await deliverFrom.follow(channel: "bench", start: 1, signer: reader) { block in
                 if await seen.take(block) { throw AllDelivered() }
             }
+            throw ValidationError("\(label): Deliver ended with status \(status) before every acknowledged envelope came back")
         } catch is AllDelivered {}
         let end = ContinuousClock.now
         let blocks = await seen.blocks
