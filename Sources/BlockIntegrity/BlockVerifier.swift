@@ -6,8 +6,8 @@ import SwiftProtobuf
 
 /// Why a block from the ordering service was refused. A refused block is never committed: the
 /// peer asks another orderer for it instead.
-package struct BlockVerificationError: Error, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
+package struct BlockVerificationError: LedgerError {
+    package enum Code: String, DomainErrorCode {
         case unexpectedNumber
         case brokenHashChain
         case dataHashMismatch
@@ -19,14 +19,20 @@ package struct BlockVerificationError: Error, Hashable, CustomStringConvertible 
     package let code: Code
     package let blockNumber: UInt64
     package let reason: String
+    package let raisedAt: CodeLocation
 
-    package init(code: Code, blockNumber: UInt64, reason: String) {
+    package init(code: Code, blockNumber: UInt64, reason: String, file: String = #fileID, line: UInt = #line) {
         self.code = code
         self.blockNumber = blockNumber
         self.reason = reason
+        raisedAt = CodeLocation(file: file, line: line)
     }
 
-    package var description: String { "block \(blockNumber): \(code.rawValue): \(reason)" }
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
+
+    package func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
+    package var description: String { "block \(blockNumber): \(code.rawValue): \(reason) (\(raisedAt))" }
 }
 
 /// The checks a peer makes on a block before looking at any transaction in it: it is the next

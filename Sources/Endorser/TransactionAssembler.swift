@@ -5,10 +5,15 @@ import LedgerWire
 import SwiftProtobuf
 
 /// Why endorsements could not be put together into a transaction.
-package struct TransactionAssemblyError: Error, Hashable, CustomStringConvertible {
-    package let reason: String
-    package var description: String { reason }
+package enum TransactionAssemblyErrorCode: String, DomainErrorCode {
+    case noEndorsements
+    case endorserRefused
+    case resultsDiffer
+    case malformedProposal
+    case malformedTransaction
 }
+
+package typealias TransactionAssemblyError = DomainError<TransactionAssemblyErrorCode>
 
 /// Puts a proposal and its endorsements together into the transaction a client signs and orders,
 /// in Fabric's shape: the proposal's header; one action whose header is the proposal's signature
@@ -18,13 +23,13 @@ package enum TransactionAssembler {
     /// The serialized `common.Payload` of the transaction. Every response must be a success and
     /// all must carry the same payload (the same read/write set and result).
     package static func payload(proposal signed: Protos_SignedProposal, responses: [Protos_ProposalResponse]) throws(TransactionAssemblyError) -> Data {
-        guard let first = responses.first else { throw TransactionAssemblyError(reason: "no endorsements to assemble") }
+        guard let first = responses.first else { throw TransactionAssemblyError(.noEndorsements, "no endorsements to assemble") }
         for response in responses {
             guard response.response.status >= 200, response.response.status < 400 else {
-                throw TransactionAssemblyError(reason: "an endorser refused the proposal (\(response.response.status)): \(response.response.message)")
+                throw TransactionAssemblyError(.endorserRefused, "an endorser refused the proposal (\(response.response.status)): \(response.response.message)")
             }
             guard response.payload == first.payload else {
-                throw TransactionAssemblyError(reason: "endorsers returned different results (read/write sets or responses do not match)")
+                throw TransactionAssemblyError(.resultsDiffer, "endorsers returned different results (read/write sets or responses do not match)")
             }
         }
         do {
@@ -46,7 +51,7 @@ package enum TransactionAssembler {
             payload.data = try transaction.serializedData()
             return try payload.serializedData()
         } catch {
-            throw TransactionAssemblyError(reason: "the proposal does not decode: \(error)")
+            throw TransactionAssemblyError(.malformedProposal, "the proposal does not decode: \(error)")
         }
     }
 
@@ -58,7 +63,7 @@ package enum TransactionAssembler {
         do {
             var payload = try Common_Payload(serializedBytes: payloadBytes)
             var transaction = try Protos_Transaction(serializedBytes: payload.data)
-            guard transaction.actions.count == 1 else { throw TransactionAssemblyError(reason: "the transaction has no single action to co-sign") }
+            guard transaction.actions.count == 1 else { throw TransactionAssemblyError(.malformedTransaction, "the transaction has no single action to co-sign") }
             var actionPayload = try Protos_ChaincodeActionPayload(serializedBytes: transaction.actions[0].payload)
             var endorsement = Protos_Endorsement()
             endorsement.endorser = Data(cosigner.serialized)
@@ -70,7 +75,7 @@ package enum TransactionAssembler {
         } catch let error as TransactionAssemblyError {
             throw error
         } catch {
-            throw TransactionAssemblyError(reason: "the transaction cannot be co-signed: \(error)")
+            throw TransactionAssemblyError(.malformedTransaction, "the transaction cannot be co-signed: \(error)")
         }
     }
 }

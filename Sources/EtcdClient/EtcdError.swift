@@ -1,9 +1,10 @@
 import GRPCCore
+import LedgerCore
 
 /// Every failure the etcd client reports: a code to branch on and a message for people.
-package struct EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct EtcdError: LedgerError {
     /// What went wrong, coarsely enough to decide what to do next.
-    package enum Code: String, Sendable, Equatable {
+    package enum Code: String, DomainErrorCode {
         /// No endpoint answered: every member tried was down, unreachable, or without a leader.
         case unavailable
         /// A call took longer than its timeout. A write may or may not have been applied.
@@ -26,13 +27,21 @@ package struct EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
 
     package let code: Code
     package let message: String
+    package let raisedAt: CodeLocation
 
-    package init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String, file: String = #fileID, line: UInt = #line) {
         self.code = code
         self.message = message
+        raisedAt = CodeLocation(file: file, line: line)
     }
 
-    package var description: String { "etcd \(code.rawValue): \(message)" }
+    package var reason: String { message }
+
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
+
+    package func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
+    package var description: String { "etcd \(code.rawValue): \(message) (\(raisedAt))" }
 }
 
 extension EtcdError {

@@ -1,9 +1,11 @@
+import LedgerCore
+
 /// Why a policy text did not parse: a code to branch on, the 1-based position in the text where the
 /// problem was found, a reason naming what was expected there, and where in our source it was raised.
 /// Policy texts name MSPs, roles and attribute conditions, never patient data, so the reason may
 /// quote the offending text.
-package struct PolicyParseError: Error, Hashable, CustomStringConvertible {
-    package enum Code: String, Sendable, Hashable {
+package struct PolicyParseError: LedgerError {
+    package enum Code: String, DomainErrorCode {
         case empty
         case tooLong
         case tooDeep
@@ -32,6 +34,12 @@ package struct PolicyParseError: Error, Hashable, CustomStringConvertible {
         self.line = line
     }
 
-    /// `policy error at position 14: expected ',' or ')' but found 'x'`
-    package var description: String { "policy error at position \(position): \(reason)" }
+    package var raisedAt: CodeLocation { CodeLocation(file: file, line: line) }
+
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
+
+    package func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
+    /// `policy error at position 14: expected ',' or ')' but found 'x' (Identity/EndorsementPolicyParser.swift:88)`
+    package var description: String { "policy error at position \(position): \(reason) (\(raisedAt))" }
 }

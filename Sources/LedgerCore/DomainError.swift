@@ -1,3 +1,27 @@
+/// Where in Medrex's source an error was raised: `Module/File.swift:line`.
+package struct CodeLocation: Sendable, Hashable, CustomStringConvertible {
+    package let file: String
+    package let line: UInt
+
+    package init(file: String = #fileID, line: UInt = #line) {
+        self.file = file
+        self.line = line
+    }
+
+    package var description: String { "\(file):\(line)" }
+}
+
+/// What every domain error offers, a plain `DomainError` or one that carries context of its own
+/// (a config file's line, a block's number, a policy text's position): a code to compare and
+/// branch on, a reason for people (never PHI), and where it was raised. Such errors compare by
+/// code, print where they were raised, and reach gRPC status codes only in the service adapters.
+package protocol LedgerError: Error, Hashable, CustomStringConvertible {
+    associatedtype Code: DomainErrorCode
+    var code: Code { get }
+    var reason: String { get }
+    var raisedAt: CodeLocation { get }
+}
+
 /// The codes of one domain module's errors (`StorageError.Code`, `IdentityError.Code`, ...).
 package protocol DomainErrorCode: RawRepresentable<String>, Sendable, Hashable {}
 
@@ -7,7 +31,7 @@ package protocol DomainErrorCode: RawRepresentable<String>, Sendable, Hashable {
 /// the service adapters map codes to statuses.
 ///
 /// Each module names its own: `package typealias StorageError = DomainError<StorageErrorCode>`.
-package struct DomainError<C: DomainErrorCode>: Error, Hashable, CustomStringConvertible {
+package struct DomainError<C: DomainErrorCode>: LedgerError {
     package typealias Code = C
 
     package let code: Code
@@ -21,6 +45,8 @@ package struct DomainError<C: DomainErrorCode>: Error, Hashable, CustomStringCon
         self.file = file
         self.line = line
     }
+
+    package var raisedAt: CodeLocation { CodeLocation(file: file, line: line) }
 
     package static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRPCCore
+import LedgerCore
 import LedgerWire
 import SwiftProtobuf
 import Committer
@@ -12,7 +13,7 @@ package struct PeerAdminService: Medrex_PeerAdmin.SimpleServiceProtocol {
     package let node: PeerNode
 
     package func joinChannel(request: Medrex_SignedAdminRequest, context: ServerContext) async throws -> Medrex_JoinChannelResponse {
-        let admin = try node.checkAdmin(request, now: Date())
+        let admin = try RPCError.mapping { () throws(AdminRequestError) in try node.checkAdmin(request, now: Date()) }
         guard case .joinChannel(let join) = admin.body else { throw RPCError(code: .invalidArgument, message: "not a JoinChannel request") }
         let genesis: Common_Block
         do {
@@ -37,7 +38,7 @@ package struct PeerAdminService: Medrex_PeerAdmin.SimpleServiceProtocol {
     }
 
     package func listChannels(request: Medrex_SignedAdminRequest, context: ServerContext) async throws -> Medrex_ListChannelsResponse {
-        let admin = try node.checkAdmin(request, now: Date())
+        let admin = try RPCError.mapping { () throws(AdminRequestError) in try node.checkAdmin(request, now: Date()) }
         guard case .listChannels = admin.body else { throw RPCError(code: .invalidArgument, message: "not a ListChannels request") }
         var response = Medrex_ListChannelsResponse()
         response.channels = node.channels.map { channel in
@@ -48,5 +49,32 @@ package struct PeerAdminService: Medrex_PeerAdmin.SimpleServiceProtocol {
             return info
         }
         return response
+    }
+}
+
+/// Why an admin request was refused.
+package enum AdminRequestErrorCode: String, DomainErrorCode {
+    /// Not a `medrex.AdminRequest`.
+    case malformed
+    /// Not signed by a valid admin of the peer's organization.
+    case notAnAdmin
+    /// Its timestamp is too far from the peer's clock.
+    case stale
+}
+
+package typealias AdminRequestError = DomainError<AdminRequestErrorCode>
+
+extension RPCError {
+    /// The admin service's gRPC status for each refusal.
+    init(adminError error: AdminRequestError) {
+        self.init(code: error.code == .malformed ? .invalidArgument : .permissionDenied, message: error.reason)
+    }
+
+    static func mapping<T>(_ body: () throws(AdminRequestError) -> T) throws(RPCError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw RPCError(adminError: error)
+        }
     }
 }

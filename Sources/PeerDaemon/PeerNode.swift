@@ -231,22 +231,22 @@ package final class PeerNode: Sendable {
     }
 
     /// Validates an admin request: signed by an admin of the peer's own organization, recently.
-    package func checkAdmin(_ signed: Medrex_SignedAdminRequest, now: Date) throws -> Medrex_AdminRequest {
+    package func checkAdmin(_ signed: Medrex_SignedAdminRequest, now: Date) throws(AdminRequestError) -> Medrex_AdminRequest {
         let request: Medrex_AdminRequest
         do {
             request = try Medrex_AdminRequest(serializedBytes: signed.request)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "admin request refused: it is not a medrex.AdminRequest")
+            throw AdminRequestError(.malformed, "admin request refused: it is not a medrex.AdminRequest")
         }
         let admin: ValidatedIdentity
         do {
             admin = try ownOrganization.validate(serializedIdentity: request.identity, as: .admin, at: now)
             try SignatureVerifier.verify(signature: signed.signature, over: signed.request, publicKey: admin.publicKey)
         } catch {
-            throw RPCError(code: .permissionDenied, message: "admin request refused: \(error.reason)")
+            throw AdminRequestError(.notAnAdmin, "admin request refused: \(error.reason)")
         }
         guard abs(request.timestamp.instant.timeIntervalSince(now)) <= Limits.proposalTimestampSkewDefault else {
-            throw RPCError(code: .permissionDenied, message: "admin request refused: its timestamp is more than 5 minutes from the peer's clock")
+            throw AdminRequestError(.stale, "admin request refused: its timestamp is more than 5 minutes from the peer's clock")
         }
         return request
     }

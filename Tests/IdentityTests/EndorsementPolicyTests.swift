@@ -296,7 +296,7 @@ import Testing
             #expect(error.code == code, "\(error)")
             #expect(error.position == position, "\(error)")
             #expect(error.reason.contains(reason), "\(error)")
-            #expect(error.description == "policy error at position \(position): \(error.reason)")
+            #expect(error.description == "policy error at position \(position): \(error.reason) (\(error.raisedAt))")
             #expect(error.file.hasSuffix("EndorsementPolicyParser.swift"))
         }
     }

@@ -40,8 +40,11 @@ import Testing
                 ReleasedPart("operations") { events.record("operations closed") },
             ], gracefulShutdownSignals: [], cancellationSignals: [], logger: Self.logger)
         let running = Task { try await parts.run(group) }
-        try await Task.sleep(for: .milliseconds(200))
-        // The quick work ended long ago and the daemon still runs.
+        // The quick work ends by itself; the daemon goes on running (else the parts would have
+        // been released before the shutdown, out of the order checked below).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !events.all.contains("quick work done"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(100))
         #expect(events.all == ["quick work done"])
         parts.shutDown()
         try await running.value
