@@ -560,11 +560,10 @@ private final class World {
         for index in peers.indices where peers[index].isRunning { try await catchUp(index) }
     }
 
-    /// Runs the orderers' queued background work and passes on the leaders' answers to followers.
+    /// Runs the orderers' queued background work and passes on the leaders' answers to followers,
+    /// until neither is left (an answer may travel back over several forwarding orderers).
     private func settle() async {
-        await work.drain()
-        ordererNetwork.relayAnswers()
-        await work.drain()
+        repeat { await work.drain() } while ordererNetwork.relayAnswers() > 0
     }
 
     /// The orderer that orders now: the solo orderer, or the etcd orderer that won the leader key

@@ -147,8 +147,9 @@ final class SimulatedOrdererNetwork: LeaderConnections {
         }
     }
 
-    /// Passes on the leaders' answers that have come.
-    func relayAnswers() {
+    /// Passes on the leaders' answers that have come; returns how many.
+    @discardableResult
+    func relayAnswers() -> Int {
         let answered = relays.withLock { relays -> [(Relay, BroadcastOutcome)] in
             var answered: [(Relay, BroadcastOutcome)] = []
             relays.removeAll { relay in
@@ -159,6 +160,7 @@ final class SimulatedOrdererNetwork: LeaderConnections {
             return answered
         }
         for (relay, outcome) in answered { relay.receipt.resume(returning: outcome) }
+        return answered.count
     }
 
     func link(to leader: NodeAddress) -> any LeaderLink {
