@@ -171,7 +171,7 @@ import PhiService
     }
 
     @Test func orderersStartWithoutEtcdAreRefused() async throws {
-        let network = try await EtcdTestNetwork.prepare(etcd: nil)
+        let network = try await EtcdTestNetwork.prepare(etcd: false)
         defer { network.removeFiles() }
         let result = try await ChildProcess.run(ChildProcess.medrex, ["orderer", "start", "--config", network.orderers[0].config.path])
         #expect(result.status != 0)

@@ -88,56 +88,69 @@ struct EtcdTestNetwork: Sendable {
     let etcd: EtcdCluster
     let orderers: [OrdererDaemon]
 
-    /// Writes crypto material, the genesis block and one `orderer<i>.yaml` per orderer (with an
-    /// `etcd` section naming `etcdEndpoints`, or none when nil); starts nothing.
-    static func prepare(etcd: EtcdCluster?) async throws -> PreparedFiles {
+    /// Writes the network's files as an operator would: network.yaml (the sample's orderers and
+    /// etcd members on free loopback ports, smaller blocks), its crypto material, the genesis block
+    /// and every orderer's file from `medrex network render`. Starts nothing. Without `etcd`, the
+    /// orderers' files lose their `etcd` section (a misconfiguration the orderer must refuse).
+    static func prepare(etcd: Bool) async throws -> PreparedFiles {
         let repository = EtcdOrderingProcessTests.repository
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-etcd-ordering-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let sample = try String(contentsOf: repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
-        let networkFile = work.appendingPathComponent("network.yaml")
-        try sample.replacingOccurrences(of: "maxMessageCount: 500", with: "maxMessageCount: 100")
+        var ports = Set<Int>()
+        while ports.count < 12 { ports.insert(try ChildProcess.freePort()) }
+        let port = Array(ports)
+        var sample = try String(contentsOf: repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "maxMessageCount: 500", with: "maxMessageCount: 100")
             .replacingOccurrences(of: "timeout: 250ms", with: "timeout: 50ms")
             .replacingOccurrences(of: "absoluteMaxBytes: 10485760", with: "absoluteMaxBytes: 1048576")
             .replacingOccurrences(of: "preferredMaxBytes: 2097152", with: "preferredMaxBytes: 524288")
-            .write(to: networkFile, atomically: true, encoding: .utf8)
+        for (index, (ordererPort, operationsPort)) in [(7050, 9440), (7060, 9441), (7070, 9442)].enumerated() {
+            sample = sample.replacingOccurrences(
+                of: "{ name: orderer\(index), port: \(ordererPort), operationsPort: \(operationsPort) }",
+                with: "{ name: orderer\(index), port: \(port[2 * index]), operationsPort: \(port[2 * index + 1]) }")
+        }
+        for (index, (clientPort, peerPort)) in [(2379, 2380), (2479, 2480), (2579, 2580)].enumerated() {
+            sample = sample.replacingOccurrences(
+                of: "{ name: etcd\(index), clientPort: \(clientPort), peerPort: \(peerPort) }",
+                with: "{ name: etcd\(index), clientPort: \(port[6 + 2 * index]), peerPort: \(port[7 + 2 * index]) }")
+        }
+        let networkFile = work.appendingPathComponent("network.yaml")
+        try sample.write(to: networkFile, atomically: true, encoding: .utf8)
         let network = try NetworkDescription.load(file: networkFile.path)
         let crypto = work.appendingPathComponent("crypto")
         _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
-        let genesis = work.appendingPathComponent("healthchannel.block")
-        let create = try await ChildProcess.run(ChildProcess.medrex, [
-            "channel", "create", "--config", networkFile.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path,
-        ])
-        guard create.status == 0 else { throw EtcdClusterErrorText("medrex channel create failed: \(create.output)") }
-        let orderers = try (0..<3).map { index in
-            let port = try ChildProcess.freePort()
-            let operationsPort = try ChildProcess.freePort()
-            let config = work.appendingPathComponent("orderer\(index).yaml")
-            var text = """
-                mspID: OrdererMSP
-                msp: crypto/OrdererOrg/orderers/orderer\(index)/msp
-                listen: 127.0.0.1:\(port)
-                tls:
-                  certificate: crypto/OrdererOrg/orderers/orderer\(index)/tls/cert.crt
-                  privateKey: crypto/OrdererOrg/orderers/orderer\(index)/tls/key.pem
-                  clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-                data: orderer\(index)
-                channels: [healthchannel.block]
-                operations: 127.0.0.1:\(operationsPort)
-
-                """
-            if let etcd {
-                text += """
-                    etcd:
-                      endpoints: [\(etcd.endpoints.joined(separator: ", "))]
-                      tls: { rootCAs: [\(etcd.caCertificate.path)], certificate: \(etcd.clientTLS.certificate.path), privateKey: \(etcd.clientTLS.privateKey.path) }
-
-                    """
-            }
-            try text.write(to: config, atomically: true, encoding: .utf8)
-            return OrdererDaemon(config: config, port: port, operationsPort: operationsPort, logFile: work.appendingPathComponent("orderer\(index).log"))
+        let host = work.appendingPathComponent("nodes/127.0.0.1")
+        try FileManager.default.createDirectory(at: host, withIntermediateDirectories: true)
+        let genesis = host.appendingPathComponent("healthchannel.block")
+        for command in [
+            ["channel", "create", "--config", networkFile.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path],
+            ["network", "render", "--config", networkFile.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", work.appendingPathComponent("nodes").path],
+        ] {
+            let result = try await ChildProcess.run(ChildProcess.medrex, command)
+            guard result.status == 0 else { throw EtcdClusterErrorText("medrex \(command[0]) \(command[1]) failed: \(result.output)") }
         }
-        return PreparedFiles(work: work, crypto: crypto, genesis: genesis, orderers: orderers)
+        let orderers = try (0..<3).map { index in
+            let config = host.appendingPathComponent("orderer\(index).yaml")
+            if !etcd {
+                let text = try String(contentsOf: config, encoding: .utf8)
+                let kept = text.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+                    !line.hasPrefix("etcd:") && !line.hasPrefix("  endpoints:") && !line.hasPrefix("  tls: { rootCAs") && !line.hasPrefix("  advertise:")
+                }
+                try kept.joined(separator: "\n").write(to: config, atomically: true, encoding: .utf8)
+            }
+            return OrdererDaemon(config: config, port: port[2 * index], operationsPort: port[2 * index + 1], logFile: work.appendingPathComponent("orderer\(index).log"))
+        }
+        let ordererOrg = CryptoMaterialLayout(root: crypto, organization: "OrdererOrg")
+        let members = network.etcdMembers.map { member in
+            let tls = crypto.appendingPathComponent("OrdererOrg/etcd/\(member.name)/tls")
+            return EtcdCluster.Described(
+                name: member.name, clientPort: member.clientPort, peerPort: member.peerPort,
+                certificate: tls.appendingPathComponent("cert.crt"), privateKey: tls.appendingPathComponent("key.pem"))
+        }
+        // The test's own etcd client: the admin's TLS pair, from the CA etcd trusts.
+        let admin = ordererOrg.member(kind: .orderer, name: "orderer0")
+        let etcdClientTLS = MutualTLS(certificate: admin.tlsCertificate, privateKey: admin.tlsPrivateKey, trustedCAs: [ordererOrg.tlsCACertificate])
+        return PreparedFiles(work: work, crypto: crypto, genesis: genesis, orderers: orderers, etcdMembers: members, etcdTrustedCA: ordererOrg.tlsCACertificate, etcdClientTLS: etcdClientTLS)
     }
 
     /// The files of a network, nothing started.
@@ -146,19 +159,32 @@ struct EtcdTestNetwork: Sendable {
         let crypto: URL
         let genesis: URL
         let orderers: [OrdererDaemon]
+        let etcdMembers: [EtcdCluster.Described]
+        let etcdTrustedCA: URL
+        let etcdClientTLS: MutualTLS
 
         func removeFiles() { try? FileManager.default.removeItem(at: work) }
     }
 
     /// Starts the etcd cluster and the orderers of `starting` (all three by default).
     static func start(starting: [Int] = [0, 1, 2]) async throws -> EtcdTestNetwork {
-        let cluster = try await EtcdCluster.start(members: 3)
-        let prepared: PreparedFiles
-        do {
-            prepared = try await prepare(etcd: cluster)
-        } catch {
-            cluster.stop()
-            throw error
+        // Another process of the parallel test run may take a free port between its choice and
+        // etcd's bind: a network that does not come up is prepared again once, on new ports.
+        var attempt = 1
+        var prepared = try await prepare(etcd: true)
+        let cluster: EtcdCluster
+        while true {
+            do {
+                cluster = try await EtcdCluster.start(
+                    describedMembers: prepared.etcdMembers, trustedCA: prepared.etcdTrustedCA, clientTLS: prepared.etcdClientTLS)
+                break
+            } catch {
+                prepared.removeFiles()
+                guard attempt < 2 else { throw error }
+                print("etcd cluster did not start (\(error)); preparing the network again on new ports")
+                attempt += 1
+                prepared = try await prepare(etcd: true)
+            }
         }
         let network = EtcdTestNetwork(work: prepared.work, crypto: prepared.crypto, genesis: prepared.genesis, etcd: cluster, orderers: prepared.orderers)
         do {

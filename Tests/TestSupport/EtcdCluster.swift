@@ -21,15 +21,20 @@ package final class EtcdCluster: @unchecked Sendable {
         let metricsPort: Int
         let dataDirectory: URL
         let logFile: URL
+        /// The member's server certificate and key (for clients and for its peers).
+        let certificate: URL
+        let privateKey: URL
         var process: Process?
 
-        init(name: String, clientPort: Int, peerPort: Int, metricsPort: Int, directory: URL) {
+        init(name: String, clientPort: Int, peerPort: Int, metricsPort: Int, directory: URL, certificate: URL, privateKey: URL) {
             self.name = name
             self.clientPort = clientPort
             self.peerPort = peerPort
             self.metricsPort = metricsPort
             self.dataDirectory = directory.appendingPathComponent("\(name).etcd")
             self.logFile = directory.appendingPathComponent("\(name).log")
+            self.certificate = certificate
+            self.privateKey = privateKey
         }
 
         /// `127.0.0.1:port`, the address clients use.
@@ -54,8 +59,6 @@ package final class EtcdCluster: @unchecked Sendable {
     package let caCertificate: URL
     /// A client certificate etcd accepts, with its key, trusting the cluster's CA.
     package let clientTLS: MutualTLS
-    private let serverCertificate: URL
-    private let serverPrivateKey: URL
     private let directory: URL
     private let token: String
     private let lock = NSLock()
@@ -63,13 +66,69 @@ package final class EtcdCluster: @unchecked Sendable {
     /// The members' client addresses, `127.0.0.1:port`, in member order.
     package var endpoints: [String] { members.map(\.endpoint) }
 
-    /// Starts `size` members as a new cluster and waits (up to `timeout`) until each is healthy.
-    package static func start(members size: Int = 1, timeout: Duration = .seconds(20)) async throws -> EtcdCluster {
+    /// A member of a network description, with the certificate `medrex crypto generate` issued it.
+    package struct Described: Sendable {
+        package let name: String
+        package let clientPort: Int
+        package let peerPort: Int
+        package let certificate: URL
+        package let privateKey: URL
+
+        package init(name: String, clientPort: Int, peerPort: Int, certificate: URL, privateKey: URL) {
+            self.name = name
+            self.clientPort = clientPort
+            self.peerPort = peerPort
+            self.certificate = certificate
+            self.privateKey = privateKey
+        }
+    }
+
+    /// Starts the etcd members a network describes (`network.yaml`'s `etcd`, on its ports, with the
+    /// certificates of its crypto material), trusting `trustedCA` for clients and peers (the orderer
+    /// organization's TLS CA): the cluster the files of `medrex network render` dial. `clientTLS`
+    /// is what the test's own clients use. No retry on other ports: the ports are the network's.
+    package static func start(
+        describedMembers described: [Described], trustedCA: URL, clientTLS: MutualTLS, timeout: Duration = .seconds(20)
+    ) async throws -> EtcdCluster {
+        try checkInstalled()
+        let cluster = try EtcdCluster(described: described, trustedCA: trustedCA, clientTLS: clientTLS)
+        do {
+            for member in cluster.members { try cluster.launch(member) }
+            for member in cluster.members { try await cluster.waitUntilHealthy(member, timeout: timeout) }
+            return cluster
+        } catch {
+            cluster.stop()
+            throw error
+        }
+    }
+
+    private static func checkInstalled() throws {
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
             throw EtcdClusterError(
                 "etcd is not installed at \(executable.path): install Debian's etcd-server (`apt-get install -y etcd-server`; scripts/test.sh does it)"
             )
         }
+    }
+
+    private init(described: [Described], trustedCA: URL, clientTLS: MutualTLS) throws {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        let token = "medrex-test-\(UUID().uuidString.prefix(8))"
+        let directory = base.appendingPathComponent(token)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.token = token
+        self.directory = directory
+        members = try described.map { member in
+            Member(
+                name: member.name, clientPort: member.clientPort, peerPort: member.peerPort, metricsPort: try ChildProcess.freePort(),
+                directory: directory, certificate: member.certificate, privateKey: member.privateKey)
+        }
+        caCertificate = trustedCA
+        self.clientTLS = clientTLS
+    }
+
+    /// Starts `size` members as a new cluster and waits (up to `timeout`) until each is healthy.
+    package static func start(members size: Int = 1, timeout: Duration = .seconds(20)) async throws -> EtcdCluster {
+        try checkInstalled()
         // Another process of the parallel test run may take a free port between its choice and
         // etcd's bind; a cluster that does not come up is started again once on new ports.
         var attempt = 1
@@ -100,11 +159,6 @@ package final class EtcdCluster: @unchecked Sendable {
         var ports = Set<Int>()
         while ports.count < 3 * size { ports.insert(try ChildProcess.freePort()) }
         let sorted = Array(ports).shuffled()
-        members = (0..<size).map { index in
-            Member(
-                name: "m\(index)", clientPort: sorted[3 * index], peerPort: sorted[3 * index + 1], metricsPort: sorted[3 * index + 2],
-                directory: directory)
-        }
         let tls = directory.appendingPathComponent("tls")
         try FileManager.default.createDirectory(at: tls, withIntermediateDirectories: true)
         let now = Date()
@@ -124,7 +178,12 @@ package final class EtcdCluster: @unchecked Sendable {
         }
         caCertificate = tls.appendingPathComponent("ca.pem")
         try ca.certificate.serializeAsPEM().pemString.write(to: caCertificate, atomically: true, encoding: .utf8)
-        (serverCertificate, serverPrivateKey) = try issue("member", hosts: ["127.0.0.1", "localhost"])
+        let (serverCertificate, serverPrivateKey) = try issue("member", hosts: ["127.0.0.1", "localhost"])
+        members = (0..<size).map { index in
+            Member(
+                name: "m\(index)", clientPort: sorted[3 * index], peerPort: sorted[3 * index + 1], metricsPort: sorted[3 * index + 2],
+                directory: directory, certificate: serverCertificate, privateKey: serverPrivateKey)
+        }
         let client = try issue("client", hosts: [])
         clientTLS = MutualTLS(certificate: client.certificate, privateKey: client.key, trustedCAs: [caCertificate])
     }
@@ -208,9 +267,9 @@ package final class EtcdCluster: @unchecked Sendable {
             "--initial-cluster-state", "new",
             "--initial-cluster-token", token,
             "--listen-metrics-urls", member.metricsURL,
-            "--cert-file", serverCertificate.path, "--key-file", serverPrivateKey.path,
+            "--cert-file", member.certificate.path, "--key-file", member.privateKey.path,
             "--client-cert-auth", "--trusted-ca-file", caCertificate.path,
-            "--peer-cert-file", serverCertificate.path, "--peer-key-file", serverPrivateKey.path,
+            "--peer-cert-file", member.certificate.path, "--peer-key-file", member.privateKey.path,
             "--peer-client-cert-auth", "--peer-trusted-ca-file", caCertificate.path,
             "--logger", "zap",
             "--log-outputs", "stderr",
