@@ -26,6 +26,11 @@ package struct NetworkRenderer {
         package var phiOrganizations: Set<String>?
         /// With `phiService`: how long a pending record may wait for its anchor (`phi.pendingTimeoutSeconds`).
         package var phiPendingTimeoutSeconds: Int?
+        /// An etcd cluster run apart from network.yaml's members (a bench's): the orderers dial
+        /// these endpoints with these TLS files, and no start script starts etcd.
+        package var externalEtcd: ExternalEtcd?
+        /// The roles every peer gets (default: endorser and committer).
+        package var peerRoles: [String] = ["endorser", "committer"]
         /// Top-level settings added to every orderer's file (`reorderBlocks: true`, say), by key.
         package var ordererSettings: [(key: String, value: String)] = []
         /// Top-level settings added to every peer's file (`earlyAbort: true`, say), by key.
@@ -64,6 +69,22 @@ package struct NetworkRenderer {
         }
     }
 
+    /// An etcd cluster outside network.yaml: its client endpoints (`host:port`) and the orderers'
+    /// TLS files for it (the CAs of its members' certificates; a client pair, or the orderer's own).
+    package struct ExternalEtcd: Sendable, Equatable {
+        package var endpoints: [String]
+        package var rootCAs: [String]
+        package var certificate: String?
+        package var privateKey: String?
+
+        package init(endpoints: [String], rootCAs: [String], certificate: String? = nil, privateKey: String? = nil) {
+            self.endpoints = endpoints
+            self.rootCAs = rootCAs
+            self.certificate = certificate
+            self.privateKey = privateKey
+        }
+    }
+
     /// One file to write, relative to the output directory.
     package struct File: Sendable, Equatable {
         package let path: String
@@ -86,17 +107,18 @@ package struct NetworkRenderer {
         var files: [File] = []
         var startLines: [String: [String]] = [:]
         let etcdChannels = channels.filter { $0.consensus == .etcd }
-        if !etcdChannels.isEmpty, network.etcdMembers.isEmpty {
+        if !etcdChannels.isEmpty, network.etcdMembers.isEmpty, options.externalEtcd == nil {
             throw ConfigError(
                 .missingField, file: "network.yaml", line: nil, field: "etcd",
                 reason: "channel '\(etcdChannels[0].name)' uses consensus etcd, but network.yaml lists no etcd members")
         }
         // Every etcd member of a host starts before any is waited for (a member is healthy only
         // with a quorum); the host's orderers start once its members answer /health.
-        for member in network.etcdMembers where !etcdChannels.isEmpty {
+        let startsEtcd = !etcdChannels.isEmpty && options.externalEtcd == nil
+        for member in network.etcdMembers where startsEtcd {
             startLines[member.host, default: []].append(etcdCommand(member))
         }
-        for member in network.etcdMembers where !etcdChannels.isEmpty {
+        for member in network.etcdMembers where startsEtcd {
             startLines[member.host, default: []].append("wait_healthy http://\(member.host):\(member.clientPort + 3)/health \(member.name)")
         }
         try checkSettings()
@@ -138,8 +160,22 @@ package struct NetworkRenderer {
         return selected
     }
 
-    /// Extra settings are top-level keys with plain values: they cannot break the file's structure.
+    /// Extra settings are top-level keys with plain values, roles are known ones, external etcd
+    /// endpoints are host:port and its paths plain: none can break the file's structure.
     private func checkSettings() throws(ConfigError) {
+        for role in options.peerRoles where !["endorser", "committer"].contains(role) {
+            throw ConfigError(.invalidValue, file: "network.yaml", line: nil, field: "peer-role", reason: "unknown peer role '\(role)' (endorser or committer)")
+        }
+        if let external = options.externalEtcd {
+            let unsafe = Set(",[]{}#&*!|>'\"%@\n\r")
+            let paths = external.rootCAs + [external.certificate, external.privateKey].compactMap { $0 }
+            guard !external.endpoints.isEmpty, external.endpoints.allSatisfy({ !$0.isEmpty && !$0.contains(where: unsafe.contains) && !$0.contains(" ") }),
+                !external.rootCAs.isEmpty, paths.allSatisfy({ !$0.isEmpty && !$0.contains(where: unsafe.contains) }),
+                (external.certificate == nil) == (external.privateKey == nil)
+            else {
+                throw ConfigError(.invalidValue, file: "network.yaml", line: nil, field: "etcd", reason: "the external etcd needs endpoints, root CAs and a certificate with its key (or neither), with plain paths")
+            }
+        }
         for (role, settings) in [("orderer-setting", options.ordererSettings), ("peer-setting", options.peerSettings)] {
             for (key, value) in settings {
                 let keyCharacters = key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
@@ -195,7 +231,17 @@ package struct NetworkRenderer {
             channels: [\(channels.map { "\($0.name).block" }.joined(separator: ", "))]
 
             """
-        if channels.contains(where: { $0.consensus == .etcd }) {
+        if channels.contains(where: { $0.consensus == .etcd }), let external = options.externalEtcd {
+            let pair = external.certificate.map { ", certificate: \($0)" } ?? ""
+            let key = external.privateKey.map { ", privateKey: \($0)" } ?? ""
+            text += """
+                etcd:
+                  endpoints: [\(external.endpoints.joined(separator: ", "))]
+                  tls: { rootCAs: [\(external.rootCAs.joined(separator: ", "))]\(pair)\(key) }
+                  advertise: \(node.host):\(node.port)
+
+                """
+        } else if channels.contains(where: { $0.consensus == .etcd }) {
             text += """
                 etcd:
                   endpoints: [\(network.etcdMembers.map { "\($0.host):\($0.clientPort)" }.joined(separator: ", "))]
@@ -213,7 +259,7 @@ package struct NetworkRenderer {
         var text = nodeSection(
             node, member: "peers/\(node.name)", data: name, organization, callers: network.organizations.filter { !$0.isOrdererOrganization })
         text += """
-            roles: [endorser, committer]
+            roles: [\(options.peerRoles.joined(separator: ", "))]
             channels:
 
             """

@@ -29,6 +29,7 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "A top-level setting added to every orderer's file, KEY=VALUE (repeatable), e.g. reorderBlocks=true.")
         var ordererSetting: [String] = []
         @Option(help: "A top-level setting added to every peer's file, KEY=VALUE (repeatable), e.g. earlyAbort=true.") var peerSetting: [String] = []
+        @Option(help: "A role of every peer, endorser or committer (repeatable; default: both).") var peerRole: [String] = []
         @Flag(help: "Replace files that exist.") var force = false
 
         func run() async throws {
@@ -55,6 +56,7 @@ struct NetworkCommand: AsyncParsableCommand {
                 }
             }
             options.ordererSettings = try ordererSetting.map { try Self.pair($0, option: "--orderer-setting", shape: "KEY=VALUE") }
+            if !peerRole.isEmpty { options.peerRoles = peerRole }
             options.peerSettings = try peerSetting.map { try Self.pair($0, option: "--peer-setting", shape: "KEY=VALUE") }
             options.listenOnAllInterfaces = listenOnAllInterfaces
             options.phiService = phi

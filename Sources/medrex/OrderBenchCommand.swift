@@ -101,8 +101,8 @@ struct OrderBenchCommand: AsyncParsableCommand {
         }
 
         let cluster = try OrdererProcessCluster(
-            work: work, crypto: crypto, genesis: genesis, genesisHash: genesisBlock.header.hash, channel: "bench",
-            ports: (0..<ordererCount).map { basePort + $0 }, clientRootCA: org.tlsCACertificate,
+            work: work, network: network, crypto: crypto, genesis: genesis, genesisHash: genesisBlock.header.hash, channel: "bench",
+            ports: (0..<ordererCount).map { basePort + $0 },
             etcdEndpoints: etcdEndpoints.split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) },
             etcdTLS: MutualTLS(
                 certificate: URL(fileURLWithPath: etcdTLS).appendingPathComponent("client.pem"),

@@ -2,6 +2,7 @@ import EtcdClient
 import Foundation
 import Identity
 import LedgerWire
+import NetworkConfig
 import Orderer
 import RPCTransport
 import NodeClients
@@ -19,7 +20,7 @@ final class OrdererProcessCluster: @unchecked Sendable {
     private let lock = NSLock()
 
     init(
-        work: URL, crypto: URL, genesis: URL, genesisHash: [UInt8], channel: String, ports: [Int], clientRootCA: URL, etcdEndpoints: [String],
+        work: URL, network: NetworkDescription, crypto: URL, genesis: URL, genesisHash: [UInt8], channel: String, ports: [Int], etcdEndpoints: [String],
         etcdTLS: MutualTLS
     ) throws {
         self.ports = ports
@@ -28,25 +29,22 @@ final class OrdererProcessCluster: @unchecked Sendable {
         keys = EtcdLogKeys(channel: channel, genesisHash: genesisHash)
         processes = Array(repeating: nil, count: ports.count)
         logs = ports.indices.map { work.appendingPathComponent("orderer\($0).log") }
-        configs = try ports.enumerated().map { index, port in
-            let folder = crypto.appendingPathComponent("Ord/orderers/orderer\(index)")
-            let config = work.appendingPathComponent("orderer\(index).yaml")
-            try """
-                mspID: OrdMSP
-                msp: \(folder.appendingPathComponent("msp").path)
-                listen: 127.0.0.1:\(port)
-                tls:
-                  certificate: \(folder.appendingPathComponent("tls/cert.crt").path)
-                  privateKey: \(folder.appendingPathComponent("tls/key.pem").path)
-                  clientRootCAs: [\(clientRootCA.path)]
-                data: \(work.appendingPathComponent("orderer\(index)").path)
-                channels: [\(genesis.path)]
-                etcd:
-                  endpoints: [\(etcdEndpoints.joined(separator: ", "))]
-                  tls: { rootCAs: [\(etcdTLS.trustedCAs.map(\.path).joined(separator: ", "))], certificate: \(etcdTLS.certificate.path), privateKey: \(etcdTLS.privateKey.path) }
-                """.write(to: config, atomically: true, encoding: .utf8)
-            return config
+        // The orderers' files, rendered as `medrex network render` writes them, for the etcd
+        // cluster the bench script started.
+        var options = NetworkRenderer.Options()
+        options.channels = [channel]
+        options.crypto = crypto.path
+        options.externalEtcd = NetworkRenderer.ExternalEtcd(
+            endpoints: etcdEndpoints, rootCAs: etcdTLS.trustedCAs.map(\.path), certificate: etcdTLS.certificate.path, privateKey: etcdTLS.privateKey.path)
+        let nodes = work.appendingPathComponent("nodes")
+        for file in try NetworkRenderer(network: network, options: options).render() {
+            let url = nodes.appendingPathComponent(file.path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(file.contents.utf8).write(to: url)
         }
+        let host = nodes.appendingPathComponent("127.0.0.1")
+        try FileManager.default.copyItem(at: genesis, to: host.appendingPathComponent("\(channel).block"))
+        configs = ports.indices.map { host.appendingPathComponent("orderer\($0).yaml") }
     }
 
     func start() throws {

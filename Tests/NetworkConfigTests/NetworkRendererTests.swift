@@ -164,6 +164,34 @@ import Testing
         #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: options).render() }
     }
 
+    /// An etcd cluster run apart from network.yaml (a bench's) and endorsing-only peers.
+    @Test func anExternalEtcdAndPeerRolesLoad() throws {
+        let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
+        var options = NetworkRenderer.Options()
+        options.channels = ["healthchannel"]
+        options.externalEtcd = NetworkRenderer.ExternalEtcd(endpoints: ["127.0.0.1:41000", "127.0.0.1:41001"], rootCAs: ["/tmp/etcd/ca.pem"], certificate: "/tmp/etcd/client.pem", privateKey: "/tmp/etcd/client-key.pem")
+        options.peerRoles = ["endorser"]
+        let files = try NetworkRenderer(network: network, options: options).render()
+        #expect(!files.contains { $0.contents.contains("start etcd") })
+        let root = try Self.write(files)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let host = root.appendingPathComponent("127.0.0.1")
+        let orderer = try OrdererConfiguration.load(file: host.appendingPathComponent("orderer2.yaml").path)
+        #expect(orderer.etcd?.endpoints == ["127.0.0.1:41000", "127.0.0.1:41001"])
+        #expect(orderer.etcd?.tls.rootCAs.map(\.path) == ["/tmp/etcd/ca.pem"])
+        #expect(orderer.etcd?.tls.certificate?.path == "/tmp/etcd/client.pem")
+        let peer = try PeerConfiguration.load(file: host.appendingPathComponent("peer0-HospitalA.yaml").path)
+        #expect(peer.roles == [.endorser])
+
+        options.peerRoles = ["endorser", "orderer"]
+        #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: options).render() }
+        options.peerRoles = ["committer"]
+        options.externalEtcd = NetworkRenderer.ExternalEtcd(endpoints: ["127.0.0.1:1, evil"], rootCAs: ["ca.pem"])
+        #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: options).render() }
+        options.externalEtcd = NetworkRenderer.ExternalEtcd(endpoints: ["127.0.0.1:1"], rootCAs: ["ca.pem"], certificate: "c.pem")
+        #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: options).render() }
+    }
+
     @Test func anUnknownChannelIsRefused() throws {
         let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
         var options = NetworkRenderer.Options()

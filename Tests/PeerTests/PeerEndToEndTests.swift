@@ -31,35 +31,29 @@ import TestSupport
         // The example plugin, built in debug by the package's own build.
         let library = try await ExamplePlugin.assetTransfer()
 
-        let data = work.appendingPathComponent("peer0")
+        // An endorsing peer of HospitalA on free ports, its file rendered from network.yaml
+        // (medrex network render), beside the channel's genesis block; no orderer runs.
+        let port = try ChildProcess.freePort()
+        let operationsPort = try ChildProcess.freePort()
+        let networkFile = work.appendingPathComponent("network.yaml")
+        try String(contentsOf: Self.repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "{ name: peer0, port: 7051, operationsPort: 9443 }", with: "{ name: peer0, port: \(port), operationsPort: \(operationsPort) }")
+            .write(to: networkFile, atomically: true, encoding: .utf8)
+        let host = work.appendingPathComponent("nodes/127.0.0.1")
+        let render = try await ChildProcess.run(medrex, [
+            "network", "render", "--config", networkFile.path, "--output", work.appendingPathComponent("nodes").path, "--channel", "healthchannel",
+            "--crypto", crypto.path, "--chaincode", "asset-transfer:1.0", "--peer-role", "endorser"])
+        try #require(render.status == 0, "\(render.output)")
+        let config = host.appendingPathComponent("peer0-HospitalA.yaml")
+        let data = host.appendingPathComponent("data/peer0-HospitalA")
         let install = try await ChildProcess.run(medrex, ["chaincode", "install", library.path, "--data", data.path, "--name", "asset-transfer"])
         #expect(install.status == 0, "\(install.output)")
         #expect(install.output.contains("listByOwner"))
 
-        let port = try ChildProcess.freePort()
-        let operationsPort = try ChildProcess.freePort()
-        let genesis = work.appendingPathComponent("healthchannel.block")
+        let genesis = host.appendingPathComponent("healthchannel.block")
         let create = try await ChildProcess.run(medrex, [
-            "channel", "create", "--config", Self.repository.appendingPathComponent("network-config/network.yaml").path,
-            "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
+            "channel", "create", "--config", networkFile.path, "--channel", "healthchannel", "--crypto", crypto.path, "--output", genesis.path])
         try #require(create.status == 0, "\(create.output)")
-        let config = work.appendingPathComponent("peer.yaml")
-        try """
-        mspID: HospitalAMSP
-        msp: crypto/HospitalA/peers/peer0/msp
-        listen: 127.0.0.1:\(port)
-        tls:
-          certificate: crypto/HospitalA/peers/peer0/tls/cert.crt
-          privateKey: crypto/HospitalA/peers/peer0/tls/key.pem
-          clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-        data: peer0
-        roles: [endorser]
-        operations: 127.0.0.1:\(operationsPort)
-        channels:
-          - genesis: healthchannel.block
-            chaincodes:
-              - { name: asset-transfer, version: "1.0" }
-        """.write(to: config, atomically: true, encoding: .utf8)
 
         let peer = Process()
         peer.executableURL = medrex
