@@ -260,7 +260,7 @@ package struct NetworkRenderer {
             node, member: "peers/\(node.name)", data: name, organization, callers: network.organizations.filter { !$0.isOrdererOrganization })
         text += """
             roles: [\(options.peerRoles.joined(separator: ", "))]
-            channels:
+            channels:\(channels.isEmpty ? " []  # none yet: medrex channel join" : "")
 
             """
         for channel in channels {

@@ -297,21 +297,28 @@ import WorldState
         _ = try await network.withGateway(peer: 0, user: "dr-carter") { try await $0.commitStatus(channel: network.channel, transactionID: txID) }
         let target = try await network.height(peer: 0)
 
+        // HospitalA's peer identity on another port and data directory, rendered with no channel.
         let port = try ChildProcess.freePort()
-        let config = network.work.appendingPathComponent("late-peer.yaml")
-        try """
-        mspID: HospitalAMSP
-        msp: crypto/HospitalA/peers/peer0/msp
-        listen: 127.0.0.1:\(port)
-        tls:
-          certificate: crypto/HospitalA/peers/peer0/tls/cert.crt
-          privateKey: crypto/HospitalA/peers/peer0/tls/key.pem
-          clientRootCAs: [crypto/HospitalA/tlsca/tlsca-cert.pem, crypto/HospitalB/tlsca/tlsca-cert.pem]
-        data: late-peer
-        roles: [endorser, committer]
-        """.write(to: config, atomically: true, encoding: .utf8)
+        let lateNetwork = network.work.appendingPathComponent("late-network.yaml")
+        let networkText = try String(contentsOf: network.work.appendingPathComponent("network.yaml"), encoding: .utf8)
+        let operationsPort = try ChildProcess.freePort()
+        try networkText.replacingOccurrences(
+            of: "{ name: peer0, port: \(network.peers[0].port), operationsPort: \(network.peers[0].operationsPort) }",
+            with: "{ name: peer0, port: \(port), operationsPort: \(operationsPort) }")
+            .write(to: lateNetwork, atomically: true, encoding: .utf8)
+        var render = NetworkRenderer.Options()
+        render.channels = []
+        render.crypto = network.crypto.path
+        let late = network.work.appendingPathComponent("late")
+        for file in try NetworkRenderer(network: try NetworkDescription.load(file: lateNetwork.path), options: render).render() {
+            let url = late.appendingPathComponent(file.path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(file.contents.utf8).write(to: url)
+        }
+        let config = late.appendingPathComponent("127.0.0.1/peer0-HospitalA.yaml")
+        let lateData = late.appendingPathComponent("127.0.0.1/data/peer0-HospitalA")
         let install = try await ChildProcess.run(ChildProcess.medrex, [
-            "chaincode", "install", try await ExamplePlugin.assetTransfer().path, "--data", network.work.appendingPathComponent("late-peer").path, "--name", "asset-transfer"])
+            "chaincode", "install", try await ExamplePlugin.assetTransfer().path, "--data", lateData.path, "--name", "asset-transfer"])
         try #require(install.status == 0, "\(install.output)")
         let peer = Daemon(arguments: ["peer", "start", "--config", config.path], logFile: network.work.appendingPathComponent("late-peer.log"))
         try peer.start()
