@@ -321,7 +321,7 @@ let package = Package(
         .testTarget(
             name: "PeerTests",
             dependencies: ["PeerDaemon", "Committer", "GatewayService", "NodeClients", "PhiService", "BlockIntegrity", "BuiltInChaincodes", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
-                "HealthChaincodes", "OffChainStore", "NetworkFuzzing", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
+                "HealthChaincodes", "OffChainStore", "NetworkFuzzing", "NetworkSimulation", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),

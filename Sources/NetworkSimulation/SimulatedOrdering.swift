@@ -18,7 +18,7 @@ package enum SimulatedOrdering: String, Sendable, Hashable, CaseIterable {
 /// Background work of the simulated orderers (the etcd chains' append loops and forwarded
 /// envelopes), queued when started and run, in that order, when the simulation drains the queue
 /// between two events: never concurrently with an event, so that a seed makes one run.
-final class SimulatedWork: Sendable {
+package final class SimulatedWork: Sendable {
     private struct Item {
         let owner: String
         let work: @Sendable () async -> Void
@@ -26,8 +26,10 @@ final class SimulatedWork: Sendable {
 
     private let queue = Mutex<[Item]>([])
 
+    package init() {}
+
     /// What a node with this owner name starts its background work with.
-    func spawner(owner: String) -> @Sendable (@escaping @Sendable () async -> Void) -> Void {
+    package func spawner(owner: String) -> @Sendable (@escaping @Sendable () async -> Void) -> Void {
         { work in self.queue.withLock { $0.append(Item(owner: owner, work: work)) } }
     }
 
@@ -37,7 +39,7 @@ final class SimulatedWork: Sendable {
     }
 
     /// Runs the queued work, and the work it queues, until none is left.
-    func drain() async {
+    package func drain() async {
         while let next = queue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { await next.work() }
     }
 }
@@ -114,7 +116,7 @@ final class SimulatedEtcdLink: EtcdKeyValueStore {
 /// leader's chain as simulated background work, and its answer relayed once it comes; when the
 /// leader crashes, the envelopes waiting for its answer get the "may or may not have been
 /// ordered" answer a broken stream gives.
-final class SimulatedOrdererNetwork: LeaderConnections {
+package final class SimulatedOrdererNetwork: LeaderConnections {
     private struct Relay {
         let leader: String
         let incarnation: Int
@@ -127,14 +129,14 @@ final class SimulatedOrdererNetwork: LeaderConnections {
     private let chains = Mutex<[String: (chain: any OrderingChain, incarnation: Int, blockStore: any BlockStorage)]>([:])
     private let relays = Mutex<[Relay]>([])
 
-    init(work: SimulatedWork) { self.work = work }
+    package init(work: SimulatedWork) { self.work = work }
 
-    func started(_ endpoint: String, chain: any OrderingChain, incarnation: Int, blockStore: any BlockStorage) {
+    package func started(_ endpoint: String, chain: any OrderingChain, incarnation: Int, blockStore: any BlockStorage) {
         chains.withLock { $0[endpoint] = (chain, incarnation, blockStore) }
     }
 
     /// The orderer at `endpoint` crashed: its answers will never come.
-    func crashed(_ endpoint: String) {
+    package func crashed(_ endpoint: String) {
         chains.withLock { $0[endpoint] = nil }
         let orphaned = relays.withLock { relays -> [Relay] in
             let orphaned = relays.filter { $0.leader == endpoint }
@@ -149,7 +151,7 @@ final class SimulatedOrdererNetwork: LeaderConnections {
 
     /// Passes on the leaders' answers that have come; returns how many.
     @discardableResult
-    func relayAnswers() -> Int {
+    package func relayAnswers() -> Int {
         let answered = relays.withLock { relays -> [(Relay, BroadcastOutcome)] in
             var answered: [(Relay, BroadcastOutcome)] = []
             relays.removeAll { relay in
@@ -163,7 +165,7 @@ final class SimulatedOrdererNetwork: LeaderConnections {
         return answered.count
     }
 
-    func link(to leader: NodeAddress) -> any LeaderLink {
+    package func link(to leader: NodeAddress) -> any LeaderLink {
         SimulatedLeaderLink(leader: leader, network: self)
     }
 
@@ -178,7 +180,7 @@ final class SimulatedOrdererNetwork: LeaderConnections {
         })
     }
 
-    func blocks(of channel: String, from leader: NodeAddress, start: UInt64, stop: UInt64, signer: SigningIdentity) async throws
+    package func blocks(of channel: String, from leader: NodeAddress, start: UInt64, stop: UInt64, signer: SigningIdentity) async throws
         -> (blocks: [Common_Block], status: Common_Status)
     {
         guard let target = chains.withLock({ $0[leader.description] }), start <= stop else {

@@ -23,6 +23,7 @@ import WorldState
     struct Fixture {
         let client: SigningIdentity
         let chain: SoloChain
+        let blockStore = InMemoryBlockStore()
 
         init() throws {
             let hospital = try TestPKI(mspID: "HospitalAMSP")
@@ -34,7 +35,7 @@ import WorldState
                 blockValidation: try EndorsementPolicy.parse("'OrdererMSP.orderer'"),
                 batchLimits: BatchLimits(maxMessageCount: 5, absoluteMaxBytes: 64 * 1024, preferredMaxBytes: 32 * 1024), batchTimeout: .milliseconds(20))
             chain = SoloChain(
-                settings: settings, blockStore: InMemoryBlockStore(), signer: try ordererOrg.identity("orderer0", units: ["orderer"]),
+                settings: settings, blockStore: blockStore, signer: try ordererOrg.identity("orderer0", units: ["orderer"]),
                 clock: SystemClock(wallClock: { TestPKI.now }))
         }
 
