@@ -133,9 +133,7 @@ package final class OrdererNode: Sendable {
                 await shared.close()
             },
             ReleasedPart("operations endpoint") { await operationsServer?.close() },
-            RPCServerPart(server: server, stop: stop) {
-                let address = try await transport.listeningAddress
-                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
+            RPCServerPart(server: server, transport: transport, stop: stop) { port in
                 logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "\(consensusNames)"])
             } onShutdown: {
                 stop.request()

@@ -323,9 +323,7 @@ package final class PeerNode: Sendable {
                 }
             },
             ReleasedPart("operations endpoint") { await operationsServer?.close() },
-            RPCServerPart(server: server, stop: stop) {
-                let address = try await transport.listeningAddress
-                let port = address.ipv4?.port ?? address.ipv6?.port ?? configuration.listenPort
+            RPCServerPart(server: server, transport: transport, stop: stop) { port in
                 logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
             } onShutdown: {
                 self.releaseWaiters()

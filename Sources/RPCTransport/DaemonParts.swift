@@ -12,15 +12,19 @@ import Synchronization
 /// that will not come (Deliver streams, commit waits).
 package struct RPCServerPart: Service, CustomStringConvertible {
     let server: GRPCServer<NodeServerTransport>
+    let transport: NodeServerTransport
     let stop: GracefulServerStop
-    let onListening: @Sendable () async throws -> Void
+    let onListening: @Sendable (Int) -> Void
     let onShutdown: @Sendable () -> Void
 
+    /// - Parameters:
+    ///   - onListening: Gets the port the server listens on (the one bound, with port 0).
     package init(
-        server: GRPCServer<NodeServerTransport>, stop: GracefulServerStop, onListening: @escaping @Sendable () async throws -> Void,
-        onShutdown: @escaping @Sendable () -> Void
+        server: GRPCServer<NodeServerTransport>, transport: NodeServerTransport, stop: GracefulServerStop,
+        onListening: @escaping @Sendable (Int) -> Void, onShutdown: @escaping @Sendable () -> Void
     ) {
         self.server = server
+        self.transport = transport
         self.stop = stop
         self.onListening = onListening
         self.onShutdown = onShutdown
@@ -30,10 +34,13 @@ package struct RPCServerPart: Service, CustomStringConvertible {
 
     package func run() async throws {
         stop.serving(server)
-        let (server, onListening) = (server, onListening)
+        let (server, transport, onListening) = (server, transport, onListening)
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await onListening() }
+                group.addTask {
+                    let address = try await transport.listeningAddress
+                    onListening(address.ipv4?.port ?? address.ipv6?.port ?? 0)
+                }
                 try await server.serve()
             }
         } onGracefulShutdown: {

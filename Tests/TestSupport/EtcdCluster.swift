@@ -92,14 +92,29 @@ package final class EtcdCluster: @unchecked Sendable {
     ) async throws -> EtcdCluster {
         try checkInstalled()
         let cluster = try EtcdCluster(described: described, trustedCA: trustedCA, clientTLS: clientTLS)
+        try await cluster.launchAll(timeout: timeout)
+        return cluster
+    }
+
+    /// Launches every member and waits until each is healthy; stops them all when one is not.
+    private func launchAll(timeout: Duration) async throws {
         do {
-            for member in cluster.members { try cluster.launch(member) }
-            for member in cluster.members { try await cluster.waitUntilHealthy(member, timeout: timeout) }
-            return cluster
+            for member in members { try launch(member) }
+            for member in members { try await waitUntilHealthy(member, timeout: timeout) }
         } catch {
-            cluster.stop()
+            stop()
             throw error
         }
+    }
+
+    /// A fresh data directory (on tmpfs when there is one: etcd syncs every write, which is slow
+    /// on a disk shared with builds) and the cluster token named after it.
+    private static func makeDirectory() throws -> (token: String, directory: URL) {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
+        let token = "medrex-test-\(UUID().uuidString.prefix(8))"
+        let directory = base.appendingPathComponent(token)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (token, directory)
     }
 
     private static func checkInstalled() throws {
@@ -111,10 +126,7 @@ package final class EtcdCluster: @unchecked Sendable {
     }
 
     private init(described: [Described], trustedCA: URL, clientTLS: MutualTLS) throws {
-        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
-        let token = "medrex-test-\(UUID().uuidString.prefix(8))"
-        let directory = base.appendingPathComponent(token)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (token, directory) = try Self.makeDirectory()
         self.token = token
         self.directory = directory
         members = try described.map { member in
@@ -135,11 +147,9 @@ package final class EtcdCluster: @unchecked Sendable {
         while true {
             let cluster = try EtcdCluster(size: size)
             do {
-                for member in cluster.members { try cluster.launch(member) }
-                for member in cluster.members { try await cluster.waitUntilHealthy(member, timeout: timeout) }
+                try await cluster.launchAll(timeout: timeout)
                 return cluster
             } catch {
-                cluster.stop()
                 guard attempt < 2 else { throw error }
                 print("etcd cluster did not start (\(error)); starting it again on new ports")
                 attempt += 1
@@ -149,11 +159,7 @@ package final class EtcdCluster: @unchecked Sendable {
 
     private init(size: Int) throws {
         precondition(size >= 1, "an etcd cluster needs at least one member")
-        // tmpfs when there is one: etcd syncs every write, which is slow on a disk shared with builds.
-        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
-        let token = "medrex-test-\(UUID().uuidString.prefix(8))"
-        let directory = base.appendingPathComponent(token)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (token, directory) = try Self.makeDirectory()
         self.token = token
         self.directory = directory
         var ports = Set<Int>()
