@@ -291,7 +291,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NetworkConfigTests",
-            dependencies: ["NetworkConfig", "Identity", "TestSupport", .product(name: "X509", package: "swift-certificates")]
+            dependencies: ["NetworkConfig", "Identity", "TestSupport", .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "ChaincodeTests", dependencies: [.product(name: "Chaincode", package: "Chaincode")]),
         .testTarget(

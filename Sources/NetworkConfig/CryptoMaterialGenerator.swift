@@ -40,7 +40,12 @@ package struct CryptoMaterialGenerator {
     /// even then only when it holds material written by this command (its marker file); the new
     /// material is written beside it first and swapped in at the end, so a failure leaves the old
     /// material as it was.
-    package func write(to output: URL, force: Bool) throws(ConfigError) -> Summary {
+    ///
+    /// Replacing keeps every organization's CA and TLS CA (keys and certificates) and its MSP's
+    /// CRLs, so that channels created with them (their genesis blocks name the CAs) keep working:
+    /// nodes, admins and users are issued anew from them, and organizations new in network.yaml
+    /// get CAs of their own. `newCAs` replaces the CAs too, which cuts every existing channel off.
+    package func write(to output: URL, force: Bool, newCAs: Bool = false) throws(ConfigError) -> Summary {
         let files = FileManager.default
         let outputPath = output.path
         let exists = files.fileExists(atPath: outputPath)
@@ -58,7 +63,7 @@ package struct CryptoMaterialGenerator {
         do {
             try writer.makeDirectory(staging)
             for organization in network.organizations {
-                try writeOrganization(organization, writer: &writer)
+                try writeOrganization(organization, keepingCAsFrom: exists && !newCAs ? output : nil, writer: &writer)
             }
             try writer.write(Data("medrex crypto material for network '\(network.name)'\n".utf8),
                              to: staging.appendingPathComponent(CryptoMaterialLayout.markerFileName), secret: false)
@@ -87,19 +92,34 @@ package struct CryptoMaterialGenerator {
 
     private var notValidAfter: Date { notValidBefore.addingTimeInterval(Double(network.certificateValidityDays) * 86_400) }
 
-    private func writeOrganization(_ organization: NetworkDescription.Organization, writer: inout MaterialWriter) throws {
+    private func writeOrganization(_ organization: NetworkDescription.Organization, keepingCAsFrom existing: URL?, writer: inout MaterialWriter) throws {
         let layout = CryptoMaterialLayout(root: writer.root, organization: organization.name)
-        let ca = try CertificateAuthority.makeRoot(
-            commonName: "ca.\(organization.domain)", organization: organization.domain,
-            notValidBefore: notValidBefore, notValidAfter: notValidAfter)
-        let tlsCA = try CertificateAuthority.makeRoot(
-            commonName: "tlsca.\(organization.domain)", organization: organization.domain,
-            notValidBefore: notValidBefore, notValidAfter: notValidAfter)
+        let kept = existing.map { CryptoMaterialLayout(root: $0, organization: organization.name) }
+        let ca: CertificateAuthority
+        let tlsCA: CertificateAuthority
+        if let kept, FileManager.default.fileExists(atPath: kept.caCertificate.path) || FileManager.default.fileExists(atPath: kept.tlsCACertificate.path) {
+            ca = try Self.loadAuthority(certificate: kept.caCertificate, key: kept.caPrivateKey, of: organization)
+            tlsCA = try Self.loadAuthority(certificate: kept.tlsCACertificate, key: kept.tlsCAPrivateKey, of: organization)
+        } else {
+            ca = try CertificateAuthority.makeRoot(
+                commonName: "ca.\(organization.domain)", organization: organization.domain,
+                notValidBefore: notValidBefore, notValidAfter: notValidAfter)
+            tlsCA = try CertificateAuthority.makeRoot(
+                commonName: "tlsca.\(organization.domain)", organization: organization.domain,
+                notValidBefore: notValidBefore, notValidAfter: notValidAfter)
+        }
         try writer.writeCertificate(ca.certificate, to: layout.caCertificate)
         try writer.writePrivateKey(ca.privateKey, to: layout.caPrivateKey)
         try writer.writeCertificate(tlsCA.certificate, to: layout.tlsCACertificate)
         try writer.writePrivateKey(tlsCA.privateKey, to: layout.tlsCAPrivateKey)
         try writeMSPFolder(layout.organizationMSP, ca: ca, tlsCA: tlsCA, writer: &writer)
+        if let kept {
+            // The organization's revocations stay: a revoked certificate must not come back.
+            let crls = kept.organizationMSP.revocationLists
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: crls.path))?.sorted() ?? [] {
+                try writer.write(try Data(contentsOf: crls.appendingPathComponent(name)), to: layout.organizationMSP.revocationLists.appendingPathComponent(name), secret: false)
+            }
+        }
 
         for node in organization.orderers {
             try writeMember(
@@ -131,6 +151,24 @@ package struct CryptoMaterialGenerator {
         }
     }
 
+    /// A CA kept from earlier material: its certificate and its key, which must match.
+    private static func loadAuthority(certificate: URL, key: URL, of organization: NetworkDescription.Organization) throws(ConfigError) -> CertificateAuthority {
+        do {
+            let pem = try String(contentsOf: certificate, encoding: .utf8)
+            let keyPEM = try String(contentsOf: key, encoding: .utf8)
+            return try CertificateAuthority(certificate: try Certificate(pemEncoded: pem), privateKey: try P256.Signing.PrivateKey(pemRepresentation: keyPEM))
+        } catch {
+            throw ConfigError(
+                .invalidValue, file: certificate.path, line: nil, field: "",
+                reason: "the CA of \(organization.name) to keep cannot be used (\(error)); restore it, or pass --new-cas to replace every CA (channels created with the old CAs will refuse the new certificates)")
+        }
+    }
+
+    /// The validity of a certificate from `ca`: the network's, within the CA's own.
+    private func validity(under ca: CertificateAuthority) -> (notValidBefore: Date, notValidAfter: Date) {
+        (max(notValidBefore, ca.certificate.notValidBefore), min(notValidAfter, ca.certificate.notValidAfter))
+    }
+
     private func tlsNames(_ node: NetworkDescription.Node, _ organization: NetworkDescription.Organization) -> [String] {
         var names = ["localhost", "127.0.0.1", node.qualifiedName(in: organization)]
         for host in [node.host] + node.extraHosts where !names.contains(host) { names.append(host) }
@@ -157,9 +195,10 @@ package struct CryptoMaterialGenerator {
         writer: inout MaterialWriter
     ) throws {
         let signingKey = P256.Signing.PrivateKey()
+        let signingValidity = validity(under: ca)
         let signingCertificate = try ca.issue(CertificateRequest(
             commonName: commonName, organizationalUnits: [role.rawValue], publicKey: signingKey.publicKey,
-            usage: .signing, attributes: attributes, notValidBefore: notValidBefore, notValidAfter: notValidAfter))
+            usage: .signing, attributes: attributes, notValidBefore: signingValidity.notValidBefore, notValidAfter: signingValidity.notValidAfter))
         try writeMSPFolder(member.msp, ca: ca, tlsCA: tlsCA, writer: &writer)
         try writer.writeCertificate(signingCertificate, to: member.msp.signingCertificate)
         try writer.writePrivateKey(signingKey, to: member.msp.privateKey)
@@ -173,9 +212,10 @@ package struct CryptoMaterialGenerator {
         _ member: CryptoMaterialLayout.Member, commonName: String, tlsNames: [String], tlsCA: CertificateAuthority, writer: inout MaterialWriter
     ) throws {
         let tlsKey = P256.Signing.PrivateKey()
+        let tlsValidity = validity(under: tlsCA)
         let tlsCertificate = try tlsCA.issue(CertificateRequest(
             commonName: commonName, publicKey: tlsKey.publicKey, usage: .tls, subjectAlternativeNames: tlsNames,
-            notValidBefore: notValidBefore, notValidAfter: notValidAfter))
+            notValidBefore: tlsValidity.notValidBefore, notValidAfter: tlsValidity.notValidAfter))
         try writer.writeCertificate(tlsCA.certificate, to: member.tlsCACertificate)
         try writer.writeCertificate(tlsCertificate, to: member.tlsCertificate)
         try writer.writePrivateKey(tlsKey, to: member.tlsPrivateKey)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Identity
 import Testing
@@ -95,8 +96,58 @@ import X509
             #expect(error.code == .outputExists)
         }
         #expect(try Data(contentsOf: marker) == before)
+        // Replacing keeps the CAs; only --new-cas replaces them.
         _ = try generator.write(to: output, force: true)
+        #expect(try Data(contentsOf: marker) == before)
+        _ = try generator.write(to: output, force: true, newCAs: true)
         #expect(try Data(contentsOf: marker) != before)
+    }
+
+    /// A clinician or a hospital added to network.yaml: generating again keeps every CA (channels
+    /// name them), and its CRLs, issues every member from them (the new clinician too), and gives
+    /// the new organization CAs of its own.
+    @Test func generatingAgainKeepsTheCAsAndTheirRevocations() throws {
+        defer { cleanUp() }
+        let layout = CryptoMaterialLayout(root: output, organization: "HospitalA")
+        let caBefore = try Data(contentsOf: layout.caCertificate)
+        let tlsCABefore = try Data(contentsOf: layout.tlsCACertificate)
+        // A CRL of HospitalA's CA revoking the student's certificate.
+        let ca = try CertificateAuthority(
+            certificate: try Certificate(pemEncoded: try String(contentsOf: layout.caCertificate, encoding: .utf8)),
+            privateKey: try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOf: layout.caPrivateKey, encoding: .utf8)))
+        let student = try Certificate(pemEncoded: try String(contentsOf: layout.member(kind: .user, name: "student-dev").msp.signingCertificate, encoding: .utf8))
+        let crl = layout.organizationMSP.revocationLists.appendingPathComponent("crl.pem")
+        let revocations = try ca.revocationList(revoking: [student.serialNumber], thisUpdate: Date().addingTimeInterval(-60), nextUpdate: Date().addingTimeInterval(86_400)).pemString
+        try Data(revocations.utf8).write(to: crl)
+        let grown = try NetworkDescription.parse(
+            yaml: try String(contentsOfFile: NetworkDescriptionTests.sampleFile, encoding: .utf8)
+                .replacingOccurrences(of: "      - name: patient-alice\n", with: "      - name: dr-new\n        attributes: { role: consulting_doctor, specialty: cardiology, hospital: HospitalA }\n      - name: patient-alice\n")
+                .replacingOccurrences(of: "# The etcd cluster", with: "  - name: LabC\n    mspID: LabCMSP\n    domain: lab-c.medrex.example\n    peers:\n      - { name: peer0, port: 9051, operationsPort: 9451 }\n    admins:\n      - name: admin\n\n# The etcd cluster"),
+            file: "network.yaml")
+        _ = try CryptoMaterialGenerator(network: grown, notValidBefore: Date().addingTimeInterval(-60)).write(to: output, force: true)
+        #expect(try Data(contentsOf: layout.caCertificate) == caBefore)
+        #expect(try Data(contentsOf: layout.tlsCACertificate) == tlsCABefore)
+        #expect(try String(contentsOf: crl, encoding: .utf8) == revocations)
+        let msp = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(layout.organizationMSP, mspID: "HospitalAMSP"))
+        let newcomer = try CryptoMaterialLoader.loadSigningIdentity(layout.member(kind: .user, name: "dr-new").msp, mspID: "HospitalAMSP")
+        _ = try msp.validate(serializedIdentity: newcomer.serialized, as: .client, at: Date())
+        let lab = CryptoMaterialLayout(root: output, organization: "LabC")
+        #expect(FileManager.default.fileExists(atPath: lab.member(kind: .peer, name: "peer0").msp.signingCertificate.path))
+        #expect(try Data(contentsOf: lab.caCertificate) != caBefore)
+    }
+
+    /// A kept CA whose key does not match its certificate is refused, and nothing changes.
+    @Test func aBrokenCAToKeepIsRefusedAndNothingChanges() throws {
+        defer { cleanUp() }
+        let a = CryptoMaterialLayout(root: output, organization: "HospitalA")
+        let b = CryptoMaterialLayout(root: output, organization: "HospitalB")
+        try Data(contentsOf: b.caPrivateKey).write(to: a.caPrivateKey)
+        let peerBefore = try Data(contentsOf: a.member(kind: .peer, name: "peer0").msp.signingCertificate)
+        let error = #expect(throws: ConfigError.self) {
+            _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date()).write(to: output, force: true)
+        }
+        #expect(error?.reason.contains("--new-cas") == true, "\(String(describing: error))")
+        #expect(try Data(contentsOf: a.member(kind: .peer, name: "peer0").msp.signingCertificate) == peerBefore)
     }
 
     @Test func forceStillRefusesADirectoryItDidNotWrite() throws {
