@@ -33,6 +33,25 @@ package enum CryptoMaterialLoader {
         }
     }
 
+    /// A node's own signing identity, as `loadSigningIdentity` reads it, refused when its
+    /// certificate is not valid at `now`: a peer or an orderer does not start signing with an
+    /// expired (or not yet valid) certificate that every other node would refuse.
+    package static func loadNodeSigningIdentity(_ folder: CryptoMaterialLayout.MSPFolder, mspID: String, at now: Date) throws(ConfigError) -> SigningIdentity {
+        let identity = try loadSigningIdentity(folder, mspID: mspID)
+        let (notBefore, notAfter) = (identity.certificate.notValidBefore, identity.certificate.notValidAfter)
+        guard now <= notAfter else {
+            throw ConfigError(
+                .invalidValue, file: folder.signingCertificate.path, line: nil, field: "",
+                reason: "the node's signing certificate expired at \(notAfter); renew it (medrex crypto generate --force, or the organization's CA) before starting")
+        }
+        guard now >= notBefore else {
+            throw ConfigError(
+                .invalidValue, file: folder.signingCertificate.path, line: nil, field: "",
+                reason: "the node's signing certificate is not valid before \(notBefore); check this machine's clock")
+        }
+        return identity
+    }
+
     package static func loadCertificate(_ url: URL) throws(ConfigError) -> Certificate {
         let text = try read(url)
         do {

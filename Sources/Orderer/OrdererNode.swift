@@ -38,7 +38,7 @@ package final class OrdererNode: Sendable {
     package init(configuration: OrdererConfiguration, timing: EtcdChainTiming = EtcdChainTiming(), logger: Logger = Logger(label: "medrex.orderer")) throws {
         self.configuration = configuration
         self.logger = logger
-        let signer = try CryptoMaterialLoader.loadSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID)
+        let signer = try CryptoMaterialLoader.loadNodeSigningIdentity(CryptoMaterialLayout.MSPFolder(directory: configuration.msp), mspID: configuration.mspID, at: Date())
         var chains: [String: any OrderingChain] = [:]
         var databases: [RocksDatabase] = []
         let shared = SharedConsensusResources()

@@ -72,7 +72,7 @@ package final class PeerNode: Sendable {
         self.logger = logger
         self.builtInChaincodes = builtInChaincodes
         let mspFolder = CryptoMaterialLayout.MSPFolder(directory: configuration.msp)
-        signer = try CryptoMaterialLoader.loadSigningIdentity(mspFolder, mspID: configuration.mspID)
+        signer = try CryptoMaterialLoader.loadNodeSigningIdentity(mspFolder, mspID: configuration.mspID, at: Date())
         ownOrganization = try MembershipServiceProvider(CryptoMaterialLoader.loadMSP(mspFolder, mspID: configuration.mspID))
         services = Mutex(Services(endorser: EndorsementService(signer: signer, membership: MembershipRegistry([]), channels: [:])))
         taskInbox = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)

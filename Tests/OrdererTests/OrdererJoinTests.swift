@@ -31,6 +31,29 @@ import WorldState
         return (work, configuration, genesis)
     }
 
+    /// An orderer whose signing certificate has expired does not start, and says why.
+    @Test func refusesToStartWithAnExpiredSigningCertificate() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-join-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let text = try String(contentsOf: Self.repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "certificateValidityDays: 3650", with: "certificateValidityDays: 1")
+        let network = try NetworkDescription.parse(yaml: text, file: "network.yaml")
+        let crypto = work.appendingPathComponent("crypto")
+        // Issued three days ago for one day: expired two days ago.
+        _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-3 * 86_400)).write(to: crypto, force: false)
+        let genesisFile = work.appendingPathComponent("devchannel.block")
+        try ChannelGenesis.makeBlock(network: network, channel: "devchannel", crypto: crypto, timestamp: Date()).serializedData().write(to: genesisFile)
+        let orderer = CryptoMaterialLayout(root: crypto, organization: "OrdererOrg").member(kind: .orderer, name: "orderer0")
+        let configuration = OrdererConfiguration(
+            mspID: "OrdererMSP", msp: orderer.msp.directory, listenHost: "127.0.0.1", listenPort: 0,
+            tlsCertificate: orderer.tlsCertificate, tlsPrivateKey: orderer.tlsPrivateKey, tlsClientRootCAs: [],
+            data: work.appendingPathComponent("data"), channels: [genesisFile])
+        let error = #expect(throws: ConfigError.self) { _ = try OrdererNode(configuration: configuration) }
+        #expect(error?.reason.contains("signing certificate expired") == true, "\(String(describing: error))")
+        #expect(error?.file.hasSuffix("signcerts/cert.pem") == true, "\(String(describing: error))")
+        #expect(!FileManager.default.fileExists(atPath: configuration.ledgerDirectory(channel: "devchannel").path), "a ledger was created")
+    }
+
     @Test func storesTheGenesisBlockAsBlockZero() throws {
         let (work, configuration, genesis) = try setUp(consensus: "solo")
         defer { try? FileManager.default.removeItem(at: work) }
