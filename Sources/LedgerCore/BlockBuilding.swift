@@ -40,6 +40,26 @@ extension Common_Block {
     }
 }
 
+extension Common_Block {
+    /// The number of the last config block as of this block (this block's own number for a
+    /// config block), from the SIGNATURES metadata's OrdererBlockMetadata; nil when the block
+    /// carries none (a genesis block). Trust it once `BlockVerifier` accepted the block.
+    package var lastConfigIndex: UInt64? {
+        let slot = Common_BlockMetadataIndex.signatures.rawValue
+        guard metadata.metadata.indices.contains(slot), !metadata.metadata[slot].isEmpty,
+            let signatures = try? Common_Metadata(serializedBytes: metadata.metadata[slot]),
+            let ordererMetadata = try? Common_OrdererBlockMetadata(serializedBytes: signatures.value)
+        else { return nil }
+        return ordererMetadata.lastConfig.index
+    }
+
+    /// Whether the block holds a configuration transaction: Fabric puts a CONFIG envelope in a
+    /// block of its own (a block mixing one with others is refused at validation).
+    package var holdsConfigTransaction: Bool {
+        data.data.contains { bytes in (try? TransactionEnvelope(serialized: bytes))?.headerType == .config }
+    }
+}
+
 extension Google_Protobuf_Timestamp {
     /// The timestamp as a `Date`, for any seconds and nanos a message may carry. SwiftProtobuf's
     /// `date` subtracts in `Int64` and traps on seconds near `Int64.min`; this converts to

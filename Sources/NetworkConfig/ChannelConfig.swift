@@ -29,6 +29,10 @@ package struct ChannelConfig: Sendable {
     /// `blockReadersPolicy`).
     package let blockReaders: EndorsementPolicy?
 
+    /// The configuration tree as the config block carries it (with its sequence): what
+    /// configuration updates apply to.
+    package let config: Common_Config
+
     /// Reads the configuration from a config block (a genesis block or a later config block).
     package init(block: Common_Block) throws(ConfigError) {
         func fail(_ reason: String) -> ConfigError { ConfigError(.invalidValue, file: "config block \(block.header.number)", line: nil, field: "", reason: reason) }
@@ -38,8 +42,15 @@ package struct ChannelConfig: Sendable {
         guard let envelope = try? Common_ConfigEnvelope(serializedBytes: transaction.payload.data), envelope.hasConfig else {
             throw fail("the CONFIG envelope does not hold a common.ConfigEnvelope")
         }
-        let root = envelope.config.channelGroup
-        channelID = transaction.channelHeader.channelID
+        try self.init(channelID: transaction.channelHeader.channelID, config: envelope.config, source: "config block \(block.header.number)")
+    }
+
+    /// Reads the configuration of channel `channelID` from its configuration tree.
+    package init(channelID: String, config: Common_Config, source: String = "channel configuration") throws(ConfigError) {
+        func fail(_ reason: String) -> ConfigError { ConfigError(.invalidValue, file: source, line: nil, field: "", reason: reason) }
+        self.config = config
+        let root = config.channelGroup
+        self.channelID = channelID
         guard let application = root.groups["Application"], let orderer = root.groups["Orderer"] else {
             throw fail("the channel group has no Application or no Orderer group")
         }

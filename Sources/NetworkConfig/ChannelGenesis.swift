@@ -110,11 +110,22 @@ package enum ChannelGenesis {
         _ organization: NetworkDescription.Organization, crypto: URL, writers: [PolicyPrincipal.Kind]
     ) throws -> Common_ConfigGroup {
         let layout = CryptoMaterialLayout(root: crypto, organization: organization.name)
-        let caPEM = Data(try String(contentsOf: layout.caCertificate, encoding: .utf8).utf8)
-        let tlsPEM = Data(try String(contentsOf: layout.tlsCACertificate, encoding: .utf8).utf8)
+        return try organizationGroup(mspID: organization.mspID, msp: layout.organizationMSP)
+    }
+
+    /// The config group of an organization from its MSP folder (`cacerts`, `tlscacerts`, `crls`):
+    /// its MSP with NodeOUs, and Readers/Writers/Admins/Endorsement signature policies.
+    package static func organizationGroup(mspID: String, msp folder: CryptoMaterialLayout.MSPFolder) throws -> Common_ConfigGroup {
+        let caPEM = Data(try String(contentsOf: folder.caCertificate, encoding: .utf8).utf8)
+        let tlsPEM = Data(try String(contentsOf: folder.tlsCACertificate, encoding: .utf8).utf8)
+        var crls: [Data] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.revocationLists.path))?.sorted() ?? [] {
+            crls.append(try Data(contentsOf: folder.revocationLists.appendingPathComponent(name)))
+        }
         var fabric = Msp_FabricMSPConfig()
-        fabric.name = organization.mspID
+        fabric.name = mspID
         fabric.rootCerts = [caPEM]
+        fabric.revocationList = crls
         fabric.tlsRootCerts = [tlsPEM]
         fabric.cryptoConfig.signatureHashFamily = "SHA2"
         fabric.cryptoConfig.identityIdentifierHashFunction = "SHA256"
@@ -135,7 +146,7 @@ package enum ChannelGenesis {
         var group = Common_ConfigGroup()
         group.modPolicy = "Admins"
         group.values["MSP"] = configValue(try msp.serializedData())
-        let id = organization.mspID
+        let id = mspID
         group.policies["Readers"] = signaturePolicy(try SignaturePolicyCodec.encode(.signedBy(PolicyPrincipal(mspID: id, kind: .member))).serializedData())
         group.policies["Writers"] = signaturePolicy(try SignaturePolicyCodec.encode(.signedBy(PolicyPrincipal(mspID: id, kind: .member))).serializedData())
         group.policies["Admins"] = signaturePolicy(try SignaturePolicyCodec.encode(.signedBy(PolicyPrincipal(mspID: id, kind: .admin))).serializedData())
