@@ -91,6 +91,20 @@ package struct ChannelConfig: Sendable {
         }
     }
 
+    /// The configuration as of a ledger's last block, and the number of the config block it comes
+    /// from: the block that the last block's metadata names as the last config (block 0 when it
+    /// names none). `block` reads a block of the ledger.
+    package static func latest(height: UInt64, block: (UInt64) throws -> Common_Block?) throws -> (config: ChannelConfig, number: UInt64) {
+        guard height > 0, let last = try block(height - 1) else {
+            throw ConfigError(.invalidValue, file: "ledger", line: nil, field: "", reason: "the ledger holds no block")
+        }
+        let number = min(last.lastConfigIndex ?? 0, height - 1)
+        guard let configBlock = try block(number) else {
+            throw ConfigError(.invalidValue, file: "ledger", line: nil, field: "", reason: "the ledger lacks its last config block \(number)")
+        }
+        return (try ChannelConfig(block: configBlock), number)
+    }
+
     /// The name of the channel-level policy that says who may read full blocks.
     package static let blockReadersPolicyName = "BlockReaders"
 

@@ -83,7 +83,7 @@ struct AtomicBroadcastService: Orderer_AtomicBroadcast.SimpleServiceProtocol {
     private func serve(_ envelope: Common_Envelope, to response: RPCWriter<Orderer_DeliverResponse>) async throws -> Common_Status {
         guard let channelID = DeliverSeek.channel(of: envelope) else { return .badRequest }
         guard let chain = chains[channelID] else { return .notFound }
-        let settings = chain.settings
+        let settings = await chain.settings
         let seek: DeliverSeek
         switch DeliverSeek.resolve(envelope, membership: settings.membership, readers: settings.readers, height: await chain.height, now: clock()) {
         case .success(let resolved): seek = resolved

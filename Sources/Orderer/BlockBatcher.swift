@@ -1,6 +1,8 @@
 import Foundation
+import Identity
 import LedgerCore
 import LedgerWire
+import NetworkConfig
 
 /// The front half of every ordering chain, whatever its consensus: Broadcast validation, block
 /// cutting by count and bytes (`BlockCutter`), the batch timer and the idle cut on the injected
@@ -15,6 +17,9 @@ package struct BlockBatcher: Sendable {
     package struct Batch: Sendable {
         package let envelopes: [Data]
         package let receipts: [BroadcastReceipt]
+        /// For the block of a CONFIG transaction (alone in its block): the settings from that
+        /// block on.
+        package var configuration: ChannelOrderingSettings? = nil
     }
 
     /// A timer the chain schedules on its clock and reports back with `fire`.
@@ -30,8 +35,10 @@ package struct BlockBatcher: Sendable {
         package let delay: Duration
     }
 
-    package let settings: ChannelOrderingSettings
-    private let validator: BroadcastValidator
+    package private(set) var settings: ChannelOrderingSettings
+    private var validator: BroadcastValidator
+    /// Signs the CONFIG transactions made from configuration updates; nil: updates are refused.
+    private let signer: SigningIdentity?
     private var cutter: BlockCutter
     /// Receipts of the envelopes in the cutter, in order.
     private var waiting: [BroadcastReceipt] = []
@@ -40,8 +47,9 @@ package struct BlockBatcher: Sendable {
     private var lastArrival = Duration.zero
     private var idleCheckScheduled = false
 
-    package init(settings: ChannelOrderingSettings) {
+    package init(settings: ChannelOrderingSettings, signer: SigningIdentity? = nil) {
         self.settings = settings
+        self.signer = signer
         validator = BroadcastValidator(settings: settings)
         cutter = BlockCutter(limits: settings.batchLimits)
     }
@@ -59,6 +67,9 @@ package struct BlockBatcher: Sendable {
             return (BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "envelope cannot be encoded")), [], [])
         }
         if let refusal = validator.refusal(of: envelope, serializedSize: bytes.count, now: clock.now) { return (BroadcastReceipt(refusal), [], []) }
+        if let transaction = try? TransactionEnvelope(envelope: envelope), transaction.headerType == .configUpdate {
+            return acceptConfigUpdate(envelope, transaction, clock: clock)
+        }
         let startsBatch = !cutter.hasPending
         let cut: [[Data]]
         do {
@@ -87,6 +98,39 @@ package struct BlockBatcher: Sendable {
             }
         }
         return (receipt, batches, checks)
+    }
+
+    /// A configuration update: the configuration it produces from the current one, as a CONFIG
+    /// transaction signed by this orderer in a block of its own (the pending envelopes are cut
+    /// first). Envelopes accepted after it are checked against the new configuration.
+    private mutating func acceptConfigUpdate(_ envelope: Common_Envelope, _ transaction: TransactionEnvelope, clock: any LedgerClock) -> (receipt: BroadcastReceipt, batches: [Batch], checks: [Check]) {
+        guard let current = settings.config, let signer else {
+            return (BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "this channel takes no configuration updates")), [], [])
+        }
+        let now = clock.now
+        let configTransaction: Data
+        let next: ChannelOrderingSettings
+        do {
+            let processor = try ConfigUpdateProcessor(current: current)
+            let config = try processor.apply(try ConfigUpdateProcessor.updateEnvelope(of: transaction), at: now)
+            next = try settings.successor(config)
+            configTransaction = try ConfigUpdateProcessor.configTransaction(
+                config, lastUpdate: envelope, signer: signer, time: now, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) }
+            ).serializedData()
+        } catch let error as ConfigUpdateError {
+            return (BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "configuration update refused: \(error.reason)")), [], [])
+        } catch {
+            return (BroadcastReceipt(BroadcastOutcome(status: .badRequest, info: "configuration update refused: \(error)")), [], [])
+        }
+        var batches: [Batch] = []
+        if cutter.hasPending { batches.append(cut()) }
+        let receipt = BroadcastReceipt()
+        batches.append(Batch(envelopes: [configTransaction], receipts: [receipt], configuration: next))
+        generation += 1
+        settings = next
+        validator = BroadcastValidator(settings: next)
+        cutter = BlockCutter(limits: next.batchLimits)
+        return (receipt, batches, [])
     }
 
     /// A scheduled check fell due: the pending batch when it is to be cut now, and the checks to

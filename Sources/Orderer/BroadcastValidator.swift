@@ -19,7 +19,8 @@ package struct BroadcastOutcome: Sendable, Hashable {
 
 /// The checks the orderer makes on a broadcast envelope before ordering it: size, structure,
 /// channel, header type, creator signature and the channel's Writers policy. It never looks at
-/// the transaction's content: endorsement is the peers' concern.
+/// an endorser transaction's content: endorsement is the peers' concern. (A CONFIG_UPDATE's
+/// content is checked by `BlockBatcher`, against the configuration it would follow.)
 package struct BroadcastValidator: Sendable {
     package let settings: ChannelOrderingSettings
 
@@ -40,8 +41,8 @@ package struct BroadcastValidator: Sendable {
         guard transaction.channelHeader.channelID == settings.channelID else {
             return BroadcastOutcome(status: .notFound, info: "channel '\(transaction.channelHeader.channelID)' is not served here")
         }
-        guard transaction.headerType == .endorserTransaction else {
-            return BroadcastOutcome(status: .badRequest, info: "header type \(transaction.channelHeader.type) is not accepted (only ENDORSER_TRANSACTION)")
+        guard transaction.headerType == .endorserTransaction || transaction.headerType == .configUpdate else {
+            return BroadcastOutcome(status: .badRequest, info: "header type \(transaction.channelHeader.type) is not accepted (only ENDORSER_TRANSACTION and CONFIG_UPDATE)")
         }
         let creator: ValidatedIdentity
         do {

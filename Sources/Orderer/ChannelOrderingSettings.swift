@@ -14,7 +14,7 @@ package struct ChannelOrderingSettings: Sendable {
     /// Who must sign a block (Fabric's BlockValidation policy): what a following orderer checks
     /// of the blocks it reads from the consensus log, as peers do.
     package let blockValidation: EndorsementPolicy
-    package let batchLimits: BatchLimits
+    package var batchLimits: BatchLimits
     package let batchTimeout: Duration
     /// Whether a cut batch is reordered by its transactions' read/write dependencies before the
     /// block is built (`DependencyReordering`; orderer.yaml `reorderBlocks`).
@@ -22,6 +22,12 @@ package struct ChannelOrderingSettings: Sendable {
     /// When set, a pending batch is also cut once no envelope has arrived for this long
     /// (orderer.yaml `batchIdleTimeout`).
     package var batchIdleTimeout: Duration?
+    /// The channel configuration these settings come from, which configuration updates apply to;
+    /// nil for settings made by hand (such a channel refuses configuration updates).
+    package var config: ChannelConfig?
+    /// The largest block this chain may cut, whatever the channel's AbsoluteMaxBytes (the etcd
+    /// chain's log values are bounded).
+    package var blockBytesCap: Int?
 
     package init(
         channelID: String, membership: MembershipRegistry, writers: EndorsementPolicy, readers: EndorsementPolicy,
@@ -52,5 +58,26 @@ extension ChannelOrderingSettings {
                 maxMessageCount: config.batch.maxMessageCount, absoluteMaxBytes: config.batch.absoluteMaxBytes,
                 preferredMaxBytes: config.batch.preferredMaxBytes),
             batchTimeout: .milliseconds(config.batch.timeoutMilliseconds))
+        self.config = config
+    }
+
+    /// The settings from a new configuration of the channel, keeping this orderer's own
+    /// adjustments (reordering, idle cut, block size cap).
+    package func successor(_ config: ChannelConfig) throws -> ChannelOrderingSettings {
+        var next = try ChannelOrderingSettings(config: config)
+        next.reordersByDependencies = reordersByDependencies
+        next.batchIdleTimeout = batchIdleTimeout
+        return next.capped(at: blockBytesCap)
+    }
+
+    /// The settings with blocks of at most `cap` bytes (nil: as they are).
+    package func capped(at cap: Int?) -> ChannelOrderingSettings {
+        guard let cap else { return self }
+        var capped = self
+        capped.blockBytesCap = cap
+        let absoluteMax = min(batchLimits.absoluteMaxBytes, cap)
+        capped.batchLimits = BatchLimits(
+            maxMessageCount: batchLimits.maxMessageCount, absoluteMaxBytes: absoluteMax, preferredMaxBytes: min(batchLimits.preferredMaxBytes, absoluteMax))
+        return capped
     }
 }

@@ -14,6 +14,8 @@ struct ChainMaking {
     let channel: ChannelConfig
     let genesis: Common_Block
     let settings: ChannelOrderingSettings
+    /// The number of the config block `settings` come from.
+    let lastConfigNumber: UInt64
     let blockStore: any BlockStorage
     let signer: SigningIdentity
     let timing: EtcdChainTiming
@@ -64,7 +66,8 @@ struct ConsensusType: Sendable {
     /// One orderer orders every envelope it accepts.
     static let solo = ConsensusType(name: SoloChain.consensusType, check: { _, _, _ in }) { making, _ in
         SoloChain(
-            settings: making.settings, blockStore: making.blockStore, signer: making.signer, logger: making.logger, onBlockStored: making.onBlockStored)
+            settings: making.settings, lastConfigNumber: making.lastConfigNumber, blockStore: making.blockStore, signer: making.signer, logger: making.logger,
+            onBlockStored: making.onBlockStored)
     }
 
     /// Several orderers share an etcd cluster as the replicated log (`EtcdChain`).
@@ -101,7 +104,7 @@ struct ConsensusType: Sendable {
         let (metrics, channelID) = (making.metrics, making.channel.channelID)
         metrics.setLeader(channel: channelID, leading: false)
         return EtcdChain(
-            settings: making.settings, genesisHash: making.genesis.header.hash, blockStore: making.blockStore, signer: making.signer, etcd: client,
+            settings: making.settings, lastConfigNumber: making.lastConfigNumber, genesisHash: making.genesis.header.hash, blockStore: making.blockStore, signer: making.signer, etcd: client,
             member: settings.advertisedEndpoint, leaders: TLSLeaderConnections(tls: forwardingTLS, logger: making.logger), timing: making.timing.leasing(seconds: settings.leaseSeconds),
             logger: making.logger, onBlockStored: making.onBlockStored,
             onLeadershipChange: { leading in metrics.setLeader(channel: channelID, leading: leading) })

@@ -1,7 +1,9 @@
+import BlockIntegrity
 import EtcdClient
 import Foundation
 import LedgerCore
 import LedgerWire
+import NetworkConfig
 import RPCTransport
 import SwiftProtobuf
 import NodeClients
@@ -114,9 +116,33 @@ extension EtcdChain {
         } catch {
             throw logInconsistency("\(error)")
         }
+        // A config block's configuration must be the one its update produces from the current one.
+        let next = block.holdsConfigTransaction ? try followingSettings(of: block) : nil
         try blockStore.append(block)
         onBlockStored(block)
+        if let next {
+            settings = next
+            lastConfigNumber = block.header.number
+            blockVerifier = BlockVerifier(membership: next.membership, blockValidationPolicy: next.blockValidation)
+            logger.notice("channel configuration updated", metadata: [
+                "channel": "\(keys.channel)", "block": "\(block.header.number)", "sequence": "\(next.config?.config.sequence ?? 0)",
+            ])
+        }
         readers.advance(to: blockStore.height)
+    }
+
+    /// The settings a config block sets, after the checks a peer makes of it.
+    private func followingSettings(of block: Common_Block) throws -> ChannelOrderingSettings {
+        guard let current = settings.config else { throw logInconsistency("block \(block.header.number) holds a configuration update, which this channel does not take") }
+        do {
+            guard block.data.data.count == 1 else { throw ConfigUpdateError(.malformed, "a config block must hold its CONFIG transaction alone") }
+            let transaction = try TransactionEnvelope(serialized: block.data.data[0])
+            let config = try ConfigUpdateProcessor(current: current).verify(
+                try ConfigUpdateProcessor.configEnvelope(of: transaction), at: transaction.channelHeader.timestamp.instant)
+            return try settings.successor(config)
+        } catch {
+            throw logInconsistency("config block \(block.header.number) does not verify: \(error)")
+        }
     }
 
     private func logInconsistency(_ reason: String) -> OrdererError {

@@ -47,10 +47,15 @@ package actor EtcdChain: OrderingChain {
         var appending = false
         /// Blocks below this number were deleted from the log in this term.
         var compactedBelow: UInt64 = 0
+        /// The number of the last config block appended (what the next blocks' metadata names).
+        var lastConfigNumber: UInt64
     }
 
     package static let consensusType = "etcd"
-    package nonisolated let settings: ChannelOrderingSettings
+    /// The settings as of the last config block this orderer stored.
+    package internal(set) var settings: ChannelOrderingSettings
+    /// The number of that config block.
+    var lastConfigNumber: UInt64
     /// This orderer's advertised endpoint: the leader key's value while it leads, and its name in
     /// the persisted heights.
     package nonisolated let member: String
@@ -64,7 +69,7 @@ package actor EtcdChain: OrderingChain {
     nonisolated let signer: SigningIdentity
     nonisolated let logger: Logger
     /// Checks the blocks this orderer reads from the log (or fetches from the leader) before it stores them.
-    let blockVerifier: BlockVerifier
+    var blockVerifier: BlockVerifier
     let blockStore: any BlockStorage
     nonisolated let clock: any LedgerClock
     let readers: ChainHeightWaiters
@@ -81,29 +86,23 @@ package actor EtcdChain: OrderingChain {
     var cannotCatchUp = false
 
     /// - Parameters:
-    ///   - settings: The channel's settings; blocks are cut no larger than `EtcdChainTiming.blockBytesMax`.
+    ///   - settings: The channel's settings as of its last config block, `lastConfigNumber`; blocks
+    ///     are cut no larger than `EtcdChainTiming.blockBytesMax`.
     ///   - genesisHash: Header hash of the channel's genesis block: the chain's name in etcd.
     ///   - member: This orderer's advertised `host:port`.
     ///   - leaders: How this orderer reaches the leader (`TLSLeaderConnections` in a daemon).
     ///   - spawn: Starts background work (the append loop); by default a task of its own.
     package init(
-        settings: ChannelOrderingSettings, genesisHash: [UInt8], blockStore: any BlockStorage, signer: SigningIdentity, etcd: any EtcdKeyValueStore, member: String,
+        settings: ChannelOrderingSettings, lastConfigNumber: UInt64 = 0, genesisHash: [UInt8], blockStore: any BlockStorage, signer: SigningIdentity, etcd: any EtcdKeyValueStore, member: String,
         leaders: any LeaderConnections, timing: EtcdChainTiming = EtcdChainTiming(), clock: any LedgerClock = SystemClock(),
         spawn: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void = { work in Task { await work() } },
         logger: Logger = Logger(label: "medrex.orderer"), onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in },
         onLeadershipChange: @escaping @Sendable (Bool) -> Void = { _ in }
     ) {
         self.onLeadershipChange = onLeadershipChange
-        let limits = settings.batchLimits
-        let absoluteMax = min(limits.absoluteMaxBytes, EtcdChainTiming.blockBytesMax - 16 * 1024)
-        var effective = ChannelOrderingSettings(
-            channelID: settings.channelID, membership: settings.membership, writers: settings.writers, readers: settings.readers,
-            blockValidation: settings.blockValidation, batchLimits: BatchLimits(
-                maxMessageCount: limits.maxMessageCount, absoluteMaxBytes: absoluteMax, preferredMaxBytes: min(limits.preferredMaxBytes, absoluteMax)),
-            batchTimeout: settings.batchTimeout)
-        effective.reordersByDependencies = settings.reordersByDependencies
-        effective.batchIdleTimeout = settings.batchIdleTimeout
+        let effective = settings.capped(at: EtcdChainTiming.blockBytesMax - 16 * 1024)
         self.settings = effective
+        self.lastConfigNumber = lastConfigNumber
         blockVerifier = BlockVerifier(membership: effective.membership, blockValidationPolicy: effective.blockValidation)
         self.blockStore = blockStore
         self.signer = signer
@@ -187,17 +186,19 @@ package actor EtcdChain: OrderingChain {
             let batch = leadership!.batches.removeFirst()
             let (envelopes, waiting) = (batch.envelopes, batch.receipts)
             let (number, previousHash, lease) = (leadership!.nextNumber, leadership!.lastHash, leadership!.lease)
+            let lastConfig = batch.configuration == nil ? leadership!.lastConfigNumber : number
             // Reordered once, here, before the block is signed and appended: followers take the block as is.
             let ordered = settings.reordersByDependencies ? DependencyReordering.reorder(envelopes).envelopes : envelopes
             var block = Common_Block(number: number, previousHash: previousHash, envelopes: ordered)
             let outcome: BroadcastOutcome
             do {
-                try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock.now, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+                try block.signAsOrderer(signer, lastConfigIndex: lastConfig, time: clock.now, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
                 let appended = try await append(block, lease: lease)
                 if appended {
                     if leadership?.term == term {
                         leadership!.nextNumber += 1
                         leadership!.lastHash = block.header.hash
+                        leadership!.lastConfigNumber = lastConfig
                     }
                     outcome = .success
                 } else {
@@ -252,7 +253,7 @@ package actor EtcdChain: OrderingChain {
         leaderEndpoint = member
         leadership = Leadership(
             term: term, lease: lease, nextNumber: blockStore.height, lastHash: blockStore.lastHeaderHash,
-            batcher: BlockBatcher(settings: settings))
+            batcher: BlockBatcher(settings: settings, signer: signer), lastConfigNumber: lastConfigNumber)
         onLeadershipChange(true)
         logger.notice("leading the channel", metadata: ["channel": "\(keys.channel)", "next block": "\(blockStore.height)"])
     }

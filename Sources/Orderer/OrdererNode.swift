@@ -65,14 +65,16 @@ package final class OrdererNode: Sendable {
             databases.append(database)
             let metrics = self.metrics
             let channelID = config.channelID
-            var settings = try ChannelOrderingSettings(config: config)
+            // The configuration as of the last config block stored (the genesis block's at first).
+            let (latest, lastConfigNumber) = try ChannelConfig.latest(height: blockStore.height) { try blockStore.block(number: $0) }
+            var settings = try ChannelOrderingSettings(config: latest)
             settings.reordersByDependencies = configuration.reorderBlocks
             settings.batchIdleTimeout = configuration.batchIdleTimeoutMilliseconds.map { .milliseconds($0) }
             let onBlockStored: @Sendable (Common_Block) -> Void = { block in
                 metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count)
             }
             let making = ChainMaking(
-                configuration: configuration, channel: config, genesis: genesis, settings: settings, blockStore: blockStore, signer: signer,
+                configuration: configuration, channel: latest, genesis: genesis, settings: settings, lastConfigNumber: lastConfigNumber, blockStore: blockStore, signer: signer,
                 timing: timing, metrics: metrics, logger: logger, onBlockStored: onBlockStored)
             chains[channelID] = try consensus.makeChain(making, shared)
             metrics.setHeight(channel: channelID, height: blockStore.height)

@@ -6,8 +6,9 @@ package protocol OrderingChain: Sendable {
     /// The name channels give this consensus type in their configuration (`ConsensusType`).
     static var consensusType: String { get }
 
-    /// Who may write and read the channel, and how its blocks are cut.
-    var settings: ChannelOrderingSettings { get }
+    /// Who may write and read the channel, and how its blocks are cut, as of the last config
+    /// block this orderer stored.
+    var settings: ChannelOrderingSettings { get async }
 
     /// Blocks this orderer holds (and serves through Deliver).
     var height: UInt64 { get async }

@@ -14,7 +14,9 @@ import WorldState
 /// acknowledged envelope survives a crash of the orderer. Envelopes are ordered in arrival order.
 package actor SoloChain: OrderingChain {
     package static let consensusType = "solo"
-    package nonisolated let settings: ChannelOrderingSettings
+    package private(set) var settings: ChannelOrderingSettings
+    /// The number of the last config block, which every block's metadata names.
+    private var lastConfigNumber: UInt64
     private let blockStore: any BlockStorage
     private let signer: SigningIdentity
     private let clock: any LedgerClock
@@ -24,14 +26,17 @@ package actor SoloChain: OrderingChain {
     private let readers: ChainHeightWaiters
     private let onBlockStored: @Sendable (Common_Block) -> Void
 
+    /// - Parameters:
+    ///   - settings: The channel's settings as of its last config block, `lastConfigNumber`.
     package init(
-        settings: ChannelOrderingSettings, blockStore: any BlockStorage, signer: SigningIdentity,
+        settings: ChannelOrderingSettings, lastConfigNumber: UInt64 = 0, blockStore: any BlockStorage, signer: SigningIdentity,
         clock: any LedgerClock = SystemClock(), logger: Logger = Logger(label: "medrex.orderer"),
         onBlockStored: @escaping @Sendable (Common_Block) -> Void = { _ in }
     ) {
         self.onBlockStored = onBlockStored
         self.settings = settings
-        batcher = BlockBatcher(settings: settings)
+        self.lastConfigNumber = lastConfigNumber
+        batcher = BlockBatcher(settings: settings, signer: signer)
         self.blockStore = blockStore
         self.signer = signer
         self.clock = clock
@@ -69,13 +74,26 @@ package actor SoloChain: OrderingChain {
         var block = Common_Block(number: blockStore.height, previousHash: blockStore.lastHeaderHash, envelopes: ordered)
         let outcome: BroadcastOutcome
         do {
-            try block.signAsOrderer(signer, lastConfigIndex: 0, time: clock.now, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
+            let lastConfig = batch.configuration == nil ? lastConfigNumber : block.header.number
+            try block.signAsOrderer(signer, lastConfigIndex: lastConfig, time: clock.now, nonce: (0..<24).map { _ in UInt8.random(in: 0...255) })
             try blockStore.append(block)
             onBlockStored(block)
+            if let next = batch.configuration {
+                settings = next
+                lastConfigNumber = block.header.number
+                logger.notice("channel configuration updated", metadata: [
+                    "channel": "\(settings.channelID)", "block": "\(block.header.number)", "sequence": "\(next.config?.config.sequence ?? 0)",
+                ])
+            }
             outcome = .success
         } catch {
             logger.error("block could not be stored", metadata: ["block": "\(block.header.number)", "error": "\(error)"])
             outcome = BroadcastOutcome(status: .serviceUnavailable, info: "the orderer could not store the block")
+            if batch.configuration != nil {
+                // The batcher moved on to a configuration that is not stored: back to the stored one.
+                for receipt in batcher.abandon() { receipt.resume(returning: outcome) }
+                batcher = BlockBatcher(settings: settings, signer: signer)
+            }
         }
         for receipt in batch.receipts { receipt.resume(returning: outcome) }
         readers.advance(to: blockStore.height)

@@ -9,11 +9,11 @@ import TestSupport
 /// The ordering front half shared by the solo and etcd chains, without a chain: what it cuts,
 /// which timers it asks for, and which receipts it hands back.
 @Suite struct BlockBatcherTests {
-    @Test func cutsByCountAndAsksForOneTimerPerBatch() throws {
+    @Test func cutsByCountAndAsksForOneTimerPerBatch() async throws {
         let fixture = try SoloFixture(maxMessageCount: 3, timeout: .milliseconds(100))
         defer { fixture.cleanUp() }
         let clock = ManualClock(start: TestPKI.now)
-        var batcher = BlockBatcher(settings: fixture.chain.settings)
+        var batcher = BlockBatcher(settings: await fixture.chain.settings)
         var checks: [BlockBatcher.Check] = []
         var batches: [BlockBatcher.Batch] = []
         var receipts: [BroadcastReceipt] = []
@@ -34,11 +34,11 @@ import TestSupport
         #expect(!batcher.hasPending)
     }
 
-    @Test func refusalsAreAnsweredAtOnceAndChangeNothing() throws {
+    @Test func refusalsAreAnsweredAtOnceAndChangeNothing() async throws {
         let fixture = try SoloFixture(maxMessageCount: 3)
         defer { fixture.cleanUp() }
         let clock = ManualClock(start: TestPKI.now)
-        var batcher = BlockBatcher(settings: fixture.chain.settings)
+        var batcher = BlockBatcher(settings: await fixture.chain.settings)
         var unsigned = try fixture.envelope(0)
         unsigned.signature = Data()
         let refused = batcher.accept(unsigned, clock: clock)
@@ -53,7 +53,7 @@ import TestSupport
         let fixture = try SoloFixture(maxMessageCount: 10, timeout: .seconds(5), idleTimeout: .milliseconds(20))
         defer { fixture.cleanUp() }
         let clock = ManualClock(start: TestPKI.now)
-        var batcher = BlockBatcher(settings: fixture.chain.settings)
+        var batcher = BlockBatcher(settings: await fixture.chain.settings)
         let first = batcher.accept(try fixture.envelope(0), clock: clock)
         let idle = try #require(first.checks.first { $0.kind == .idle })
         #expect(idle.delay == .milliseconds(20))
@@ -68,7 +68,7 @@ import TestSupport
         await clock.advance(by: .milliseconds(15))
         let cut = try #require(batcher.fire(moved, clock: clock).batch)
         #expect(cut.envelopes.count == 2)
-        var other = BlockBatcher(settings: fixture.chain.settings)
+        var other = BlockBatcher(settings: await fixture.chain.settings)
         let accepted = other.accept(try fixture.envelope(2), clock: clock)
         let waiting = other.abandon()
         #expect(waiting.map(ObjectIdentifier.init) == [ObjectIdentifier(accepted.receipt)])
