@@ -16,8 +16,11 @@ import NodeClients
 package final class BlockCommitter: Sendable {
     package let channelID: String
     package let ledger: Ledger
-    private let verifier: BlockVerifier
-    private let validator: BlockValidator
+    /// The verifier and validator of the channel's current configuration; replaced at each
+    /// config block.
+    private let checks: Mutex<ConfiguredChecks>
+    /// The checks of the configuration a valid config block sets (nil: config blocks change nothing).
+    private let reconfigure: (@Sendable (Common_Block) throws -> ConfiguredChecks)?
     private let notifier: CommitNotifier
     private let signal: BlockHeightSignal
     private let metrics: PeerMetrics
@@ -27,14 +30,28 @@ package final class BlockCommitter: Sendable {
     /// The last block verified ahead of its commit, so that the next one chains onto it.
     private let lastVerified = Mutex<(number: UInt64, hash: [UInt8])?>(nil)
 
+    /// What blocks are checked with under one channel configuration.
+    package struct ConfiguredChecks: Sendable {
+        package let verifier: BlockVerifier
+        package let validator: BlockValidator
+
+        package init(verifier: BlockVerifier, validator: BlockValidator) {
+            self.verifier = verifier
+            self.validator = validator
+        }
+    }
+
+    /// - Parameter reconfigure: Given a config block that validated, the checks of the
+    ///   configuration it sets, used from the next block on.
     package init(
         channelID: String, ledger: Ledger, verifier: BlockVerifier, validator: BlockValidator, notifier: CommitNotifier, signal: BlockHeightSignal,
-        metrics: PeerMetrics, clock: any LedgerClock = SystemClock(), logger: Logger
+        metrics: PeerMetrics, clock: any LedgerClock = SystemClock(), logger: Logger,
+        reconfigure: (@Sendable (Common_Block) throws -> ConfiguredChecks)? = nil
     ) {
         self.channelID = channelID
         self.ledger = ledger
-        self.verifier = verifier
-        self.validator = validator
+        checks = Mutex(ConfiguredChecks(verifier: verifier, validator: validator))
+        self.reconfigure = reconfigure
         self.notifier = notifier
         self.signal = signal
         self.metrics = metrics
@@ -62,14 +79,21 @@ package final class BlockCommitter: Sendable {
             }
             (number, previousHash) = (height, previous.header.hash)
         }
-        _ = try verifier.verify(block, expectedNumber: number, previousHeaderHash: previousHash, at: clock.now)
+        _ = try checks.withLock { $0.verifier }.verify(block, expectedNumber: number, previousHeaderHash: previousHash, at: clock.now)
         lastVerified.withLock { $0 = (block.header.number, block.header.hash) }
     }
 
     /// The state-independent checks of a verified block's transactions (signatures), which may
     /// run while earlier blocks commit.
     package func prepare(_ block: Common_Block) async -> [PreparedTransaction] {
-        await validator.prepare(block)
+        await checks.withLock { $0.validator }.prepare(block)
+    }
+
+    /// Waits until block `number` is committed (false when the peer stops first). A config block
+    /// must be committed before the next block is verified and prepared under its configuration.
+    package func waitUntilCommitted(_ number: UInt64) async -> Bool {
+        let (height, overflow) = number.addingReportingOverflow(1)
+        return overflow ? false : await signal.wait(forHeight: height)
     }
 
     /// Validates a verified, prepared block against the state and commits it with its codes; then
@@ -77,13 +101,30 @@ package final class BlockCommitter: Sendable {
     package func commit(_ block: Common_Block, prepared: [PreparedTransaction]) async throws {
         let validationStart = ContinuousClock.now
         let blockStore = ledger.blockStore
-        let outcomes = try validator.resolve(prepared, blockNumber: block.header.number, reader: try ledger.state.makeReader()) { txID in
+        let outcomes = try checks.withLock { $0.validator }.resolve(prepared, blockNumber: block.header.number, reader: try ledger.state.makeReader()) { txID in
             try blockStore.transactionLocation(txID) != nil
         }
         var committed = block
         committed.setValidationCodes(outcomes.map(\.code))
+        // A valid config block: the checks of its configuration, made before the block commits so
+        // that a failure here leaves the ledger as it was.
+        var next: ConfiguredChecks?
+        if let reconfigure, outcomes.count == 1, outcomes[0].code == .valid, block.holdsConfigTransaction {
+            do {
+                next = try reconfigure(committed)
+            } catch {
+                logger.critical("the configuration of a valid config block cannot be put to use; the channel stops here", metadata: [
+                    "block": "\(block.header.number)", "error": "\(error)",
+                ])
+                throw error
+            }
+        }
         let commitStart = ContinuousClock.now
         try ledger.commit(committed)
+        if let next {
+            checks.withLock { $0 = next }
+            logger.notice("channel configuration updated", metadata: ["channel": "\(channelID)", "block": "\(block.header.number)"])
+        }
         let commitEnd = ContinuousClock.now
         metrics.recordCommit(
             channel: channelID, codes: outcomes.map(\.code), height: ledger.height,

@@ -27,6 +27,10 @@ package struct BlockValidator: Sendable {
     package let defaultPolicy: EndorsementPolicy
     /// This peer's own endorsements, whose signatures need no second ECDSA verification.
     package let own: OwnEndorsements?
+    /// Checks a CONFIG transaction against the channel's current configuration (its sequence is
+    /// the next one and its last update, signed under the current policies, produces it); throws
+    /// the reason it is refused. Nil: every CONFIG transaction is INVALID_CONFIG_TRANSACTION.
+    package var configurationCheck: (@Sendable (TransactionEnvelope) throws -> Void)?
 
     package init(
         channelID: String, membership: MembershipRegistry, lifecyclePolicy: EndorsementPolicy, defaultPolicy: EndorsementPolicy, own: OwnEndorsements? = nil
@@ -71,12 +75,15 @@ package struct BlockValidator: Sendable {
         let envelopes = block.data.data
         let checks = BlockSignatureChecks(membership: membership, own: own)
         let orderingTime = block.orderingTime
+
         let workers = max(1, min(workers, envelopes.count))
-        guard workers > 1 else { return envelopes.map { prepare($0, orderingTime: orderingTime, checks: checks) } }
+        // A CONFIG transaction counts only alone in its block (orderers never mix them).
+        let alone = envelopes.count == 1
+        guard workers > 1 else { return envelopes.map { prepare($0, orderingTime: orderingTime, checks: checks, alone: alone) } }
         return await withTaskGroup(of: [(Int, PreparedTransaction)].self) { group in
             for worker in 0..<workers {
                 group.addTask {
-                    stride(from: worker, to: envelopes.count, by: workers).map { ($0, prepare(envelopes[$0], orderingTime: orderingTime, checks: checks)) }
+                    stride(from: worker, to: envelopes.count, by: workers).map { ($0, prepare(envelopes[$0], orderingTime: orderingTime, checks: checks, alone: alone)) }
                 }
             }
             var prepared = [PreparedTransaction?](repeating: nil, count: envelopes.count)
@@ -98,6 +105,12 @@ package struct BlockValidator: Sendable {
         var results: [ValidatedTransaction] = []
         results.reserveCapacity(prepared.count)
         for (index, transaction) in prepared.enumerated() {
+            if case .configuration(let txID) = transaction {
+                let duplicate = try seen.contains(txID) || isCommitted(txID)
+                seen.insert(txID)
+                results.append(ValidatedTransaction(transactionID: txID, code: duplicate ? .duplicateTxid : .valid))
+                continue
+            }
             guard case .candidate(let txID, let endorsed, let signers) = transaction else {
                 if case .invalid(let txID, let code) = transaction { results.append(ValidatedTransaction(transactionID: txID, code: code)) }
                 continue
@@ -186,7 +199,7 @@ package struct BlockValidator: Sendable {
     /// With the block's `orderingTime` (the orderer's signed clock), a transaction whose
     /// timestamp is more than `Limits.transactionTimeWindow` from it is BAD_CHANNEL_HEADER: the
     /// time chaincode decided by cannot be stretched by the client beyond that window.
-    private func prepare(_ bytes: Data, orderingTime: Date?, checks: BlockSignatureChecks) -> PreparedTransaction {
+    private func prepare(_ bytes: Data, orderingTime: Date?, checks: BlockSignatureChecks, alone: Bool) -> PreparedTransaction {
         let transaction: TransactionEnvelope
         do {
             transaction = try TransactionEnvelope(serialized: bytes)
@@ -196,9 +209,7 @@ package struct BlockValidator: Sendable {
         let txID = transaction.channelHeader.txID
         if let code = Self.headerFailure(transaction) { return .invalid(transactionID: txID, code: code) }
         switch transaction.headerType {
-        case .endorserTransaction: break
-        // Configuration transactions are refused until channel configuration updates exist.
-        case .config: return .invalid(transactionID: txID, code: .invalidConfigTransaction)
+        case .endorserTransaction, .config: break
         default: return .invalid(transactionID: txID, code: .unsupportedTxPayload)
         }
         let timestamp = transaction.channelHeader.timestamp.instant
@@ -209,6 +220,13 @@ package struct BlockValidator: Sendable {
             signature: transaction.envelope.signature, over: transaction.envelope.payload, by: transaction.signatureHeader.creator, at: timestamp) != nil
         else { return .invalid(transactionID: txID, code: .badCreatorSignature) }
         guard txID == transaction.expectedTransactionID else { return .invalid(transactionID: txID, code: .badProposalTxid) }
+        if transaction.headerType == .config {
+            guard transaction.channelHeader.channelID == channelID else { return .invalid(transactionID: txID, code: .targetChainNotFound) }
+            guard alone, let configurationCheck, (try? configurationCheck(transaction)) != nil else {
+                return .invalid(transactionID: txID, code: .invalidConfigTransaction)
+            }
+            return .configuration(transactionID: txID)
+        }
         let endorsed: EndorserTransaction
         do {
             endorsed = try EndorserTransaction(boundTo: transaction)
@@ -326,6 +344,9 @@ package struct BlockValidator: Sendable {
 package enum PreparedTransaction: Sendable {
     case invalid(transactionID: String?, code: Protos_TxValidationCode)
     case candidate(transactionID: String, transaction: EndorserTransaction, endorsers: [PolicySigner])
+    /// A CONFIG transaction that the channel's configuration accepts.
+    case configuration(transactionID: String)
+
 }
 
 /// A transaction's validation code, with its txid when its header could be read.

@@ -84,6 +84,10 @@ package final class ChannelCommitter: Sendable {
                     try committer.verify(block)
                     await inFlight.acquire()
                     continuation.yield((block, Task { await committer.prepare(block) }))
+                    // The blocks after a config block are verified and validated under its configuration.
+                    if block.holdsConfigTransaction {
+                        guard await committer.waitUntilCommitted(block.header.number) else { throw CancellationError() }
+                    }
                 }
             }
             var status: Common_Status = .unknown

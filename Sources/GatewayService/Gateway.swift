@@ -47,13 +47,17 @@ package struct GatewayChannel: Sendable {
         /// simulation, the endorser itself in the same process).
         package let connection: any RemoteEndorser
 
+        /// Where the peer is reached (nil for an endorser in the same process).
+        package let endpoint: NodeAddress?
+
         package init(mspID: String, endpoint: NodeAddress, tls: MutualTLS) {
-            self.init(mspID: mspID, endorser: EndorserConnection(endpoint: endpoint, tls: tls))
+            self.init(mspID: mspID, endorser: EndorserConnection(endpoint: endpoint, tls: tls), endpoint: endpoint)
         }
 
-        package init(mspID: String, endorser: any RemoteEndorser) {
+        package init(mspID: String, endorser: any RemoteEndorser, endpoint: NodeAddress? = nil) {
             self.mspID = mspID
             connection = endorser
+            self.endpoint = endpoint
         }
     }
 

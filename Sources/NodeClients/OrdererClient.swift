@@ -86,6 +86,42 @@ package struct OrdererClient: Sendable {
         var seek = Orderer_SeekInfo()
         seek.start.specified.number = start
         seek.stop.specified.number = stop
+        return try seekEnvelope(channel: channel, seek: seek, signer: signer)
+    }
+
+    /// The channel's current config block (Fabric's `peer channel fetch config`): the newest
+    /// block names the last config block, which is then fetched.
+    package func configBlock(channel: String, signer: SigningIdentity) async throws -> Common_Block {
+        var seek = Orderer_SeekInfo()
+        seek.start.newest = Orderer_SeekNewest()
+        seek.stop.newest = Orderer_SeekNewest()
+        let request = try Self.seekEnvelope(channel: channel, seek: seek, signer: signer)
+        let newest: Common_Block? = try await withService { service in
+            try await service.deliver { writer in
+                try await writer.write(request)
+            } onResponse: { response in
+                for try await answer in response.messages {
+                    switch answer.type {
+                    case .block(let block): return block
+                    case .status(let status): throw OrdererClientError("the orderer answered \(status) to a request for channel '\(channel)'")
+                    case .none: continue
+                    }
+                }
+                return nil
+            }
+        }
+        guard let newest else { throw OrdererClientError("the orderer sent no block of channel '\(channel)'") }
+        let number = newest.lastConfigIndex ?? 0
+        if number == newest.header.number { return newest }
+        let (blocks, status) = try await deliver(channel: channel, start: number, stop: number, signer: signer)
+        guard let block = blocks.first, block.header.number == number else {
+            throw OrdererClientError("the orderer did not send config block \(number) of channel '\(channel)' (\(status))")
+        }
+        return block
+    }
+
+    private static func seekEnvelope(channel: String, seek: Orderer_SeekInfo, signer: SigningIdentity) throws -> Common_Envelope {
+        var seek = seek
         seek.behavior = .blockUntilReady
         var channelHeader = Common_ChannelHeader()
         channelHeader.type = Int32(Common_HeaderType.deliverSeekInfo.rawValue)
@@ -103,4 +139,10 @@ package struct OrdererClient: Sendable {
         envelope.signature = Data(try signer.sign(envelope.payload))
         return envelope
     }
+}
+
+/// A Deliver answer the client could not use.
+package struct OrdererClientError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -39,11 +39,14 @@ package final class PeerNode: Sendable {
     /// One joined channel: everything the services and background tasks of the peer use.
     package struct JoinedChannel: Sendable {
         let ledger: Ledger
-        let providers: [MembershipServiceProvider]
-        let resources: ChannelEndorsementResources
-        let blocks: ChannelBlocks
+        /// What the channel's configuration decides (replaced at each config block).
+        var providers: [MembershipServiceProvider]
+        var resources: ChannelEndorsementResources
+        var blocks: ChannelBlocks
         let notifier: CommitNotifier
-        let gateway: GatewayChannel?
+        var gateway: GatewayChannel?
+        /// The orderer endpoints the channel's committer and broadcaster use.
+        let ordererEndpoints: [String]
         /// Background work (committer, broadcaster), started when the peer runs.
         let tasks: [@Sendable () async -> Void]
     }
@@ -133,25 +136,113 @@ package final class PeerNode: Sendable {
         }
         services.withLock { services in
             services.channels[config.channelID] = channel
-            let providers = Dictionary(services.channels.values.flatMap(\.providers).map { ($0.mspID, $0) }, uniquingKeysWith: { first, _ in first })
-            services.endorser = EndorsementService(
-                signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: services.channels.mapValues(\.resources),
-                timestampSkew: TimeInterval(configuration.proposalTimestampSkewSeconds), ownSignatures: ownSignatures)
-            let gatewayChannels = services.channels.compactMapValues(\.gateway)
-            services.gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
-                ? Gateway(endorser: services.endorser, channels: gatewayChannels, logger: logger) : nil
+            rebuild(&services)
         }
         for task in channel.tasks { taskInbox.continuation.yield(task) }
         logger.notice("joined channel", metadata: ["channel": "\(config.channelID)", "height": "\(channel.ledger.height)"])
         return (config.channelID, channel.ledger.height)
     }
 
-    private func makeChannel(
-        config: ChannelConfig, genesis: Common_Block, chaincodes installed: [(name: String, version: String)], source: String
-    ) throws -> JoinedChannel {
+    /// The endorser and the gateway over the channels joined, after a join or a configuration change.
+    private func rebuild(_ services: inout Services) {
+        let providers = Dictionary(services.channels.values.flatMap(\.providers).map { ($0.mspID, $0) }, uniquingKeysWith: { first, _ in first })
+        services.endorser = EndorsementService(
+            signer: signer, membership: MembershipRegistry(Array(providers.values)), channels: services.channels.mapValues(\.resources),
+            timestampSkew: TimeInterval(configuration.proposalTimestampSkewSeconds), ownSignatures: ownSignatures)
+        let gatewayChannels = services.channels.compactMapValues(\.gateway)
+        services.gateway = configuration.roles.contains(.endorser) && configuration.roles.contains(.committer)
+            ? Gateway(endorser: services.endorser, channels: gatewayChannels, logger: logger) : nil
+    }
+
+    /// What a channel configuration decides on this peer: who is a member (MSPs with their CAs
+    /// and CRLs), who may propose and read, the policies blocks and transactions are validated
+    /// under, and the other organizations' peers the gateway asks.
+    private struct ConfiguredParts {
+        let providers: [MembershipServiceProvider]
+        let membership: MembershipRegistry
+        let writers: EndorsementPolicy
+        let readers: EndorsementPolicy
+        let blockReaders: EndorsementPolicy
+        let verifier: BlockVerifier
+        let validator: BlockValidator
+        /// The anchor peers of the other organizations: (MSP id, endpoint, TLS).
+        let remotePeers: [(mspID: String, endpoint: NodeAddress, tls: MutualTLS)]
+    }
+
+    private func configuredParts(_ config: ChannelConfig) throws -> ConfiguredParts {
         let organizations = config.applicationOrganizations + config.ordererOrganizations
         let providers = try organizations.map { try MembershipServiceProvider($0.msp) }
         let membership = MembershipRegistry(providers)
+        var validator = BlockValidator(
+            channelID: config.channelID, membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy,
+            own: OwnEndorsements(identity: signer.serialized, signatures: ownSignatures))
+        validator.configurationCheck = { transaction in
+            _ = try ConfigUpdateProcessor(current: config).verify(
+                try ConfigUpdateProcessor.configEnvelope(of: transaction), at: transaction.channelHeader.timestamp.instant)
+        }
+        var remotePeers: [(mspID: String, endpoint: NodeAddress, tls: MutualTLS)] = []
+        for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
+            let peerTLS = MutualTLS(
+                certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
+                trustedCAPEMs: try organization.tlsRootCertificates.map { try $0.serializeAsPEM().pemString })
+            remotePeers += organization.anchorPeers.compactMap(NodeAddress.init).map { (organization.mspID, $0, peerTLS) }
+        }
+        return ConfiguredParts(
+            providers: providers, membership: membership,
+            writers: .or(config.applicationOrganizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }),
+            readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }),
+            blockReaders: config.blockReadersPolicy,
+            verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
+            validator: validator, remotePeers: remotePeers)
+    }
+
+    /// Puts the configuration of a valid config block of `channelID` to use: the channel's
+    /// members, policies and anchor peers for endorsement, the gateway and Deliver; returns the
+    /// checks its committer uses from the next block on.
+    private func reconfigure(channelID: String, block: Common_Block) throws -> BlockCommitter.ConfiguredChecks {
+        let config = try ChannelConfig(block: block)
+        let parts = try configuredParts(config)
+        let logger = logger
+        services.withLock { services in
+            guard var channel = services.channels[channelID] else { return }
+            channel.providers = parts.providers
+            // `_lifecycle` counts approvals among the organizations of the new configuration.
+            let old = channel.resources
+            var chaincodes = old.chaincodes
+            chaincodes[ChaincodeDefinition.namespace] = (
+                ChaincodeDefinition.lifecycleVersion, LifecycleContract(organizations: config.applicationOrganizations.map(\.mspID)))
+            channel.resources = ChannelEndorsementResources(state: old.state, history: old.history, isCommitted: old.isCommitted, chaincodes: chaincodes)
+            channel.resources.membership = parts.membership
+            channel.resources.writers = parts.writers
+            channel.blocks = ChannelBlocks(
+                ledger: channel.ledger, signal: channel.blocks.signal, membership: parts.membership, readers: parts.readers, blockReaders: parts.blockReaders)
+            if let gateway = channel.gateway {
+                // Connections to anchor peers that stay are kept; those of peers that left are closed.
+                var kept = gateway.remotePeers
+                let remotePeers = parts.remotePeers.map { wanted in
+                    if let index = kept.firstIndex(where: { $0.mspID == wanted.mspID && $0.endpoint == wanted.endpoint }) { return kept.remove(at: index) }
+                    return GatewayChannel.RemotePeer(mspID: wanted.mspID, endpoint: wanted.endpoint, tls: wanted.tls)
+                }
+                for gone in kept { gone.connection.close() }
+                channel.gateway = GatewayChannel(
+                    remotePeers: remotePeers, submitter: gateway.submitter, validator: parts.validator, state: gateway.state, notifier: gateway.notifier,
+                    blocks: channel.blocks, precheck: gateway.precheck)
+            }
+            if config.ordererAddresses != channel.ordererEndpoints {
+                logger.warning("the channel's orderer endpoints changed; this peer uses the new ones from its next start", metadata: [
+                    "channel": "\(channelID)", "endpoints": "\(config.ordererAddresses)",
+                ])
+            }
+            services.channels[channelID] = channel
+            rebuild(&services)
+        }
+        return BlockCommitter.ConfiguredChecks(verifier: parts.verifier, validator: parts.validator)
+    }
+
+    private func makeChannel(
+        config genesisConfig: ChannelConfig, genesis: Common_Block, chaincodes installed: [(name: String, version: String)], source: String
+    ) throws -> JoinedChannel {
+        var config = genesisConfig
         var chaincodes: [String: (version: String, contract: any Contract)] = [:]
         for chaincode in installed {
             if let builtIn = builtInChaincodes[chaincode.name] {
@@ -171,10 +262,14 @@ package final class PeerNode: Sendable {
             } else if try ledger.blockStore.block(number: 0)?.header.hash != genesis.header.hash {
                 throw ConfigError(.invalidValue, file: source, line: nil, field: "", reason: "the ledger on disk was started from another genesis block")
             }
+            // The configuration as of the last config block committed (the genesis block's at first).
+            config = try ChannelConfig.latest(height: ledger.height) { try ledger.blockStore.block(number: $0) }.config
         } catch {
             try? ledger.close()
             throw error
         }
+        let parts = try configuredParts(config)
+        let membership = parts.membership
         var resources = ChannelEndorsementResources(
             state: ledger.state,
             history: { namespace, key in
@@ -185,49 +280,43 @@ package final class PeerNode: Sendable {
             isCommitted: { txID in try ledger.blockStore.transactionLocation(txID) != nil },
             chaincodes: chaincodes)
         resources.membership = membership
-        resources.writers = .or(config.applicationOrganizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) })
+        resources.writers = parts.writers
         metrics.setHeight(channel: config.channelID, height: ledger.height)
         let blockStore = ledger.blockStore
         let notifier = CommitNotifier { txID in
             try blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
         }
         let blocks = ChannelBlocks(
-            ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership,
-            readers: .or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) }),
-            blockReaders: config.blockReadersPolicy)
+            ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership, readers: parts.readers, blockReaders: parts.blockReaders)
         guard configuration.roles.contains(.committer) else {
-            return JoinedChannel(ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: nil, tasks: [])
+            return JoinedChannel(
+                ledger: ledger, providers: parts.providers, resources: resources, blocks: blocks, notifier: notifier, gateway: nil,
+                ordererEndpoints: config.ordererAddresses, tasks: [])
         }
         let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
         let ordererTLS = MutualTLS(
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
             trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
-        let validator = BlockValidator(
-            channelID: config.channelID, membership: membership, lifecyclePolicy: config.lifecycleEndorsementPolicy, defaultPolicy: config.chaincodeEndorsementPolicy,
-            own: OwnEndorsements(identity: signer.serialized, signatures: ownSignatures))
+        let validator = parts.validator
+        let channelID = config.channelID
         let committer = ChannelCommitter(
             committer: BlockCommitter(
-                channelID: config.channelID, ledger: ledger,
-                verifier: BlockVerifier(membership: membership, blockValidationPolicy: config.blockValidationPolicy),
-                validator: validator, notifier: notifier, signal: blocks.signal, metrics: metrics, logger: logger),
+                channelID: channelID, ledger: ledger, verifier: parts.verifier, validator: validator, notifier: notifier, signal: blocks.signal,
+                metrics: metrics, logger: logger,
+                reconfigure: { [weak self] block in
+                    guard let self else { throw CancellationError() }
+                    return try self.reconfigure(channelID: channelID, block: block)
+                }),
             sources: endpoints.map { DeliverBlockSource(endpoint: $0, tls: ordererTLS, signer: signer) }, logger: logger)
-        var remotePeers: [GatewayChannel.RemotePeer] = []
-        for organization in config.applicationOrganizations where organization.mspID != configuration.mspID {
-            let peerTLS = MutualTLS(
-                certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
-                trustedCAPEMs: try organization.tlsRootCertificates.map { try $0.serializeAsPEM().pemString })
-            remotePeers += organization.anchorPeers.compactMap(NodeAddress.init).map {
-                GatewayChannel.RemotePeer(mspID: organization.mspID, endpoint: $0, tls: peerTLS)
-            }
-        }
+        let remotePeers = parts.remotePeers.map { GatewayChannel.RemotePeer(mspID: $0.mspID, endpoint: $0.endpoint, tls: $0.tls) }
         let broadcaster = OrdererBroadcaster(endpoints: endpoints, tls: ordererTLS, logger: logger)
         var gateway = GatewayChannel(
             remotePeers: remotePeers, submitter: TransactionSubmitter(broadcaster: broadcaster, notifier: notifier, logger: logger), validator: validator,
             state: ledger.state, notifier: notifier, blocks: blocks)
         if configuration.earlyAbort { gateway.precheck = ReadConflictPrecheck() }
         return JoinedChannel(
-            ledger: ledger, providers: providers, resources: resources, blocks: blocks, notifier: notifier, gateway: gateway,
-            tasks: [{ await committer.run() }, { await broadcaster.run() }])
+            ledger: ledger, providers: parts.providers, resources: resources, blocks: blocks, notifier: notifier, gateway: gateway,
+            ordererEndpoints: config.ordererAddresses, tasks: [{ await committer.run() }, { await broadcaster.run() }])
     }
 
     /// Validates an admin request: signed by an admin of the peer's own organization, recently.

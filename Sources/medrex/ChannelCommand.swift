@@ -11,7 +11,7 @@ import GatewayService
 import NodeClients
 
 struct ChannelCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "channel", abstract: "Channels.", subcommands: [Create.self, Join.self, List.self])
+    static let configuration = CommandConfiguration(commandName: "channel", abstract: "Channels.", subcommands: [Create.self, Join.self, List.self, Config.self, Update.self, SignUpdate.self, SubmitUpdate.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
