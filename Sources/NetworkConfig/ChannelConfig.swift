@@ -188,6 +188,11 @@ extension ChannelConfig {
         return .or((application + ordering).map { .signedBy($0) })
     }
 
+    /// The TLS root CAs (PEM) of every organization of the channel, which its nodes' servers trust.
+    package var tlsRootCertificatePEMs: [String] {
+        (applicationOrganizations + ordererOrganizations).flatMap { $0.tlsRootCertificates.compactMap { try? $0.serializeAsPEM().pemString } }
+    }
+
     /// The endorsement policy of chaincodes without one of their own: the channel's, or else a
     /// majority of the application organizations' peers (Fabric's `MAJORITY Endorsement`).
     package var chaincodeEndorsementPolicy: EndorsementPolicy {

@@ -28,6 +28,8 @@ package final class OrdererNode: Sendable {
     /// followers can forward Broadcast to the leader.
     private let ordererTLSRootPEMs: [String]
     private let databases: [RocksDatabase]
+    /// The client CAs the server trusts: orderer.yaml's and those of every channel's organizations.
+    private let serverTrust = ServerTrust()
     let logger: Logger
     package let metrics = OrdererMetrics()
     private let stop = GracefulServerStop()
@@ -70,8 +72,17 @@ package final class OrdererNode: Sendable {
             var settings = try ChannelOrderingSettings(config: latest)
             settings.reordersByDependencies = configuration.reorderBlocks
             settings.batchIdleTimeout = configuration.batchIdleTimeoutMilliseconds.map { .milliseconds($0) }
+            try serverTrust.setChannel(channelID, rootPEMs: latest.tlsRootCertificatePEMs)
+            let (serverTrust, logger) = (self.serverTrust, self.logger)
             let onBlockStored: @Sendable (Common_Block) -> Void = { block in
                 metrics.blockStored(channel: channelID, number: block.header.number, envelopes: block.data.data.count)
+                // A stored config block is valid (cut by this orderer or verified): its organizations' clients may connect.
+                guard block.holdsConfigTransaction, let config = try? ChannelConfig(block: block) else { return }
+                do {
+                    try serverTrust.setChannel(channelID, rootPEMs: config.tlsRootCertificatePEMs)
+                } catch {
+                    logger.error("the TLS roots of a new channel configuration cannot be used", metadata: ["channel": "\(channelID)", "error": "\(error)"])
+                }
             }
             let making = ChainMaking(
                 configuration: configuration, channel: latest, genesis: genesis, settings: settings, lastConfigNumber: lastConfigNumber, blockStore: blockStore, signer: signer,
@@ -101,7 +112,8 @@ package final class OrdererNode: Sendable {
         let tls = MutualTLS(
             certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: configuration.tlsClientRootCAs,
             trustedCAPEMs: ordererTLSRootPEMs, options: configuration.tlsOptions)
-        let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
+        let transport = try NodeServerTransport(
+            host: configuration.listenHost, port: configuration.listenPort, tls: tls, context: try serverTrust.makeContext(base: tls))
         let server = GRPCServer(transport: transport, services: [AtomicBroadcastService(chains: chains, clock: { Date() }, metrics: metrics, shutdown: stop.signal)])
         let chains = self.chains
         var operations: OperationsServer?

@@ -63,6 +63,8 @@ package final class PeerNode: Sendable {
     /// Background tasks of channels joined after `run` started; `run` starts them.
     private let taskInbox: (stream: AsyncStream<@Sendable () async -> Void>, continuation: AsyncStream<@Sendable () async -> Void>.Continuation)
     private let joining = Mutex(false)
+    /// The client CAs the server trusts: peer.yaml's and those of every joined channel's organizations.
+    private let serverTrust = ServerTrust()
     /// The endorsements this peer signed, so its committer need not verify them again.
     private let ownSignatures = OwnSignatures()
 
@@ -202,6 +204,7 @@ package final class PeerNode: Sendable {
     private func reconfigure(channelID: String, block: Common_Block) throws -> BlockCommitter.ConfiguredChecks {
         let config = try ChannelConfig(block: block)
         let parts = try configuredParts(config)
+        try serverTrust.setChannel(channelID, rootPEMs: config.tlsRootCertificatePEMs)
         let logger = logger
         services.withLock { services in
             guard var channel = services.channels[channelID] else { return }
@@ -269,6 +272,7 @@ package final class PeerNode: Sendable {
             throw error
         }
         let parts = try configuredParts(config)
+        try serverTrust.setChannel(config.channelID, rootPEMs: config.tlsRootCertificatePEMs)
         let membership = parts.membership
         var resources = ChannelEndorsementResources(
             state: ledger.state,
@@ -351,7 +355,8 @@ package final class PeerNode: Sendable {
     /// then its store), every channel's committer and broadcaster (channels joined later too), its
     /// operations endpoint and its RPC server (stopped first: open RPCs finish before the rest stops).
     func parts() async throws -> [any Service] {
-        let transport = try NodeServerTransport(host: configuration.listenHost, port: configuration.listenPort, tls: tls)
+        let transport = try NodeServerTransport(
+            host: configuration.listenHost, port: configuration.listenPort, tls: tls, context: try serverTrust.makeContext(base: tls))
         let current: @Sendable () -> Services = { self.currentServices }
         var rpcServices: [any RegistrableRPCService] = [
             PeerDeliverService(channels: { current().blocks }),

@@ -29,12 +29,16 @@ package final class NodeServerTransport: ListeningServerTransport {
     private let requestBytesMax: Int
 
     /// A server on `host:port` (port 0: any free port, see `listeningAddress`).
-    package init(host: String, port: Int, tls: MutualTLS, requestBytesMax: Int = NodeServerTransport.requestBytesMax) throws {
+    /// - Parameter context: The TLS context new connections get (by default one made from `tls`,
+    ///   never replaced).
+    package init(
+        host: String, port: Int, tls: MutualTLS, context: ServerTLSContext? = nil, requestBytesMax: Int = NodeServerTransport.requestBytesMax
+    ) throws {
         var config = HTTP2ServerTransport.Custom<TLSListenerFactory>.Config.defaults
         config.http2.maxConcurrentStreams = ServerTransportSettings.concurrentStreamsMax
         config.rpc.maxRequestPayloadSize = max(requestBytesMax, Self.transportRequestBytesMax)
         let factory = TLSListenerFactory(
-            host: host, port: port, context: try tls.serverContext(),
+            host: host, port: port, context: try context ?? ServerTLSContext(tls),
             handshakeTimeout: .seconds(Int64(tls.options.handshakeTimeoutSeconds)),
             eventLoopGroup: MultiThreadedEventLoopGroup.singletonMultiThreadedEventLoopGroup)
         self.underlying = HTTP2ServerTransport.Custom(listenerFactory: factory, config: config)
@@ -76,12 +80,12 @@ package final class NodeServerTransport: ListeningServerTransport {
     }
 }
 
-/// Listens on a TCP address; each accepted connection gets a TLS handler from one shared context,
+/// Listens on a TCP address; each accepted connection gets a TLS handler from the current context,
 /// a handshake deadline, then gRPC's HTTP/2 pipeline.
 package struct TLSListenerFactory: HTTP2ServerTransport.ListenerFactory {
     let host: String
     let port: Int
-    let context: NIOSSLContext
+    let context: ServerTLSContext
     let handshakeTimeout: TimeAmount
     package let eventLoopGroup: any EventLoopGroup
 
@@ -96,7 +100,7 @@ package struct TLSListenerFactory: HTTP2ServerTransport.ListenerFactory {
             .serverChannelInitializer { channel in listenerConfigurator.configure(channel: channel) }
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context.context))
                     try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadline(timeout: handshakeTimeout))
                 }.flatMap {
                     connectionConfigurator.configure(channel: channel, tls: .configured(requireALPN: false))

@@ -92,4 +92,111 @@ import X509
             }
         }
     }
+
+    @Test func aThirdHospitalJoinsTheRunningNetworkAndEndorsesUnderAPolicyThatNamesIt() async throws {
+        let network = try await LocalTestNetwork.start()
+        defer { network.stopAll() }
+        let channel = network.channel
+        let medrex = ChildProcess.medrex
+        // ClinicC is added to network.yaml; generating again keeps the hospitals' CAs and makes ClinicC's.
+        let (peerPort, operationsPort) = (try ChildProcess.freePort(), try ChildProcess.freePort())
+        let networkFile = network.work.appendingPathComponent("network.yaml")
+        var text = try String(contentsOf: networkFile, encoding: .utf8)
+        let clinic = """
+          - name: ClinicC
+            mspID: ClinicCMSP
+            domain: clinic-c.test
+            peers: [{ name: peer0, port: \(peerPort), operationsPort: \(operationsPort) }]
+            admins: [{ name: admin }]
+            users:
+              - name: dr-ito
+                attributes: { role: consulting_doctor, specialty: oncology, hospital: ClinicC }
+        channels:
+        """
+        text = text.replacingOccurrences(of: "channels:\n", with: clinic + "\n")
+        try text.write(to: networkFile, atomically: true, encoding: .utf8)
+        let generated = try await ChildProcess.run(medrex, ["crypto", "generate", "--config", networkFile.path, "--output", network.crypto.path, "--force"])
+        try #require(generated.status == 0, "\(generated.output)")
+        let clinicMSP = CryptoMaterialLayout(root: network.crypto, organization: "ClinicC").organizationMSP.directory.path
+
+        // HospitalA's admin makes the update, HospitalB's admin signs it, either submits it.
+        let file = network.work.appendingPathComponent("add-clinic.pb").path
+        let made = try await ChildProcess.run(medrex, ["channel", "update"] + callerOptions(network, org: "HospitalA") + [
+            "--add-org", "ClinicCMSP=\(clinicMSP)", "--anchor-peer", "ClinicCMSP=127.0.0.1:\(peerPort)", "--output", file,
+        ])
+        #expect(made.status == 0 && made.output.contains("[Groups] /Channel/Application/ClinicCMSP: added"), "\(made.output)")
+        let heightBefore = try await network.height(peer: 0)
+        // One admin of two is not a majority of the Application admins: refused, nothing changes.
+        let early = try await ChildProcess.run(medrex, ["channel", "submit-update"] + callerOptions(network, org: "HospitalA") + ["--file", file])
+        #expect(early.status != 0 && early.output.contains("/Channel/Application"), "\(early.output)")
+        let signed = try await ChildProcess.run(medrex, [
+            "channel", "sign-update", "--crypto", network.crypto.path, "--org", "HospitalB", "--msp-id", "HospitalBMSP", "--file", file,
+        ])
+        #expect(signed.status == 0 && signed.output.contains("2 signatures"), "\(signed.output)")
+        let submitted = try await ChildProcess.run(medrex, ["channel", "submit-update"] + callerOptions(network, org: "HospitalB") + ["--file", file])
+        #expect(submitted.status == 0, "\(submitted.output)")
+        for peer in 0..<2 { try await network.waitForHeight(heightBefore + 1, peer: peer) }
+
+        // ClinicC's peer starts with no channel and joins from the genesis block; it catches up
+        // from the orderer through the config block that added its organization.
+        var render = NetworkRenderer.Options()
+        render.crypto = network.crypto.path
+        render.chaincodes = [("kv", "1.0")]
+        let nodes = network.work.appendingPathComponent("nodes")
+        for rendered in try NetworkRenderer(network: try NetworkDescription.load(file: networkFile.path), options: render).render() where rendered.path.hasSuffix("peer0-ClinicC.yaml") {
+            try Data(rendered.contents.utf8).write(to: nodes.appendingPathComponent(rendered.path))
+        }
+        let clinicPeer = Daemon(
+            arguments: ["peer", "start", "--config", nodes.appendingPathComponent("127.0.0.1/peer0-ClinicC.yaml").path], logFile: network.work.appendingPathComponent("peer0-ClinicC.log"))
+        try clinicPeer.start()
+        defer { clinicPeer.stop() }
+        // It serves (unhealthy until it joins a channel).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (try? await HTTP.get("http://127.0.0.1:\(operationsPort)/healthz")) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        let joined = try await ChildProcess.run(medrex, [
+            "channel", "join", "--crypto", network.crypto.path, "--org", "ClinicC", "--msp-id", "ClinicCMSP", "--peer", "127.0.0.1:\(peerPort)",
+            "--genesis", nodes.appendingPathComponent("127.0.0.1/carechannel.block").path, "--chaincode", "kv:1.0",
+        ])
+        #expect(joined.status == 0, "\(joined.output)\n\(clinicPeer.log)")
+        let caughtUp = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < caughtUp {
+            let metrics = (try? await HTTP.get("http://127.0.0.1:\(operationsPort)/metrics").body) ?? ""
+            if metrics.contains("medrex_ledger_height_blocks{channel=\"\(channel)\"} \(heightBefore + 1)") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(clinicPeer.log.contains("channel configuration updated"), "\(clinicPeer.log)")
+
+        // kv's definition moves to a policy that needs ClinicC: two of the three organizations approve.
+        let policy = "AND('HospitalAMSP.peer', 'ClinicCMSP.peer')"
+        let steps: [(org: String, port: Int, peerOrg: String, step: String)] = [
+            ("HospitalA", network.peers[0].port, "HospitalA", "approve"), ("ClinicC", peerPort, "ClinicC", "approve"),
+            ("HospitalA", network.peers[0].port, "HospitalA", "commit"),
+        ]
+        for (org, port, peerOrg, step) in steps {
+            let admin = try CryptoMaterialLoader.loadSigningIdentity(
+                CryptoMaterialLayout(root: network.crypto, organization: org).member(kind: .user, name: "admin").msp, mspID: "\(org)MSP")
+            try await GatewayClient.withConnection(
+                host: "127.0.0.1", port: port, tls: network.clientTLS(org: org, user: "admin", trusting: peerOrg), signer: admin
+            ) { gateway in
+                let txID = try await gateway.submit(channel: channel, chaincode: ChaincodeDefinition.namespace, arguments: [step, "kv", "1.0", "2", policy])
+                #expect(try await gateway.commitStatus(channel: channel, transactionID: txID).result == .valid, "\(step) by \(org)")
+            }
+        }
+        // HospitalA's gateway now asks ClinicC's peer (an anchor peer of the new configuration).
+        let txID = try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+            let txID = try await gateway.submit(channel: channel, chaincode: "kv", arguments: ["put", "shared-with-clinic", "1"])
+            #expect(try await gateway.commitStatus(channel: channel, transactionID: txID).result == .valid)
+            return txID
+        }
+        // ClinicC's own clinician reads it through ClinicC's peer once it has the block.
+        let doctor = try CryptoMaterialLoader.loadSigningIdentity(
+            CryptoMaterialLayout(root: network.crypto, organization: "ClinicC").member(kind: .user, name: "dr-ito").msp, mspID: "ClinicCMSP")
+        try await GatewayClient.withConnection(
+            host: "127.0.0.1", port: peerPort, tls: network.clientTLS(org: "ClinicC", user: "dr-ito", trusting: "ClinicC"), signer: doctor
+        ) { gateway in
+            #expect(try await gateway.commitStatus(channel: channel, transactionID: txID).result == .valid)
+            let value = try await gateway.evaluate(channel: channel, chaincode: "kv", arguments: ["get", "shared-with-clinic"])
+            #expect(String(decoding: value.payload, as: UTF8.self) == "1")
+        }
+    }
 }
