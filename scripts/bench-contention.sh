@@ -6,9 +6,9 @@
 #
 #   MEDREX_REORDER=true MEDREX_EARLY_ABORT=true scripts/bench-contention.sh [transfer|hot ...]
 #
-#   MEDREX_REORDER        orderer.yaml reorderBlocks (default false)
+#   MEDREX_REORDER        the channel's reorderBlocks (default false)
 #   MEDREX_EARLY_ABORT    peer.yaml earlyAbort of both peers (default false)
-#   MEDREX_IDLE_CUT       orderer.yaml batchIdleTimeout, e.g. 2ms (default: none)
+#   MEDREX_IDLE_CUT       the channel's batch idleTimeout, e.g. 2ms (default: none)
 #   MEDREX_BENCH_SECONDS  seconds per workload (default 20)
 #   MEDREX_BENCH_CLIENTS  client counts to run each workload at, e.g. "64 256 512 1024"
 #                         (default 512 for transfer and put, 256 for hot)
@@ -49,14 +49,20 @@ trap 'exit 130' INT TERM
 
 # network-config/network.yaml's devchannel with the batch timeout asked for; the nodes' files are
 # rendered from it (medrex network render) with the switches asked for, beside the genesis block.
+# The ordering switches are the channel's (network.yaml), not the orderer's.
 sed -e "s/timeout: 250ms/timeout: $timeout/" network-config/network.yaml >"$run/network.yaml"
+if [ -n "$idle" ]; then
+    sed -i -e "s/^\( *\)timeout: $timeout\$/&\n\1idleTimeout: $idle/" "$run/network.yaml"
+fi
+if [ "$reorder" = true ]; then
+    sed -i -e "/^  - name: devchannel/a\    reorderBlocks: true" "$run/network.yaml"
+fi
 "$medrex" crypto generate --config "$run/network.yaml" --output "$run/crypto" --force >/dev/null
 nodes="$run/nodes/127.0.0.1"
 mkdir -p "$nodes"
 "$medrex" channel create --config "$run/network.yaml" --channel devchannel --crypto "$run/crypto" --output "$nodes/devchannel.block" >/dev/null
 render=(--channel devchannel --crypto "$run/crypto" --chaincode kv:1.0 --chaincode accounts:1.0 --chaincode counters:1.0
-        --orderer-setting "reorderBlocks=$reorder" --peer-setting "earlyAbort=$early")
-[ -z "$idle" ] || render+=(--orderer-setting "batchIdleTimeout=$idle")
+        --peer-setting "earlyAbort=$early")
 "$medrex" network render --config "$run/network.yaml" --output "$run/nodes" "${render[@]}" >/dev/null
 # The channel's orderer and peer addresses and operations ports are network.yaml's.
 "$medrex" orderer start --config "$nodes/orderer0.yaml" >"$run/orderer0.log" 2>&1 &

@@ -52,8 +52,6 @@ private let ordererYAML = """
     data: orderer0
     operations: 127.0.0.1:9440
     channels: [devchannel.block]
-    reorderBlocks: true
-    batchIdleTimeout: 50ms
     etcd:
       endpoints: [127.0.0.1:2379, 127.0.0.1:2380]
       advertise: 127.0.0.1:7050

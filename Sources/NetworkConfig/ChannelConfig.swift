@@ -22,6 +22,8 @@ package struct ChannelConfig: Sendable {
     package let ordererOrganizations: [Organization]
     package let batch: NetworkDescription.BatchSettings
     package let consensusType: String
+    /// Medrex's ordering switches (reordering, idle cut), from the ConsensusType value's metadata.
+    package let ordering: NetworkDescription.OrderingSwitches
     package let ordererAddresses: [String]
     /// The channel's default chaincode endorsement policy, when the block carries one.
     package let endorsementPolicy: EndorsementPolicy?
@@ -73,7 +75,14 @@ package struct ChannelConfig: Sendable {
         batch = NetworkDescription.BatchSettings(
             maxMessageCount: Int(batchSize.maxMessageCount), absoluteMaxBytes: Int(batchSize.absoluteMaxBytes),
             preferredMaxBytes: Int(batchSize.preferredMaxBytes), timeoutMilliseconds: milliseconds)
-        consensusType = orderer.values["ConsensusType"].flatMap { try? Orderer_ConsensusType(serializedBytes: $0.value) }?.type ?? ""
+        let consensus = orderer.values["ConsensusType"].flatMap { try? Orderer_ConsensusType(serializedBytes: $0.value) }
+        consensusType = consensus?.type ?? ""
+        // Only Medrex's consensus types carry the switches (Fabric's etcdraft and BFT carry their own metadata).
+        let medrex = ["solo", "etcd"].contains(consensusType)
+        guard let ordering = medrex ? Self.ordering(metadata: consensus?.metadata ?? Data()) : NetworkDescription.OrderingSwitches() else {
+            throw fail("the ConsensusType metadata does not hold valid Medrex ordering switches")
+        }
+        self.ordering = ordering
         var addresses = root.values["OrdererAddresses"].flatMap { try? Common_OrdererAddresses(serializedBytes: $0.value) }?.addresses ?? []
         for group in orderer.groups.values {
             addresses += group.values["Endpoints"].flatMap { try? Common_OrdererAddresses(serializedBytes: $0.value) }?.addresses ?? []
@@ -103,6 +112,35 @@ package struct ChannelConfig: Sendable {
             throw ConfigError(.invalidValue, file: "ledger", line: nil, field: "", reason: "the ledger lacks its last config block \(number)")
         }
         return (try ChannelConfig(block: configBlock), number)
+    }
+
+    /// The ConsensusType metadata that carries `ordering` (empty when both switches are off): a
+    /// `google.protobuf.Struct` with `reorderBlocks` (bool) and `batchIdleTimeout` (`"2ms"`).
+    /// Protobuf, so that Fabric's configtxlator, which decodes the metadata of consensus types
+    /// other than its own as an empty message, still decodes the configuration.
+    package static func orderingMetadata(_ ordering: NetworkDescription.OrderingSwitches) throws -> Data {
+        guard ordering != NetworkDescription.OrderingSwitches() else { return Data() }
+        var metadata = Google_Protobuf_Struct()
+        metadata.fields["reorderBlocks"] = Google_Protobuf_Value(boolValue: ordering.reorderBlocks)
+        if let idle = ordering.idleTimeoutMilliseconds { metadata.fields["batchIdleTimeout"] = Google_Protobuf_Value(stringValue: "\(idle)ms") }
+        return try metadata.serializedData()
+    }
+
+    /// The switches in a ConsensusType metadata; nil when it holds something else.
+    static func ordering(metadata: Data) -> NetworkDescription.OrderingSwitches? {
+        guard !metadata.isEmpty else { return NetworkDescription.OrderingSwitches() }
+        guard let fields = (try? Google_Protobuf_Struct(serializedBytes: metadata))?.fields, Set(fields.keys).isSubset(of: ["reorderBlocks", "batchIdleTimeout"])
+        else { return nil }
+        var ordering = NetworkDescription.OrderingSwitches()
+        if let value = fields["reorderBlocks"] {
+            guard case .boolValue(let reorder) = value.kind else { return nil }
+            ordering.reorderBlocks = reorder
+        }
+        if let value = fields["batchIdleTimeout"] {
+            guard case .stringValue(let text) = value.kind, let idle = milliseconds(text), idle >= 1 else { return nil }
+            ordering.idleTimeoutMilliseconds = idle
+        }
+        return ordering
     }
 
     /// The name of the channel-level policy that says who may read full blocks.

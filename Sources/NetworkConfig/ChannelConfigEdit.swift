@@ -21,6 +21,8 @@ package enum ChannelConfigEdit: Sendable {
     /// Adds or removes a TLS root CA certificate (PEM) of an organization.
     case addTLSRootCertificate(mspID: String, pem: String)
     case removeTLSRootCertificate(mspID: String, pem: String)
+    /// Changes Medrex's ordering switches (nil: unchanged; an idle timeout of 0 turns it off).
+    case setOrdering(reorderBlocks: Bool?, idleTimeoutMilliseconds: Int?)
     /// Changes the orderer's batch settings (nil: unchanged).
     case setBatch(maxMessageCount: Int?, absoluteMaxBytes: Int?, preferredMaxBytes: Int?, timeoutMilliseconds: Int?)
 
@@ -68,6 +70,22 @@ package enum ChannelConfigEdit: Sendable {
             try Self.editMSP(mspID, in: &root) { $0.tlsRootCerts.append(Data(pem.utf8)) }
         case .removeTLSRootCertificate(let mspID, let pem):
             try Self.editMSP(mspID, in: &root) { msp in msp.tlsRootCerts.removeAll { Self.samePEM($0, pem) } }
+        case .setOrdering(let reorder, let idle):
+            guard var orderer = root.groups["Orderer"], var consensus = orderer.values["ConsensusType"].flatMap({ try? Orderer_ConsensusType(serializedBytes: $0.value) }),
+                var ordering = ChannelConfig.ordering(metadata: consensus.metadata)
+            else { throw Self.fail("the configuration has no Orderer ConsensusType with Medrex ordering switches") }
+            if let reorder { ordering.reorderBlocks = reorder }
+            if let idle {
+                guard idle >= 0, idle <= 60_000 else { throw Self.fail("the idle timeout must be between 0 (off) and 60000 ms") }
+                ordering.idleTimeoutMilliseconds = idle == 0 ? nil : idle
+            }
+            do {
+                consensus.metadata = try ChannelConfig.orderingMetadata(ordering)
+                orderer.values["ConsensusType"]!.value = try consensus.serializedData()
+            } catch {
+                throw Self.fail("the ordering switches cannot be encoded: \(error)")
+            }
+            root.groups["Orderer"] = orderer
         case .setBatch(let count, let absolute, let preferred, let timeout):
             guard var orderer = root.groups["Orderer"], var size = orderer.values["BatchSize"].flatMap({ try? Orderer_BatchSize(serializedBytes: $0.value) })
             else { throw Self.fail("the configuration has no Orderer BatchSize") }

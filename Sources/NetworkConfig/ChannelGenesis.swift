@@ -65,6 +65,7 @@ package enum ChannelGenesis {
         timeout.timeout = "\(channel.batch.timeoutMilliseconds)ms"
         var consensus = Orderer_ConsensusType()
         consensus.type = channel.consensus.rawValue
+        consensus.metadata = try ChannelConfig.orderingMetadata(channel.ordering)
         orderer.values["BatchSize"] = configValue(try batchSize.serializedData())
         orderer.values["BatchTimeout"] = configValue(try timeout.serializedData())
         orderer.values["ConsensusType"] = configValue(try consensus.serializedData())

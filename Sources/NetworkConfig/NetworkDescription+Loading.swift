@@ -125,7 +125,7 @@ extension NetworkDescription {
 
     private static func parseChannel(_ item: YAMLNodeReader, organizations: [Organization]) throws(ConfigError) -> Channel {
         var reader = item
-        try reader.allowOnly(["name", "organizations", "endorsementPolicy", "consensus", "batch"])
+        try reader.allowOnly(["name", "organizations", "endorsementPolicy", "consensus", "batch", "reorderBlocks"])
         let nameReader = try reader.field("name")
         let name = try nameReader.nonEmptyString()
         guard name.allSatisfy({ ($0.isLowercase && $0.isASCII) || $0.isNumber || $0 == "-" || $0 == "." }) else {
@@ -151,9 +151,11 @@ extension NetworkDescription {
         guard let consensus = Consensus(rawValue: consensusText) else {
             throw consensusReader!.error(.invalidValue, "unknown consensus '\(consensusText)' (expected solo or etcd)")
         }
-        let batch = try parseBatch(try reader.optionalField("batch"))
+        var idleTimeout: Int?
+        let batch = try parseBatch(try reader.optionalField("batch"), idleTimeout: &idleTimeout)
+        let ordering = OrderingSwitches(reorderBlocks: try reader.optionalField("reorderBlocks")?.bool() ?? false, idleTimeoutMilliseconds: idleTimeout)
         try reader.finish()
-        return Channel(name: name, organizations: members, endorsementPolicy: policyText, consensus: consensus, batch: batch)
+        return Channel(name: name, organizations: members, endorsementPolicy: policyText, consensus: consensus, batch: batch, ordering: ordering)
     }
 
     private static func checkPolicy(
@@ -172,14 +174,21 @@ extension NetworkDescription {
     }
 
     static func parseBatch(_ source: YAMLNodeReader?) throws(ConfigError) -> BatchSettings {
+        var idleTimeout: Int?
+        return try parseBatch(source, idleTimeout: &idleTimeout)
+    }
+
+    /// The batch settings, and in `idleTimeout` the `idleTimeout` field when present.
+    static func parseBatch(_ source: YAMLNodeReader?, idleTimeout: inout Int?) throws(ConfigError) -> BatchSettings {
         var settings = BatchSettings(
             maxMessageCount: 500, absoluteMaxBytes: 10 * 1024 * 1024, preferredMaxBytes: 2 * 1024 * 1024, timeoutMilliseconds: 250)
         guard var reader = source else { return settings }
-        try reader.allowOnly(["maxMessageCount", "absoluteMaxBytes", "preferredMaxBytes", "timeout"])
+        try reader.allowOnly(["maxMessageCount", "absoluteMaxBytes", "preferredMaxBytes", "timeout", "idleTimeout"])
         if let count = try reader.optionalField("maxMessageCount") { settings.maxMessageCount = try count.integer(in: 1...10_000) }
         if let bytes = try reader.optionalField("absoluteMaxBytes") { settings.absoluteMaxBytes = try bytes.integer(in: 1024...(100 * 1024 * 1024)) }
         if let bytes = try reader.optionalField("preferredMaxBytes") { settings.preferredMaxBytes = try bytes.integer(in: 1024...(100 * 1024 * 1024)) }
         if let timeout = try reader.optionalField("timeout") { settings.timeoutMilliseconds = try milliseconds(timeout) }
+        if let idle = try reader.optionalField("idleTimeout") { idleTimeout = try milliseconds(idle) }
         try reader.finish()
         guard settings.preferredMaxBytes <= settings.absoluteMaxBytes else {
             throw source!.error(.invalidValue, "preferredMaxBytes exceeds absoluteMaxBytes")

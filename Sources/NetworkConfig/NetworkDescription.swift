@@ -55,6 +55,24 @@ package struct NetworkDescription: Sendable, Equatable {
         package var endorsementPolicy: String
         package var consensus: Consensus
         package var batch: BatchSettings
+        /// Medrex's ordering switches, which every orderer of the channel applies alike.
+        package var ordering = OrderingSwitches()
+    }
+
+    /// How a channel's orderers cut blocks beyond Fabric's batch settings; in the channel
+    /// configuration (the ConsensusType value's metadata), so that every orderer cuts the same
+    /// blocks.
+    package struct OrderingSwitches: Sendable, Equatable, Hashable {
+        /// Reorder each block by its transactions' read/write dependencies (network.yaml channel
+        /// `reorderBlocks: true`).
+        package var reorderBlocks = false
+        /// Also cut a block when no envelope arrived for this long (channel `batch.idleTimeout`).
+        package var idleTimeoutMilliseconds: Int?
+
+        package init(reorderBlocks: Bool = false, idleTimeoutMilliseconds: Int? = nil) {
+            self.reorderBlocks = reorderBlocks
+            self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+        }
     }
 
     package enum Consensus: String, Sendable, Equatable {

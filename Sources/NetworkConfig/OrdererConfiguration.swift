@@ -18,8 +18,9 @@ import Foundation
 ///         privateKey: ...
 ///       advertise: 127.0.0.1:7050   # how the other orderers reach this one; default: listen
 ///       leaseSeconds: 3             # leader lease TTL: failover time after a crash; default 3
-///     reorderBlocks: true        # reorder each block by read/write dependencies; default false
-///     batchIdleTimeout: 2ms      # also cut a block when no envelope arrived for this long; default off
+///
+/// How blocks are cut (batch settings, `reorderBlocks`, the idle cut) is the channel's
+/// configuration, not the orderer's: every orderer of a channel cuts the same blocks.
 package struct OrdererConfiguration: Sendable {
     /// How an orderer takes part in `etcd` consensus: the etcd cluster it uses as the replicated log,
     /// and the address under which the other orderers reach it (to forward Broadcast to it when it
@@ -77,15 +78,6 @@ package struct OrdererConfiguration: Sendable {
     package var channels: [URL]
     /// The etcd cluster for channels with consensus `etcd`; nil when the orderer serves solo channels only.
     package var etcd: EtcdSettings?
-    /// Whether the orderer reorders each cut batch by its transactions' read/write dependencies
-    /// (readers before writers, conflict cycles broken at the end of the block) before it builds
-    /// the block. Off by default: blocks then hold envelopes in arrival order.
-    package var reorderBlocks = false
-    /// When set, a block is also cut once no envelope has arrived for this many milliseconds (the
-    /// channel's batch timeout and sizes still apply). Under contention with early abort, the
-    /// gateways send little until the last block commits, so waiting out the batch timeout only
-    /// adds latency. Local to this orderer: only the orderer that cuts blocks uses it.
-    package var batchIdleTimeoutMilliseconds: Int?
     /// The file this configuration was read from, for errors that point at it.
     package var sourceFile: String = "orderer.yaml"
 
@@ -119,6 +111,14 @@ package struct OrdererConfiguration: Sendable {
             return value.hasPrefix("/") ? URL(fileURLWithPath: value) : base.appendingPathComponent(value)
         }
         var root = try YAMLNodeReader.root(yaml: text, file: configFile)
+        for moved in ["reorderBlocks", "batchIdleTimeout"] {
+            if let field = try root.optionalField(moved) {
+                throw field.error(
+                    .unknownField,
+                    "\(moved) is a setting of the channel now, so that every orderer cuts the same blocks: set it on the channel in network.yaml "
+                        + "(reorderBlocks: true; batch: { idleTimeout: 2ms }) or change a running channel with medrex channel update")
+            }
+        }
         try root.allowOnly(["mspID", "msp", "listen", "tls", "data", "channels", "operations", "etcd", "reorderBlocks", "batchIdleTimeout"])
         let mspID = try root.field("mspID").nonEmptyString()
         let msp = try path(try root.field("msp"))
@@ -139,10 +139,6 @@ package struct OrdererConfiguration: Sendable {
         configuration.operations = operations
         configuration.tlsOptions = tlsOptions
         configuration.etcd = etcd
-        configuration.reorderBlocks = try root.optionalField("reorderBlocks")?.bool() ?? false
-        configuration.batchIdleTimeoutMilliseconds = try root.optionalField("batchIdleTimeout").map { reader throws(ConfigError) in
-            try NetworkDescription.milliseconds(reader)
-        }
         configuration.sourceFile = configFile
         return configuration
     }

@@ -17,10 +17,10 @@ package struct ChannelOrderingSettings: Sendable {
     package var batchLimits: BatchLimits
     package let batchTimeout: Duration
     /// Whether a cut batch is reordered by its transactions' read/write dependencies before the
-    /// block is built (`DependencyReordering`; orderer.yaml `reorderBlocks`).
+    /// block is built (`DependencyReordering`; the channel configuration's `reorderBlocks`).
     package var reordersByDependencies = false
     /// When set, a pending batch is also cut once no envelope has arrived for this long
-    /// (orderer.yaml `batchIdleTimeout`).
+    /// (the channel configuration's `batchIdleTimeout`).
     package var batchIdleTimeout: Duration?
     /// The channel configuration these settings come from, which configuration updates apply to;
     /// nil for settings made by hand (such a channel refuses configuration updates).
@@ -50,7 +50,7 @@ extension ChannelOrderingSettings {
     package init(config: ChannelConfig) throws {
         let organizations = config.applicationOrganizations + config.ordererOrganizations
         let members = EndorsementPolicy.or(organizations.map { .signedBy(PolicyPrincipal(mspID: $0.mspID, kind: .member)) })
-        self.init(
+        var settings = ChannelOrderingSettings(
             channelID: config.channelID,
             membership: MembershipRegistry(try organizations.map { try MembershipServiceProvider($0.msp) }),
             writers: members, readers: config.blockReadersPolicy, blockValidation: config.blockValidationPolicy,
@@ -58,16 +58,15 @@ extension ChannelOrderingSettings {
                 maxMessageCount: config.batch.maxMessageCount, absoluteMaxBytes: config.batch.absoluteMaxBytes,
                 preferredMaxBytes: config.batch.preferredMaxBytes),
             batchTimeout: .milliseconds(config.batch.timeoutMilliseconds))
-        self.config = config
+        settings.reordersByDependencies = config.ordering.reorderBlocks
+        settings.batchIdleTimeout = config.ordering.idleTimeoutMilliseconds.map { .milliseconds($0) }
+        settings.config = config
+        self = settings
     }
 
-    /// The settings from a new configuration of the channel, keeping this orderer's own
-    /// adjustments (reordering, idle cut, block size cap).
+    /// The settings from a new configuration of the channel, keeping this orderer's block size cap.
     package func successor(_ config: ChannelConfig) throws -> ChannelOrderingSettings {
-        var next = try ChannelOrderingSettings(config: config)
-        next.reordersByDependencies = reordersByDependencies
-        next.batchIdleTimeout = batchIdleTimeout
-        return next.capped(at: blockBytesCap)
+        try ChannelOrderingSettings(config: config).capped(at: blockBytesCap)
     }
 
     /// The settings with blocks of at most `cap` bytes (nil: as they are).

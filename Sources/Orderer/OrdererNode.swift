@@ -69,9 +69,7 @@ package final class OrdererNode: Sendable {
             let channelID = config.channelID
             // The configuration as of the last config block stored (the genesis block's at first).
             let (latest, lastConfigNumber) = try ChannelConfig.latest(height: blockStore.height) { try blockStore.block(number: $0) }
-            var settings = try ChannelOrderingSettings(config: latest)
-            settings.reordersByDependencies = configuration.reorderBlocks
-            settings.batchIdleTimeout = configuration.batchIdleTimeoutMilliseconds.map { .milliseconds($0) }
+            let settings = try ChannelOrderingSettings(config: latest)
             try serverTrust.setChannel(channelID, rootPEMs: latest.tlsRootCertificatePEMs)
             let (serverTrust, logger) = (self.serverTrust, self.logger)
             let onBlockStored: @Sendable (Common_Block) -> Void = { block in

@@ -92,6 +92,8 @@ extension ChannelCommand {
         @Option(help: "Batch size: the most bytes in a block.") var absoluteMaxBytes: Int?
         @Option(help: "Batch size: the preferred bytes of a block.") var preferredMaxBytes: Int?
         @Option(help: "Batch timeout in milliseconds.") var batchTimeoutMs: Int?
+        @Option(help: "Reorder each block by its transactions' read/write dependencies: true or false.") var reorderBlocks: Bool?
+        @Option(help: "Also cut a block when no envelope arrived for this many milliseconds (0: off).") var batchIdleTimeoutMs: Int?
         @Option(help: "Where to write the signed update (a common.ConfigUpdateEnvelope).") var output: String?
         @Flag(help: "Submit the update to the orderer now (enough admins must have signed).") var submit = false
 
@@ -130,6 +132,9 @@ extension ChannelCommand {
                 edits.append(.setBatch(
                     maxMessageCount: maxMessageCount, absoluteMaxBytes: absoluteMaxBytes, preferredMaxBytes: preferredMaxBytes,
                     timeoutMilliseconds: batchTimeoutMs))
+            }
+            if reorderBlocks != nil || batchIdleTimeoutMs != nil {
+                edits.append(.setOrdering(reorderBlocks: reorderBlocks, idleTimeoutMilliseconds: batchIdleTimeoutMs))
             }
             return edits
         }
@@ -244,6 +249,8 @@ struct ChannelConfigSummary: Encodable {
     let consensus: String
     let ordererEndpoints: [String]
     let batch: Batch
+    let reorderBlocks: Bool
+    let batchIdleTimeoutMilliseconds: Int?
     let applicationOrganizations: [Organization]
     let ordererOrganizations: [Organization]
     let endorsementPolicy: String?
@@ -265,6 +272,8 @@ struct ChannelConfigSummary: Encodable {
         batch = Batch(
             maxMessageCount: config.batch.maxMessageCount, absoluteMaxBytes: config.batch.absoluteMaxBytes, preferredMaxBytes: config.batch.preferredMaxBytes,
             timeoutMilliseconds: config.batch.timeoutMilliseconds)
+        reorderBlocks = config.ordering.reorderBlocks
+        batchIdleTimeoutMilliseconds = config.ordering.idleTimeoutMilliseconds
         applicationOrganizations = config.applicationOrganizations.map { organization($0, application: true) }
         ordererOrganizations = config.ordererOrganizations.map { organization($0, application: false) }
         endorsementPolicy = config.endorsementPolicy.map { "\($0)" }

@@ -257,4 +257,43 @@ import Crypto
         let reads = try ConfigTree.flatten(update.readSet)
         #expect(writes.filter { reads[$0.key]?.version != $0.value.version }.map(\.key) == ["[Values] /Channel/Orderer/BatchSize"])
     }
+
+    @Test func theOrderingSwitchesAreTheChannelsAndChangeByUpdate() throws {
+        let fixture = try ConfigUpdateFixture()
+        defer { fixture.remove() }
+        #expect(fixture.config.ordering == NetworkDescription.OrderingSwitches())
+        // Fabric's tools see an empty ConsensusType metadata when both are off.
+        let consensus = try Orderer_ConsensusType(serializedBytes: try #require(fixture.config.config.channelGroup.groups["Orderer"]?.values["ConsensusType"]).value)
+        #expect(consensus.metadata.isEmpty)
+        let envelope = try fixture.update([.setOrdering(reorderBlocks: true, idleTimeoutMilliseconds: 5)], signedBy: [try fixture.ordererAdmin])
+        let next = try ConfigUpdateProcessor(current: fixture.config).apply(envelope, at: Date())
+        #expect(next.ordering == NetworkDescription.OrderingSwitches(reorderBlocks: true, idleTimeoutMilliseconds: 5))
+        let off = try fixture.update([.setOrdering(reorderBlocks: nil, idleTimeoutMilliseconds: 0)], from: next, signedBy: [try fixture.ordererAdmin])
+        #expect(try ConfigUpdateProcessor(current: next).apply(off, at: Date()).ordering == NetworkDescription.OrderingSwitches(reorderBlocks: true))
+        // A hospital admin alone may not change how blocks are cut.
+        let byHospital = try fixture.update([.setOrdering(reorderBlocks: true, idleTimeoutMilliseconds: nil)], signedBy: [try fixture.adminA])
+        #expect(throws: ConfigUpdateError.self) { _ = try ConfigUpdateProcessor(current: fixture.config).apply(byHospital, at: Date()) }
+        // Metadata that is not the switches: the configuration does not load.
+        var group = fixture.config.config.channelGroup
+        var bad = consensus
+        bad.metadata = Data([0x0A, 0x03, 0x66, 0x6F, 0x6F])
+        group.groups["Orderer"]!.values["ConsensusType"]!.value = try bad.serializedData()
+        var config = fixture.config.config
+        config.channelGroup = group
+        #expect(throws: ConfigError.self) { _ = try ChannelConfig(channelID: "healthchannel", config: config) }
+    }
+
+    @Test func networkYAMLSetsTheOrderingSwitchesOfTheGenesisBlock() throws {
+        let text = try String(contentsOf: URL(fileURLWithPath: NetworkDescriptionTests.sampleFile), encoding: .utf8)
+            .replacingOccurrences(of: "  - name: devchannel\n", with: "  - name: devchannel\n    reorderBlocks: true\n")
+            .replacingOccurrences(of: "      maxMessageCount: 500\n      timeout: 250ms", with: "      maxMessageCount: 500\n      timeout: 250ms\n      idleTimeout: 3ms")
+        let network = try NetworkDescription.parse(yaml: text, file: "network.yaml")
+        let channel = try #require(network.channels.first { $0.name == "devchannel" })
+        #expect(channel.ordering == NetworkDescription.OrderingSwitches(reorderBlocks: true, idleTimeoutMilliseconds: 3))
+        let crypto = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-switches-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: crypto) }
+        _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
+        let config = try ChannelConfig(block: try ChannelGenesis.makeBlock(network: network, channel: "devchannel", crypto: crypto, timestamp: Date()))
+        #expect(config.ordering == channel.ordering)
+    }
 }

@@ -128,9 +128,9 @@ import Testing
         let root = try Self.write(try NetworkRenderer(network: network, options: options).render())
         defer { try? FileManager.default.removeItem(at: root) }
         let host = root.appendingPathComponent("127.0.0.1")
-        let orderer = try OrdererConfiguration.load(file: host.appendingPathComponent("orderer0.yaml").path)
-        #expect(orderer.reorderBlocks)
-        #expect(orderer.batchIdleTimeoutMilliseconds == 20)
+        // The ordering switches are the channel's now: an orderer file that sets them is refused, saying where they went.
+        let moved = try #require(throws: ConfigError.self) { _ = try OrdererConfiguration.load(file: host.appendingPathComponent("orderer0.yaml").path) }
+        #expect(moved.field == "reorderBlocks" && moved.reason.contains("network.yaml"))
         let peerA = try PeerConfiguration.load(file: host.appendingPathComponent("peer0-HospitalA.yaml").path)
         #expect(peerA.earlyAbort)
         guard case .postgres(let server) = peerA.phi?.store else {

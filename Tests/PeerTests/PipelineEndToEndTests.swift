@@ -441,7 +441,7 @@ struct LocalTestNetwork: Sendable {
     struct Options: Sendable {
         /// The channel's block size in transactions.
         var maxMessageCount = 2
-        /// orderer.yaml `reorderBlocks`.
+        /// The channel's `reorderBlocks`.
         var reorderBlocks = false
         /// peer.yaml `earlyAbort` of both peers.
         var earlyAbort = false
@@ -499,6 +499,7 @@ struct LocalTestNetwork: Sendable {
             endorsementPolicy: "AND('HospitalAMSP.peer', 'HospitalBMSP.peer')"
             consensus: solo
             batch: { maxMessageCount: \(options.maxMessageCount), timeout: 250ms }
+            reorderBlocks: \(options.reorderBlocks)
         """.write(to: networkFile, atomically: true, encoding: .utf8)
         let medrex = ChildProcess.medrex
         let crypto = work.appendingPathComponent("crypto")
@@ -515,7 +516,6 @@ struct LocalTestNetwork: Sendable {
         var render = NetworkRenderer.Options()
         render.crypto = crypto.path
         render.chaincodes = (["asset-transfer", "kv", "accounts", "counters"] + options.builtInChaincodes).map { ($0, "1.0") }
-        render.ordererSettings = [("reorderBlocks", "\(options.reorderBlocks)")]
         render.peerSettings = [("earlyAbort", "\(options.earlyAbort)")]
         render.phiService = !options.phiOrganizations.isEmpty
         render.phiOrganizations = Set(options.phiOrganizations)
