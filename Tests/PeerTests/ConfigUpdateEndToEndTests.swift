@@ -82,13 +82,80 @@ import X509
         #expect(printed.status == 0, "\(printed.output)")
         #expect(printed.output.contains("\"sequence\" : 1") && printed.output.contains("\(doctor.certificate.serialNumber)"), "\(printed.output)")
 
-        // Restarted, the peers start from the config block: the revocation holds.
+        // Restarted, the orderer and the peers start from the config block: the revocation holds.
+        network.ordererProcess.stop()
+        try network.ordererProcess.start()
         network.peers[0].process.stop()
         try network.peers[0].process.start()
         try await network.waitUntilHealthy(operationsPort: network.peers[0].operationsPort)
         await #expect(throws: (any Error).self) {
             try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
                 _ = try await gateway.evaluate(channel: channel, chaincode: "kv", arguments: ["get", "before"])
+            }
+        }
+        let refusedByOrderer = try await network.orderer.broadcast([pending.1])
+        #expect(refusedByOrderer.first?.status == .forbidden, "\(refusedByOrderer)")
+        try await network.withGateway(peer: 0, user: "dr-shah") { gateway in
+            let txID = try await gateway.submit(channel: channel, chaincode: "kv", arguments: ["put", "after-restart", "1"])
+            let status = try await gateway.commitStatus(channel: channel, transactionID: txID)
+            #expect(status.result == .valid)
+            // Blocks after the restart name the config block as the last config.
+            let (blocks, _) = try await network.orderer.deliver(
+                channel: channel, start: status.blockNumber, stop: status.blockNumber, signer: try network.signer(org: "HospitalA", user: "admin"))
+            #expect(blocks.first?.lastConfigIndex == heightBefore)
+        }
+    }
+
+    /// A configuration update racing a clinician's transactions: those ordered before the config
+    /// block were validated under the old configuration (VALID), none after it is.
+    @Test func transactionsRacingTheirCreatorsRevocationAreValidOnlyBeforeTheConfigBlock() async throws {
+        let network = try await LocalTestNetwork.start(maxMessageCount: 3)
+        defer { network.stopAll() }
+        let channel = network.channel
+        let layout = CryptoMaterialLayout(root: network.crypto, organization: "HospitalA")
+        let ca = try CertificateAuthority(
+            certificate: try Certificate(pemEncoded: String(contentsOf: layout.caCertificate, encoding: .utf8)),
+            privateKey: try P256.Signing.PrivateKey(pemRepresentation: String(contentsOf: layout.caPrivateKey, encoding: .utf8)))
+        let doctor = try network.signer(org: "HospitalA", user: "dr-carter")
+        let crl = try ca.revocationList(revoking: [doctor.certificate.serialNumber], thisUpdate: Date(), nextUpdate: Date().addingTimeInterval(86_400))
+        let crlFile = network.work.appendingPathComponent("crl.pem")
+        try crl.pemString.write(to: crlFile, atomically: true, encoding: .utf8)
+        let configBlock = try await network.height(peer: 0)
+        let outcomes = try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+            try await withThrowingTaskGroup(of: Gateway_CommitStatusResponse?.self) { group in
+                group.addTask {
+                    let update = try await ChildProcess.run(
+                        ChildProcess.medrex, ["channel", "update"] + callerOptions(network, org: "HospitalA") + ["--crl", "HospitalAMSP=\(crlFile.path)", "--submit"])
+                    #expect(update.status == 0, "\(update.output)")
+                    return nil
+                }
+                for index in 0..<24 {
+                    group.addTask {
+                        // The first few go out before the update can be made; the rest race it.
+                        try await Task.sleep(for: .milliseconds(index < 3 ? 0 : index * 15))
+                        guard let txID = try? await gateway.submit(channel: channel, chaincode: "kv", arguments: ["put", "race-\(index)", "1"]) else { return nil }
+                        return try await gateway.commitStatus(channel: channel, transactionID: txID)
+                    }
+                }
+                var outcomes: [Gateway_CommitStatusResponse] = []
+                for try await outcome in group { if let outcome { outcomes.append(outcome) } }
+                return outcomes
+            }
+        }
+        // Where the config block went: the first block whose last config is itself.
+        let height = try await network.height(peer: 0)
+        let (blocks, _) = try await network.orderer.deliver(channel: channel, start: configBlock, stop: height - 1, signer: try network.signer(org: "HospitalA", user: "admin"))
+        let configNumber = try #require(blocks.first { $0.holdsConfigTransaction }?.header.number)
+        #expect(outcomes.count >= 3, "\(outcomes.count) of dr-carter's transactions committed")
+        for outcome in outcomes {
+            #expect(outcome.blockNumber < configNumber && outcome.result == .valid, "block \(outcome.blockNumber) (config block \(configNumber)): \(outcome.result)")
+        }
+        // Nothing of dr-carter's is in a block after the config block.
+        let creators = try blocks.filter { $0.header.number > configNumber }.flatMap(\.data.data).map { try TransactionEnvelope(serialized: $0).signatureHeader.creator }
+        #expect(!creators.contains(Data(doctor.serialized)))
+        await #expect(throws: (any Error).self) {
+            try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+                _ = try await gateway.submit(channel: channel, chaincode: "kv", arguments: ["put", "late", "1"])
             }
         }
     }
