@@ -1,9 +1,11 @@
 import BlockIntegrity
+import EtcdClient
 import Foundation
 import Identity
 import LedgerCore
 import LedgerWire
 import NetworkConfig
+import RPCTransport
 import SwiftProtobuf
 import Testing
 import TestSupport
@@ -19,9 +21,9 @@ private struct ConfiguredChannel {
     let ledger: Ledger
     let orderer: SigningIdentity
 
-    init() throws {
+    init(consensus: String = "solo") throws {
         let text = try String(contentsOf: OrdererJoinTests.repository.appendingPathComponent("network-config/network.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "consensus: etcd", with: "consensus: solo")
+            .replacingOccurrences(of: "consensus: etcd", with: "consensus: \(consensus)")
         let network = try NetworkDescription.parse(yaml: text, file: "network.yaml")
         crypto = work.appendingPathComponent("crypto")
         _ = try CryptoMaterialGenerator(network: network, notValidBefore: Date().addingTimeInterval(-60)).write(to: crypto, force: false)
@@ -157,5 +159,55 @@ private struct ConfiguredChannel {
         #expect(stale.status == .badRequest && stale.info.contains("version"))
         #expect(await chain.settings.batchLimits.maxMessageCount == 7)
         #expect(await chain.height == 2)
+    }
+
+    /// Two etcd orderers (over the in-memory etcd): the leader cuts the config block, the
+    /// follower verifies it and switches at it, and after a failover the new leader cuts blocks
+    /// under the new configuration, naming the config block as the last config.
+    @Test func etcdOrderersSwitchAtTheConfigBlockAndKeepItAcrossAFailover() async throws {
+        let channel = try ConfiguredChannel(consensus: "etcd")
+        defer { channel.remove() }
+        let etcd = InMemoryEtcd(clock: SystemClock())
+        let timing = EtcdChainTiming(leaseTTLSeconds: 2, leaderPollInterval: .milliseconds(50), compactionInterval: .seconds(60), forwardingAnswerMax: .seconds(1))
+        let unusedTLS = MutualTLS(certificate: channel.work.appendingPathComponent("none.pem"), privateKey: channel.work.appendingPathComponent("none.key"), trustedCAs: [])
+        let genesis = try #require(try channel.ledger.blockStore.block(number: 0))
+        var ledgers: [Ledger] = []
+        defer { for ledger in ledgers { try? ledger.close() } }
+        let chains = try (0..<2).map { index in
+            let ledger = try Ledger(directory: channel.work.appendingPathComponent("orderer\(index)"))
+            ledgers.append(ledger)
+            try ledger.blockStore.append(genesis)
+            return EtcdChain(
+                settings: try ChannelOrderingSettings(config: channel.config), genesisHash: genesis.header.hash, blockStore: ledger.blockStore,
+                signer: channel.orderer, etcd: etcd, member: "127.0.0.1:\(index + 1)", leaders: TLSLeaderConnections(tls: unusedTLS), timing: timing)
+        }
+        var running = chains.map { chain in Task { await chain.run() } }
+        defer { for task in running { task.cancel() } }
+        func leaderIndex() async -> Int? {
+            for (index, chain) in chains.enumerated() where await chain.isLeader { return index }
+            return nil
+        }
+        #expect(try await eventually(within: .seconds(10)) { await leaderIndex() != nil })
+        let leader = try #require(await leaderIndex())
+        let follower = 1 - leader
+        let ordererAdmin = try channel.identity("OrdererOrg", .user, "admin", "OrdererMSP")
+        let update = try channel.update(
+            .setBatch(maxMessageCount: 2, absoluteMaxBytes: nil, preferredMaxBytes: nil, timeoutMilliseconds: 60_000), signedBy: [ordererAdmin])
+        #expect(await chains[leader].broadcast(update) == .success)
+        #expect(try await eventually(within: .seconds(10)) { await chains[follower].height == 2 })
+        #expect(await chains[follower].settings.batchLimits.maxMessageCount == 2)
+        #expect(await chains[follower].settings.config?.config.sequence == 1)
+        // The leader goes away; the follower takes over and cuts two envelopes into a block at once.
+        running[leader].cancel()
+        #expect(try await eventually(within: .seconds(10)) { await chains[follower].isLeader })
+        let (first, second) = (try channel.transaction(1), try channel.transaction(2))
+        async let a = chains[follower].broadcast(first)
+        async let b = chains[follower].broadcast(second)
+        let outcomes: [BroadcastOutcome] = await [a, b]
+        #expect(outcomes == [.success, .success])
+        #expect(try await eventually(within: .seconds(10)) { await chains[follower].height == 3 })
+        let block = try #require(try await chains[follower].block(2, wait: false))
+        #expect(block.data.data.count == 2 && block.lastConfigIndex == 1)
+        running = []
     }
 }
