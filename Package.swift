@@ -96,6 +96,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         // Mutual TLS settings for gRPC servers and clients, and the lifecycle of the daemons' parts,
@@ -255,6 +258,7 @@ let package = Package(
         .executableTarget(
             name: "medrex",
             dependencies: [
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "PeerDaemon",
                 "NodeClients",
                 "Committer",
@@ -307,7 +311,7 @@ let package = Package(
             name: "OrdererTests",
             dependencies: [
                 "Orderer", "BlockIntegrity", "EtcdClient", "LedgerCore", "LedgerWire", "Identity", "WorldState", "Committer", "GatewayService", "NodeClients", "PeerDaemon", "PhiService", "NetworkConfig", "RPCTransport",
-                "Operations", "TestSupport",
+                "Operations", "TestSupport", .product(name: "InMemoryLogging", package: "swift-log"), .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(

@@ -41,6 +41,20 @@ package struct CryptoMaterialLayout: Sendable {
         package var revocationLists: URL { directory.appendingPathComponent("crls") }
         package var nodeOUConfiguration: URL { directory.appendingPathComponent("config.yaml") }
         package var signingCertificate: URL { directory.appendingPathComponent("signcerts/cert.pem") }
+
+        /// The certificate files of the folder whose expiry matters: its signing certificate
+        /// (`signing`), its CAs and intermediate CAs (`ca`) and its TLS CAs (`tls_ca`).
+        package var certificateFiles: [(kind: String, file: URL)] {
+            func files(_ folder: String) -> [URL] {
+                let url = directory.appendingPathComponent(folder)
+                return ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted().map { url.appendingPathComponent($0) }
+            }
+            var result: [(kind: String, file: URL)] = []
+            if FileManager.default.fileExists(atPath: signingCertificate.path) { result.append(("signing", signingCertificate)) }
+            result += (files("cacerts") + files("intermediatecerts")).map { ("ca", $0) }
+            result += files("tlscacerts").map { ("tls_ca", $0) }
+            return result
+        }
         package var privateKey: URL { directory.appendingPathComponent("keystore/key.pem") }
     }
 

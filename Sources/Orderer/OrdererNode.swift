@@ -121,6 +121,7 @@ package final class OrdererNode: Sendable {
                 checks: ["ledgers": { chains.isEmpty ? "no channel joined" : nil }])
         }
         if let operations { logger.notice("operations endpoint serving", metadata: ["port": "\(operations.port)"]) }
+        let expiry = certificateExpiry
         let (configuration, logger, databases, shared, stop, operationsServer) = (self.configuration, self.logger, self.databases, self.shared, self.stop, operations)
         let running = Array(chains.values)
         let consensusNames = Set(chains.values.map { type(of: $0).consensusType }).sorted().joined(separator: ", ")
@@ -144,6 +145,7 @@ package final class OrdererNode: Sendable {
             } afterwards: {
                 await shared.close()
             },
+            BackgroundPart("certificate expiry") { await expiry.run() },
             ReleasedPart("operations endpoint") { await operationsServer?.close() },
             RPCServerPart(server: server, transport: transport, stop: stop) { port in
                 logger.notice("orderer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "consensus": "\(consensusNames)"])
@@ -153,6 +155,26 @@ package final class OrdererNode: Sendable {
                 Task { for chain in running { await chain.stopServing() } }
             },
         ]
+    }
+
+    /// The certificates this orderer uses, watched for expiry (`medrex_certificate_expiry_seconds`).
+    var certificateExpiry: CertificateExpiry {
+        let watched = CryptoMaterialLayout.MSPFolder(directory: configuration.msp).certificateFiles.map { CertificateExpiry.Watched(kind: $0.kind, file: $0.file) }
+            + [CertificateExpiry.Watched(kind: "tls", file: configuration.tlsCertificate)]
+            + configuration.tlsClientRootCAs.map { CertificateExpiry.Watched(kind: "tls_ca", file: $0) }
+        return CertificateExpiry(watched: watched, registry: metrics.registry, logger: logger)
+    }
+
+    /// Loads the TLS certificate and key again (SIGHUP): new connections get them, open streams
+    /// keep theirs. A file that does not load is logged and the current ones stay.
+    package func reloadTLS() {
+        do {
+            try serverTrust.reload()
+            logger.notice("TLS certificate and key reloaded", metadata: ["certificate": "\(configuration.tlsCertificate.path)"])
+        } catch {
+            logger.error("the TLS certificate and key could not be reloaded; the current ones stay", metadata: ["error": "\(error)"])
+        }
+        certificateExpiry.check(now: Date())
     }
 
     /// Shuts the orderer down gracefully, as SIGTERM does: stop accepting, answer the envelopes

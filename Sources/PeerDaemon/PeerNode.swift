@@ -398,6 +398,7 @@ package final class PeerNode: Sendable {
                 checks: ["ledgers": { current().channels.isEmpty ? "no channel joined" : nil }])
             logger.notice("operations endpoint serving", metadata: ["port": "\(operations!.port)"])
         }
+        let expiry = certificateExpiry
         let (configuration, logger, stop, inbox, operationsServer, phiService) = (self.configuration, self.logger, self.stop, taskInbox.stream, operations, phi)
         return [
             ReleasedPart("ledgers") {
@@ -416,6 +417,7 @@ package final class PeerNode: Sendable {
                     for await task in inbox { tasks.addTask { await task() } }
                 }
             },
+            BackgroundPart("certificate expiry") { await expiry.run() },
             ReleasedPart("operations endpoint") { await operationsServer?.close() },
             RPCServerPart(server: server, transport: transport, stop: stop) { port in
                 logger.notice("peer serving", metadata: ["address": "\(configuration.listenHost):\(port)", "roles": "\(configuration.roles.map(\.rawValue))"])
@@ -423,6 +425,26 @@ package final class PeerNode: Sendable {
                 self.releaseWaiters()
             },
         ]
+    }
+
+    /// The certificates this peer uses, watched for expiry (`medrex_certificate_expiry_seconds`).
+    var certificateExpiry: CertificateExpiry {
+        let watched = CryptoMaterialLayout.MSPFolder(directory: configuration.msp).certificateFiles.map { CertificateExpiry.Watched(kind: $0.kind, file: $0.file) }
+            + [CertificateExpiry.Watched(kind: "tls", file: configuration.tlsCertificate)]
+            + configuration.tlsClientRootCAs.map { CertificateExpiry.Watched(kind: "tls_ca", file: $0) }
+        return CertificateExpiry(watched: watched, registry: metrics.registry, logger: logger)
+    }
+
+    /// Loads the TLS certificate and key again (SIGHUP): new connections get them, open streams
+    /// keep theirs. A file that does not load is logged and the current ones stay.
+    package func reloadTLS() {
+        do {
+            try serverTrust.reload()
+            logger.notice("TLS certificate and key reloaded", metadata: ["certificate": "\(configuration.tlsCertificate.path)"])
+        } catch {
+            logger.error("the TLS certificate and key could not be reloaded; the current ones stay", metadata: ["error": "\(error)"])
+        }
+        certificateExpiry.check(now: Date())
     }
 
     /// Shuts the peer down gracefully, as SIGTERM does: stop accepting RPCs, finish open ones,

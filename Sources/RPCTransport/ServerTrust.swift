@@ -55,6 +55,15 @@ package final class ServerTrust: Sendable {
         return context
     }
 
+    /// Builds the server's context again from its files (a renewed TLS certificate and key, after
+    /// SIGHUP): new connections present the new certificate, open ones keep theirs. Throws (and
+    /// keeps the current context) when the files do not load.
+    package func reload() throws {
+        let (base, context, channels) = state.withLock { ($0.base, $0.context, $0.channels) }
+        guard let base, let context else { return }
+        try context.replace(with: Self.combined(base, channels))
+    }
+
     private static func combined(_ base: MutualTLS, _ channels: [String: [String]]) -> MutualTLS {
         var tls = base
         var seen = Set(tls.trustedCAPEMs)

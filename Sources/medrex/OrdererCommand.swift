@@ -14,7 +14,7 @@ struct OrdererCommand: AsyncParsableCommand {
 
         func run() async throws {
             let node = try OrdererNode(configuration: try OrdererConfiguration.load(file: config))
-            try await runDaemon(node, logger: Logger(label: "medrex.orderer"))
+            try await runDaemon(node, logger: Logger(label: "medrex.orderer")) { node.reloadTLS() }
         }
     }
 }

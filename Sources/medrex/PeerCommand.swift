@@ -18,7 +18,7 @@ struct PeerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let node = try PeerNode(configuration: try PeerConfiguration.load(file: config), builtInChaincodes: BuiltInChaincodes.all)
-            try await runDaemon(node, logger: Logger(label: "medrex.peer"))
+            try await runDaemon(node, logger: Logger(label: "medrex.peer")) { node.reloadTLS() }
         }
     }
 }

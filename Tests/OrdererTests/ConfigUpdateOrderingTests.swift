@@ -187,7 +187,7 @@ private struct ConfiguredChannel {
             for (index, chain) in chains.enumerated() where await chain.isLeader { return index }
             return nil
         }
-        #expect(try await eventually(within: .seconds(10)) { await leaderIndex() != nil })
+        #expect(try await eventually(within: .seconds(30)) { await leaderIndex() != nil })
         let leader = try #require(await leaderIndex())
         let follower = 1 - leader
         let ordererAdmin = try channel.identity("OrdererOrg", .user, "admin", "OrdererMSP")
@@ -199,7 +199,7 @@ private struct ConfiguredChannel {
         #expect(await chains[follower].settings.config?.config.sequence == 1)
         // The leader goes away; the follower takes over and cuts two envelopes into a block at once.
         running[leader].cancel()
-        #expect(try await eventually(within: .seconds(10)) { await chains[follower].isLeader })
+        #expect(try await eventually(within: .seconds(30)) { await chains[follower].isLeader })
         let (first, second) = (try channel.transaction(1), try channel.transaction(2))
         async let a = chains[follower].broadcast(first)
         async let b = chains[follower].broadcast(second)
