@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -87,6 +89,23 @@ let package = Package(
         .target(
             name: "Endorser",
             dependencies: ["LedgerCore", "LedgerWire", "Identity", "WorldState", .product(name: "Chaincode", package: "Chaincode")]
+        ),
+        // An enrollment CA per organization with Fabric CA's REST API (register, enroll, reenroll,
+        // revoke, CRLs), its registry in a file or in PostgreSQL, and its client.
+        .target(
+            name: "EnrollmentCA",
+            dependencies: [
+                "Identity", "LedgerCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         // Every daemon's operations endpoint: /healthz and Prometheus /metrics over HTTP.
         .target(
@@ -259,6 +278,8 @@ let package = Package(
             name: "medrex",
             dependencies: [
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                "EnrollmentCA",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 "PeerDaemon",
                 "NodeClients",
                 "Committer",
@@ -325,7 +346,7 @@ let package = Package(
         .testTarget(
             name: "PeerTests",
             dependencies: ["PeerDaemon", "Committer", "GatewayService", "NodeClients", "PhiService", "BlockIntegrity", "BuiltInChaincodes", "LedgerCore", "LedgerWire", "Identity", "NetworkConfig", "Endorser", "RPCTransport", "Orderer", "WorldState", "TestSupport",
-                "HealthChaincodes", "OffChainStore", "NetworkFuzzing", "NetworkSimulation", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
+                "HealthChaincodes", "OffChainStore", "NetworkFuzzing", "NetworkSimulation", "EnrollmentCA", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"), .product(name: "X509", package: "swift-certificates"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
