@@ -139,7 +139,9 @@ package actor FileCARegistry: CARegistry {
         self.file = file
         if FileManager.default.fileExists(atPath: file.path) {
             do {
-                contents = try JSONDecoder().decode(Contents.self, from: try Data(contentsOf: file))
+                let decoder = JSONDecoder()
+                decoder.dateDecodingStrategy = .iso8601
+                contents = try decoder.decode(Contents.self, from: try Data(contentsOf: file))
             } catch {
                 throw EnrollmentError(.storage, "the CA registry \(file.path) cannot be read: \(error)")
             }

@@ -6,12 +6,14 @@ import Foundation
 ///     listen: 127.0.0.1:7054
 ///     tls: { certificate: tls/cert.crt, privateKey: tls/key.pem }     # the server's TLS pair
 ///     ca: { certificate: ca/ca-cert.pem, privateKey: ca/ca-key.pem }   # the organization's CA
-///     registry: ca-registry.json          # the embedded registry file (created when absent)
+///     registry: ca-registry.json          # the embedded registry file (created when absent), or:
+///     registry: { postgres: { host: 127.0.0.1, port: 5432, user: medrex, database: medrex_ca, tls: { rootCAs: [pg-ca.pem] } } }
 ///     registrar: { id: admin, secret: adminpw }   # the bootstrap registrar, registered on first start
 ///     certificateValidityDays: 365        # default 365
 ///
 /// Relative paths are relative to the file's directory. The registrar's secret may instead come
-/// from the environment variable MEDREX_CA_REGISTRAR_SECRET (which wins).
+/// from the environment variable MEDREX_CA_REGISTRAR_SECRET (which wins); a PostgreSQL password
+/// comes from MEDREX_CA_POSTGRES_PASSWORD, never from the file.
 package struct CAConfiguration: Sendable {
     package var name: String
     package var listenHost: String
@@ -20,7 +22,13 @@ package struct CAConfiguration: Sendable {
     package var tlsPrivateKey: URL
     package var caCertificate: URL
     package var caPrivateKey: URL
-    package var registryFile: URL
+    /// Where the registry is kept.
+    package enum Registry: Sendable, Equatable {
+        case embedded(URL)
+        case postgres(PostgresSettings)
+    }
+
+    package var registry: Registry
     package var registrarID: String
     package var registrarSecret: String
     package var certificateValidityDays: Int
@@ -56,7 +64,17 @@ package struct CAConfiguration: Sendable {
         let caCertificate = try path(try ca.field("certificate"))
         let caPrivateKey = try path(try ca.field("privateKey"))
         try ca.finish()
-        let registry = try path(try root.field("registry"))
+        let registryReader = try root.field("registry")
+        let registry: Registry
+        if (try? registryReader.string()) != nil {
+            registry = .embedded(try path(registryReader))
+        } else {
+            var mapping = registryReader
+            try mapping.allowOnly(["postgres"])
+            var postgres = try mapping.field("postgres")
+            registry = .postgres(try PostgresSettings.parse(&postgres, path: path, stored: "the CA registry"))
+            try mapping.finish()
+        }
         var registrar = try root.field("registrar")
         try registrar.allowOnly(["id", "secret"])
         let registrarID = try registrar.field("id").nonEmptyString()
@@ -71,7 +89,7 @@ package struct CAConfiguration: Sendable {
         try root.finish()
         return CAConfiguration(
             name: name, listenHost: host, listenPort: port, tlsCertificate: tlsCertificate, tlsPrivateKey: tlsPrivateKey, caCertificate: caCertificate,
-            caPrivateKey: caPrivateKey, registryFile: registry, registrarID: registrarID, registrarSecret: secret, certificateValidityDays: days, sourceFile: file)
+            caPrivateKey: caPrivateKey, registry: registry, registrarID: registrarID, registrarSecret: secret, certificateValidityDays: days, sourceFile: file)
     }
 }
 

@@ -211,6 +211,29 @@ package struct PostgresSettings: Sendable, Equatable {
         self.database = database
         self.tls = tls
     }
+
+    /// `{ host, port, user, database, tls: { rootCAs, certificate, privateKey } }`; TLS is required.
+    static func parse(_ postgres: inout YAMLNodeReader, path: (YAMLNodeReader) throws(ConfigError) -> URL, stored what: String) throws(ConfigError) -> PostgresSettings {
+        try postgres.allowOnly(["host", "port", "user", "database", "tls"])
+        let host = try postgres.field("host").nonEmptyString()
+        let port = try postgres.optionalField("port")?.integer(in: 1...65535) ?? 5432
+        let user = try postgres.field("user").nonEmptyString()
+        let database = try postgres.field("database").nonEmptyString()
+        guard var tls = try postgres.optionalField("tls") else {
+            throw postgres.error(.missingField, "postgres.tls is required: \(what) is stored over TLS only (give at least rootCAs, the CAs of the server's certificate)")
+        }
+        try tls.allowOnly(["rootCAs", "certificate", "privateKey"])
+        let rootCAsReader = try tls.field("rootCAs")
+        let rootCAs = try rootCAsReader.list().map { item throws(ConfigError) in try path(item) }
+        guard !rootCAs.isEmpty else { throw rootCAsReader.error(.invalidValue, "list at least one CA certificate of the PostgreSQL server") }
+        let certificate = try tls.optionalField("certificate").map { item throws(ConfigError) in try path(item) }
+        let privateKey = try tls.optionalField("privateKey").map { item throws(ConfigError) in try path(item) }
+        guard (certificate == nil) == (privateKey == nil) else { throw tls.error(.invalidValue, "give both certificate and privateKey, or neither") }
+        try tls.finish()
+        try postgres.finish()
+        return PostgresSettings(
+            host: host, port: port, user: user, database: database, tls: PostgresSettings.TLS(rootCAs: rootCAs, certificate: certificate, privateKey: privateKey))
+    }
 }
 
 /// `phi:` of peer.yaml: where the peer keeps its organization's encrypted PHI records and how long
@@ -247,26 +270,7 @@ package struct PhiSettings: Sendable, Equatable {
             guard var postgres else {
                 throw root.error(.missingField, "store postgres needs a postgres: { host, port, user, database, tls } section")
             }
-            try postgres.allowOnly(["host", "port", "user", "database", "tls"])
-            let host = try postgres.field("host").nonEmptyString()
-            let port = try postgres.optionalField("port")?.integer(in: 1...65535) ?? 5432
-            let user = try postgres.field("user").nonEmptyString()
-            let database = try postgres.field("database").nonEmptyString()
-            guard var tls = try postgres.optionalField("tls") else {
-                throw postgres.error(.missingField, "postgres.tls is required: PHI is stored over TLS only (give at least rootCAs, the CAs of the server's certificate)")
-            }
-            try tls.allowOnly(["rootCAs", "certificate", "privateKey"])
-            let rootCAsReader = try tls.field("rootCAs")
-            let rootCAs = try rootCAsReader.list().map { item throws(ConfigError) in try path(item) }
-            guard !rootCAs.isEmpty else { throw rootCAsReader.error(.invalidValue, "list at least one CA certificate of the PostgreSQL server") }
-            let certificate = try tls.optionalField("certificate").map { item throws(ConfigError) in try path(item) }
-            let privateKey = try tls.optionalField("privateKey").map { item throws(ConfigError) in try path(item) }
-            guard (certificate == nil) == (privateKey == nil) else { throw tls.error(.invalidValue, "give both certificate and privateKey, or neither") }
-            try tls.finish()
-            store = .postgres(PostgresSettings(
-                host: host, port: port, user: user, database: database,
-                tls: PostgresSettings.TLS(rootCAs: rootCAs, certificate: certificate, privateKey: privateKey)))
-            try postgres.finish()
+            store = .postgres(try PostgresSettings.parse(&postgres, path: path, stored: "PHI"))
         default:
             throw storeReader!.error(.invalidValue, "unknown store '\(storeName)' (expected embedded or postgres)")
         }

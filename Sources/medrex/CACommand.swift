@@ -6,6 +6,8 @@ import Hummingbird
 import Identity
 import Logging
 import NetworkConfig
+import OffChainStore
+import PostgresNIO
 import ServiceLifecycle
 import X509
 
@@ -30,15 +32,35 @@ struct CACommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("the CA certificate \(configuration.caCertificate.path) and key \(configuration.caPrivateKey.path) do not load as a P-256 pair: \(error)")
             }
-            let enrollment = EnrollmentAuthority(
-                name: configuration.name, authority: authority, registry: try FileCARegistry(file: configuration.registryFile),
-                validityDays: configuration.certificateValidityDays)
+            let registry: any CARegistry
+            var postgresClient: Task<Void, Never>?
+            switch configuration.registry {
+            case .embedded(let file):
+                registry = try FileCARegistry(file: file)
+            case .postgres(let postgres):
+                let tls = try PostgresTLS(rootCAs: postgres.tls.rootCAs, clientCertificate: postgres.tls.certificate, clientPrivateKey: postgres.tls.privateKey).configuration()
+                var settings = PostgresClient.Configuration(
+                    host: postgres.host, port: postgres.port, username: postgres.user,
+                    password: ProcessInfo.processInfo.environment["MEDREX_CA_POSTGRES_PASSWORD"], database: postgres.database, tls: .require(tls))
+                settings.options.maximumConnections = 8
+                let client = PostgresClient(configuration: settings)
+                let running = Task { await client.run() }
+                do {
+                    registry = try await PostgresCARegistry.open(client: client, logger: logger)
+                } catch {
+                    running.cancel()
+                    throw error
+                }
+                postgresClient = running
+            }
+            let enrollment = EnrollmentAuthority(name: configuration.name, authority: authority, registry: registry, validityDays: configuration.certificateValidityDays)
             try await enrollment.bootstrap(id: configuration.registrarID, secret: configuration.registrarSecret)
             let application = try EnrollmentCAServer(authority: enrollment, logger: logger).application(
                 host: configuration.listenHost, port: configuration.listenPort, certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey
             ) { port in
                 logger.notice("enrollment CA serving", metadata: ["name": "\(configuration.name)", "address": "\(configuration.listenHost):\(port)"])
             }
+            defer { postgresClient?.cancel() }
             try await application.runService()
         }
     }

@@ -20,7 +20,7 @@ import X509
         let url: String
 
         /// HospitalA's CA behind a TLS pair issued by HospitalA's TLS CA for 127.0.0.1.
-        static func start(network: LocalTestNetwork) async throws -> CA {
+        static func start(network: LocalTestNetwork, registry: String = "registry.json", environment: [String: String] = [:]) async throws -> CA {
             let layout = CryptoMaterialLayout(root: network.crypto, organization: "HospitalA")
             let directory = network.work.appendingPathComponent("ca-hospital-a")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -39,7 +39,7 @@ import X509
             listen: 127.0.0.1:\(port)
             tls: { certificate: tls-cert.pem, privateKey: tls-key.pem }
             ca: { certificate: \(layout.caCertificate.path), privateKey: \(layout.caPrivateKey.path) }
-            registry: registry.json
+            registry: \(registry)
             registrar: { id: admin, secret: adminpw }
             """.write(to: directory.appendingPathComponent("ca.yaml"), atomically: true, encoding: .utf8)
             let process = Daemon(arguments: ["ca", "start", "--config", directory.appendingPathComponent("ca.yaml").path], logFile: directory.appendingPathComponent("ca.log"))
@@ -217,5 +217,30 @@ import X509
         let caCertificate = try Certificate(pemEncoded: String(contentsOf: CryptoMaterialLayout(root: network.crypto, organization: "HospitalA").caCertificate, encoding: .utf8))
         #expect(list.entries.isEmpty && list.isSigned(by: caCertificate.publicKey))
         _ = certificate
+    }
+
+    /// The CA with its registry in PostgreSQL: what it registers survives a restart of the CA.
+    @Test func theRegistryInPostgresSurvivesARestartOfTheCA() async throws {
+        let network = try await LocalTestNetwork.start()
+        defer { network.stopAll() }
+        let postgres = try await PostgresServer.start(database: "medrex_ca", timeout: .seconds(90))
+        defer { postgres.stop() }
+        let registry = "{ postgres: { host: 127.0.0.1, port: \(postgres.port), user: \(postgres.username), database: medrex_ca, tls: { rootCAs: [\(postgres.caCertificate.path)] } } }"
+        var ca = try await CA.start(network: network, registry: registry)
+        let registrarMSP = network.work.appendingPathComponent("registrar-msp").path
+        #expect(try await ca.run(["enroll", "--url", "https://admin:adminpw@127.0.0.1:\(ca.port)", "--msp", registrarMSP]).status == 0)
+        let registered = try await ca.run(["register", "--url", ca.url, "--msp", registrarMSP, "--name", "nurse-new", "--secret", "pw", "--attribute", "role=nurse:ecert"])
+        #expect(registered.status == 0, "\(registered.output)")
+        #expect(ca.process.stop() == 0)
+        // Restarted over the same database: the registrar's certificate and the registration are there.
+        try ca.process.start()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ca.process.log.components(separatedBy: "enrollment CA serving").count < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        ca = CA(process: ca.process, port: ca.port, tlsCA: ca.tlsCA, url: ca.url)
+        let duplicate = try await ca.run(["register", "--url", ca.url, "--msp", registrarMSP, "--name", "nurse-new"])
+        #expect(duplicate.status != 0 && duplicate.output.contains("already registered"), "\(duplicate.output)")
+        let enrolled = try await ca.run(["enroll", "--url", "https://nurse-new:pw@127.0.0.1:\(ca.port)", "--msp", network.work.appendingPathComponent("nurse-msp").path])
+        #expect(enrolled.status == 0, "\(enrolled.output)\n\(ca.process.log)")
+        ca.process.stop()
     }
 }
