@@ -199,7 +199,28 @@ package struct EndorsementService: Sendable {
             mspID: identity.mspID, role: identity.role.rawValue, attributes: identity.attributes)
     }
 
-    static func refusal(status: Int32, message: String) -> Protos_ProposalResponse {
+    /// A system chaincode's answer (qscc, cscc): status 200 with `payload`, no read/write set,
+    /// endorsed by `signer` over the proposal's hash as any endorsement.
+    package static func systemResponse(_ proposal: CheckedProposal, payload responsePayload: Data, signer: SigningIdentity) throws -> Protos_ProposalResponse {
+        var action = Protos_ChaincodeAction()
+        action.response.status = 200
+        action.response.payload = responsePayload
+        action.chaincodeID.name = proposal.chaincodeName
+        var payload = Protos_ProposalResponsePayload()
+        payload.proposalHash = try proposalHash(proposal)
+        payload.extension = try action.serializedData()
+        let payloadBytes = try payload.serializedData()
+        var result = Protos_ProposalResponse()
+        result.version = 1
+        result.response.status = 200
+        result.response.payload = responsePayload
+        result.payload = payloadBytes
+        result.endorsement.endorser = Data(signer.serialized)
+        result.endorsement.signature = Data(try signer.sign(payloadBytes + signer.serialized))
+        return result
+    }
+
+    package static func refusal(status: Int32, message: String) -> Protos_ProposalResponse {
         var response = Protos_ProposalResponse()
         response.version = 1
         response.response.status = status

@@ -22,6 +22,8 @@ package enum EndorserErrorCode: String, DomainErrorCode {
     case duplicateTransaction
     /// Simulation failed outside the chaincode's own answer: storage, limits (status 500).
     case simulationFailed
+    /// A system chaincode query found nothing (a block or transaction not committed; status 404).
+    case notFound
 }
 
 extension DomainError where C == EndorserErrorCode {
@@ -30,7 +32,7 @@ extension DomainError where C == EndorserErrorCode {
         switch code {
         case .malformedProposal, .badTransactionID, .timestampOutOfRange: 400
         case .accessDenied: 403
-        case .unknownChannel, .unknownChaincode: 404
+        case .unknownChannel, .unknownChaincode, .notFound: 404
         case .duplicateTransaction: 409
         case .simulationFailed: 500
         }

@@ -14,13 +14,15 @@ package struct EndorserRPCService: Protos_Endorser.SimpleServiceProtocol {
     /// The endorser as of the call (it changes when the peer joins a channel).
     package let endorser: @Sendable () -> EndorsementService
     package let metrics: PeerMetrics
+    /// Fabric's system chaincodes (qscc, cscc): an answer for a proposal to one of them, nil otherwise.
+    package var systemChaincodes: @Sendable (Protos_SignedProposal) -> Protos_ProposalResponse? = { _ in nil }
 
     package func processProposal(request: Protos_SignedProposal, context: ServerContext) async throws -> Protos_ProposalResponse {
         endorse(request)
     }
 
     package func endorse(_ proposal: Protos_SignedProposal) -> Protos_ProposalResponse {
-        let response = endorser().processProposal(proposal)
+        let response = systemChaincodes(proposal) ?? endorser().processProposal(proposal)
         metrics.countProposal(status: response.response.status)
         return response
     }

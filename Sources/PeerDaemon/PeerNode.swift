@@ -31,10 +31,10 @@ package final class PeerNode: Sendable {
     package let configuration: PeerConfiguration
     let logger: Logger
     package let metrics = PeerMetrics()
-    private let signer: SigningIdentity
+    let signer: SigningIdentity
     private let builtInChaincodes: [String: any Contract]
     /// The peer's own organization, whose admins may administer it.
-    private let ownOrganization: MembershipServiceProvider
+    let ownOrganization: MembershipServiceProvider
 
     /// One joined channel: everything the services and background tasks of the peer use.
     package struct JoinedChannel: Sendable {
@@ -59,7 +59,7 @@ package final class PeerNode: Sendable {
         var blocks: [String: ChannelBlocks] { channels.mapValues(\.blocks) }
     }
 
-    private let services: Mutex<Services>
+    let services: Mutex<Services>
     /// Background tasks of channels joined after `run` started; `run` starts them.
     private let taskInbox: (stream: AsyncStream<@Sendable () async -> Void>, continuation: AsyncStream<@Sendable () async -> Void>.Continuation)
     private let joining = Mutex(false)
@@ -363,7 +363,8 @@ package final class PeerNode: Sendable {
             PeerAdminService(node: self),
         ]
         if configuration.roles.contains(.endorser) {
-            let endorser = EndorserRPCService(endorser: { current().endorser }, metrics: metrics)
+            var endorser = EndorserRPCService(endorser: { current().endorser }, metrics: metrics)
+            endorser.systemChaincodes = { [weak self] proposal in self?.processSystemProposal(proposal) }
             rpcServices.append(endorser)
             rpcServices.append(EndorsementStreamService(endorser: endorser, shutdown: stop.signal))
         }
