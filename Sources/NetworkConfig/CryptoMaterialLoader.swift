@@ -24,13 +24,23 @@ package enum CryptoMaterialLoader {
 
     package static func loadSigningIdentity(_ folder: CryptoMaterialLayout.MSPFolder, mspID: String) throws(ConfigError) -> SigningIdentity {
         let certificate = try loadCertificate(folder.signingCertificate)
-        let keyText = try read(folder.privateKey)
+        let keyText = try read(privateKeyFile(folder))
         do {
             let key = try P256.Signing.PrivateKey(pemRepresentation: keyText)
             return try SigningIdentity(mspID: mspID, certificate: certificate, privateKey: key)
         } catch {
             throw ConfigError(.invalidValue, file: folder.privateKey.path, line: nil, field: "", reason: "not a P-256 private key matching the signing certificate: \(error)")
         }
+    }
+
+    /// The folder's private key: `keystore/key.pem` as `medrex crypto generate` and `medrex ca
+    /// enroll` write it, or else the one file in `keystore/` (`<SKI>_sk`, as Fabric's cryptogen
+    /// and fabric-ca-client write it).
+    static func privateKeyFile(_ folder: CryptoMaterialLayout.MSPFolder) -> URL {
+        guard !FileManager.default.fileExists(atPath: folder.privateKey.path) else { return folder.privateKey }
+        let keystore = folder.privateKey.deletingLastPathComponent()
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: keystore.path)) ?? []).filter { !$0.hasPrefix(".") }
+        return files.count == 1 ? keystore.appendingPathComponent(files[0]) : folder.privateKey
     }
 
     /// A node's own signing identity, as `loadSigningIdentity` reads it, refused when its

@@ -91,7 +91,9 @@ import Testing
         let start = ContinuousClock.now
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singletonMultiThreadedEventLoopGroup)
             .connect(host: "127.0.0.1", port: port).get()
-        if !bytes.isEmpty { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() }
+        // On a loaded machine the server may close the connection before these bytes go out: the
+        // write then fails on the closed channel, which is the outcome measured.
+        if !bytes.isEmpty { try? await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() }
         let watchdog = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
         try await channel.closeFuture.get()
         watchdog.cancel()
