@@ -17,8 +17,13 @@ fi
 # cooperative threads for seconds (child processes, builds of the example plugin), so those suites
 # run in a process of their own after. Batch and idle timeouts, reservations and follow deadlines
 # are tested on the manual clock (LedgerClock) and run in the parallel pass.
-timed="EtcdClientTests|EtcdChainTests"
-swift test --skip-build --skip "$timed"
+timed="EtcdClientTests|EtcdChainTests|EtcdConfigUpdateTests"
+# The membership suites each start whole networks (an orderer, peers, a CA, PostgreSQL) and
+# restart processes: run beside the rest they add enough load to make other suites' deadlines
+# fire, so they get a process of their own too.
+networks="ConfigUpdateEndToEndTests|EnrollmentCAEndToEndTests|SystemChaincodeTests|CertificateRenewalTests|CARegistryTests"
+swift test --skip-build --skip "$timed|$networks"
+swift test --skip-build --filter "$networks"
 swift test --skip-build --filter "$timed"
 # A smoke run of every libFuzzer target (a few seconds each, unoptimized build of its own so that
 # it builds quickly from scratch); long campaigns are `scripts/fuzz.sh TARGET SECONDS`.

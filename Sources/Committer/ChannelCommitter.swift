@@ -17,14 +17,15 @@ import NodeClients
 package final class ChannelCommitter: Sendable {
     package var channelID: String { committer.channelID }
     private let committer: BlockCommitter
-    private let sources: [any BlockSource]
+    /// Where blocks come from: a channel's configuration can change its orderers.
+    private let sources: Mutex<[any BlockSource]>
     /// Times the pauses between attempts.
     private let clock: any LedgerClock
     private let logger: Logger
 
     package init(committer: BlockCommitter, sources: [any BlockSource], clock: any LedgerClock = SystemClock(), logger: Logger) {
         self.committer = committer
-        self.sources = sources
+        self.sources = Mutex(sources)
         self.clock = clock
         var logger = logger
         logger[metadataKey: "channel"] = "\(committer.channelID)"
@@ -33,16 +34,26 @@ package final class ChannelCommitter: Sendable {
 
     private var ledger: Ledger { committer.ledger }
 
+    /// The block sources to use from the next stream on (a config block changed the channel's
+    /// orderers); an open stream goes on until it ends.
+    package func use(sources: [any BlockSource]) {
+        self.sources.withLock { $0 = sources }
+    }
+
     /// Follows the ordering service until the task is cancelled. Never throws: every failure is
     /// logged and the next source is tried after a pause that grows to 5 s.
     package func run() async {
-        guard !sources.isEmpty else {
-            logger.error("the channel configuration names no orderer endpoint; nothing to commit from")
-            return
-        }
         var attempt = 0
         var pause = Duration.milliseconds(100)
+        var warned = false
         while !Task.isCancelled {
+            let sources = self.sources.withLock { $0 }
+            guard !sources.isEmpty else {
+                if !warned { logger.error("the channel configuration names no orderer endpoint; nothing to commit from until one does") }
+                warned = true
+                do { try await clock.sleep(for: .seconds(1)) } catch { return }
+                continue
+            }
             let source = sources[attempt % sources.count]
             attempt += 1
             let heightBefore = ledger.height

@@ -21,6 +21,8 @@ package enum ChannelConfigEdit: Sendable {
     /// Adds or removes a TLS root CA certificate (PEM) of an organization.
     case addTLSRootCertificate(mspID: String, pem: String)
     case removeTLSRootCertificate(mspID: String, pem: String)
+    /// Sets the endpoints (`host:port`) of an orderer organization's orderers.
+    case setOrdererEndpoints(mspID: String, endpoints: [String])
     /// Changes Medrex's ordering switches (nil: unchanged; an idle timeout of 0 turns it off).
     case setOrdering(reorderBlocks: Bool?, idleTimeoutMilliseconds: Int?)
     /// Changes the orderer's batch settings (nil: unchanged).
@@ -70,6 +72,19 @@ package enum ChannelConfigEdit: Sendable {
             try Self.editMSP(mspID, in: &root) { $0.tlsRootCerts.append(Data(pem.utf8)) }
         case .removeTLSRootCertificate(let mspID, let pem):
             try Self.editMSP(mspID, in: &root) { msp in msp.tlsRootCerts.removeAll { Self.samePEM($0, pem) } }
+        case .setOrdererEndpoints(let mspID, let endpoints):
+            guard let (section, key) = Self.organizationKey(mspID, in: root), section == "Orderer" else {
+                throw Self.fail("no orderer organization \(mspID) in the configuration")
+            }
+            for endpoint in endpoints {
+                let parts = endpoint.split(separator: ":")
+                guard parts.count == 2, !parts[0].isEmpty, let port = Int(parts[1]), (1...65535).contains(port) else {
+                    throw Self.fail("orderer endpoint '\(endpoint.prefix(64))' is not host:port")
+                }
+            }
+            var addresses = Common_OrdererAddresses()
+            addresses.addresses = endpoints
+            root.groups["Orderer"]!.groups[key]!.values["Endpoints", default: Self.value(Data())].value = (try? addresses.serializedData()) ?? Data()
         case .setOrdering(let reorder, let idle):
             guard var orderer = root.groups["Orderer"], var consensus = orderer.values["ConsensusType"].flatMap({ try? Orderer_ConsensusType(serializedBytes: $0.value) }),
                 var ordering = ChannelConfig.ordering(metadata: consensus.metadata)

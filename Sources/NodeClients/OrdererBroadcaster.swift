@@ -49,15 +49,20 @@ package final class OrdererBroadcaster: EnvelopeBroadcaster {
         var stopped = false
     }
 
-    private let endpoints: [NodeAddress]
-    private let tls: MutualTLS
+    /// The orderers and the TLS to reach them: a channel's configuration can change them.
+    private let targets: Mutex<(endpoints: [NodeAddress], tls: MutualTLS)>
     private let logger: Logger
     private let state = Mutex(State())
 
     package init(endpoints: [NodeAddress], tls: MutualTLS, logger: Logger) {
-        self.endpoints = endpoints
-        self.tls = tls
+        targets = Mutex((endpoints, tls))
         self.logger = logger
+    }
+
+    /// The orderers to use from the next stream on (a config block changed them); an open stream
+    /// goes on until it ends.
+    package func use(endpoints: [NodeAddress], tls: MutualTLS) {
+        targets.withLock { $0 = (endpoints, tls) }
     }
 
     /// Orders `envelope`; the orderer's answer (SUCCESS once consensus has it). Throws when the
@@ -86,11 +91,17 @@ package final class OrdererBroadcaster: EnvelopeBroadcaster {
     /// Keeps a stream open until the task is cancelled; then fails whatever is still pending.
     package func run() async {
         var attempt = 0
-        while !Task.isCancelled, !endpoints.isEmpty {
+        while !Task.isCancelled {
+            let (endpoints, tls) = targets.withLock { $0 }
+            guard !endpoints.isEmpty else {
+                // No orderer named (yet): wait for a configuration that names one.
+                do { try await Task.sleep(for: .seconds(1)) } catch { break }
+                continue
+            }
             let endpoint = endpoints[attempt % endpoints.count]
             attempt += 1
             do {
-                try await stream(to: endpoint)
+                try await stream(to: endpoint, tls: tls)
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("broadcast stream failed; trying the next orderer", metadata: ["orderer": "\(endpoint)", "error": "\(error)"])
@@ -122,7 +133,7 @@ package final class OrdererBroadcaster: EnvelopeBroadcaster {
         for item in failed { item.completion(.failure(error)) }
     }
 
-    private func stream(to endpoint: NodeAddress) async throws {
+    private func stream(to endpoint: NodeAddress, tls: MutualTLS) async throws {
         try await withGRPCClient(
             transport: .http2NIOPosix(target: .ipv4(address: endpoint.host, port: endpoint.port), transportSecurity: tls.clientSecurity)
         ) { client in

@@ -45,8 +45,12 @@ package final class PeerNode: Sendable {
         var blocks: ChannelBlocks
         let notifier: CommitNotifier
         var gateway: GatewayChannel?
-        /// The orderer endpoints the channel's committer and broadcaster use.
-        let ordererEndpoints: [String]
+        /// The orderer endpoints (and their TLS roots) the channel's committer and broadcaster use.
+        var ordererEndpoints: [String]
+        var ordererTLSRoots: [String] = []
+        /// The channel's committer and broadcaster (committer role), told when the orderers change.
+        var committer: ChannelCommitter? = nil
+        var broadcaster: OrdererBroadcaster? = nil
         /// Background work (committer, broadcaster), started when the peer runs.
         let tasks: [@Sendable () async -> Void]
     }
@@ -231,10 +235,16 @@ package final class PeerNode: Sendable {
                     remotePeers: remotePeers, submitter: gateway.submitter, validator: parts.validator, state: gateway.state, notifier: gateway.notifier,
                     blocks: channel.blocks, precheck: gateway.precheck)
             }
-            if config.ordererAddresses != channel.ordererEndpoints {
-                logger.warning("the channel's orderer endpoints changed; this peer uses the new ones from its next start", metadata: [
-                    "channel": "\(channelID)", "endpoints": "\(config.ordererAddresses)",
-                ])
+            let ordererRoots = config.ordererOrganizations.flatMap { $0.tlsRootCertificates.compactMap { try? $0.serializeAsPEM().pemString } }
+            if config.ordererAddresses != channel.ordererEndpoints || ordererRoots != channel.ordererTLSRoots {
+                // Blocks and broadcasts go to the orderers of the new configuration from the next stream on.
+                let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
+                let ordererTLS = ordererClientTLS(roots: ordererRoots)
+                channel.committer?.use(sources: endpoints.map { DeliverBlockSource(endpoint: $0, tls: ordererTLS, signer: signer) })
+                channel.broadcaster?.use(endpoints: endpoints, tls: ordererTLS)
+                channel.ordererEndpoints = config.ordererAddresses
+                channel.ordererTLSRoots = ordererRoots
+                logger.notice("the channel's orderers changed", metadata: ["channel": "\(channelID)", "endpoints": "\(config.ordererAddresses)"])
             }
             services.channels[channelID] = channel
             rebuild(&services)
@@ -298,9 +308,8 @@ package final class PeerNode: Sendable {
                 ordererEndpoints: config.ordererAddresses, tasks: [])
         }
         let endpoints = config.ordererAddresses.compactMap(NodeAddress.init)
-        let ordererTLS = MutualTLS(
-            certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [],
-            trustedCAPEMs: try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } })
+        let ordererRoots = try config.ordererOrganizations.flatMap { try $0.tlsRootCertificates.map { try $0.serializeAsPEM().pemString } }
+        let ordererTLS = ordererClientTLS(roots: ordererRoots)
         let validator = parts.validator
         let channelID = config.channelID
         let committer = ChannelCommitter(
@@ -320,7 +329,13 @@ package final class PeerNode: Sendable {
         if configuration.earlyAbort { gateway.precheck = ReadConflictPrecheck() }
         return JoinedChannel(
             ledger: ledger, providers: parts.providers, resources: resources, blocks: blocks, notifier: notifier, gateway: gateway,
-            ordererEndpoints: config.ordererAddresses, tasks: [{ await committer.run() }, { await broadcaster.run() }])
+            ordererEndpoints: config.ordererAddresses, ordererTLSRoots: ordererRoots, committer: committer, broadcaster: broadcaster,
+            tasks: [{ await committer.run() }, { await broadcaster.run() }])
+    }
+
+    /// The TLS this peer reaches a channel's orderers with: its own pair, trusting `roots` (PEM).
+    private func ordererClientTLS(roots: [String]) -> MutualTLS {
+        MutualTLS(certificate: configuration.tlsCertificate, privateKey: configuration.tlsPrivateKey, trustedCAs: [], trustedCAPEMs: roots)
     }
 
     /// Validates an admin request: signed by an admin of the peer's own organization, recently.

@@ -88,6 +88,7 @@ extension ChannelCommand {
         @Option(help: "Remove a root CA certificate from an MSP: MSPID=PEM-FILE.") var removeRootCa: [String] = []
         @Option(help: "Add a TLS root CA certificate to an MSP: MSPID=PEM-FILE.") var addTlsRootCa: [String] = []
         @Option(help: "Remove a TLS root CA certificate from an MSP: MSPID=PEM-FILE.") var removeTlsRootCa: [String] = []
+        @Option(help: "Set an orderer organization's orderer endpoints: MSPID=host:port[,host:port...].") var ordererEndpoints: [String] = []
         @Option(help: "Batch size: the most transactions in a block.") var maxMessageCount: Int?
         @Option(help: "Batch size: the most bytes in a block.") var absoluteMaxBytes: Int?
         @Option(help: "Batch size: the preferred bytes of a block.") var preferredMaxBytes: Int?
@@ -128,6 +129,10 @@ extension ChannelCommand {
             for text in removeRootCa { let (id, file) = try pair(text, "remove-root-ca"); edits.append(.removeRootCertificate(mspID: id, pem: try read(file))) }
             for text in addTlsRootCa { let (id, file) = try pair(text, "add-tls-root-ca"); edits.append(.addTLSRootCertificate(mspID: id, pem: try read(file))) }
             for text in removeTlsRootCa { let (id, file) = try pair(text, "remove-tls-root-ca"); edits.append(.removeTLSRootCertificate(mspID: id, pem: try read(file))) }
+            for text in ordererEndpoints {
+                let (id, list) = try pair(text, "orderer-endpoints")
+                edits.append(.setOrdererEndpoints(mspID: id, endpoints: list.split(separator: ",").map { String($0) }))
+            }
             if maxMessageCount != nil || absoluteMaxBytes != nil || preferredMaxBytes != nil || batchTimeoutMs != nil {
                 edits.append(.setBatch(
                     maxMessageCount: maxMessageCount, absoluteMaxBytes: absoluteMaxBytes, preferredMaxBytes: preferredMaxBytes,

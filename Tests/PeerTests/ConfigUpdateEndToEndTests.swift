@@ -16,7 +16,7 @@ import X509
 @Suite(.serialized) struct ConfigUpdateEndToEndTests {
     /// The `medrex channel` options naming the orderer, the caller and the channel.
     func callerOptions(_ network: LocalTestNetwork, org: String, user: String = "admin") -> [String] {
-        ["--crypto", network.crypto.path, "--org", org, "--msp-id", "\(org)MSP", "--user", user, "--orderer", "127.0.0.1:\(network.orderer.port)",
+        ["--crypto", network.crypto.path, "--org", org, "--msp-id", org == "OrdererOrg" ? "OrdererMSP" : "\(org)MSP", "--user", user, "--orderer", "127.0.0.1:\(network.orderer.port)",
          "--orderer-org", "OrdererOrg", "--channel", network.channel]
     }
 
@@ -270,5 +270,32 @@ import X509
             let value = try await gateway.evaluate(channel: channel, chaincode: "kv", arguments: ["get", "shared-with-clinic"])
             #expect(String(decoding: value.payload, as: UTF8.self) == "1")
         }
+    }
+
+    /// The orderer moves to another port: the orderer organization's admin puts the new endpoint
+    /// into the channel, and from that config block on the peers pull blocks from it and send
+    /// transactions to it, without a restart.
+    @Test func peersFollowTheOrdererToItsNewEndpointFromTheConfigBlock() async throws {
+        let network = try await LocalTestNetwork.start()
+        defer { network.stopAll() }
+        let (oldPort, newPort) = (network.orderer.port, try ChildProcess.freePort())
+        let heightBefore = try await network.height(peer: 0)
+        let update = try await ChildProcess.run(ChildProcess.medrex, ["channel", "update"] + callerOptions(network, org: "OrdererOrg") + [
+            "--orderer-endpoints", "OrdererMSP=127.0.0.1:\(newPort),127.0.0.1:\(oldPort)", "--submit",
+        ])
+        #expect(update.status == 0 && update.output.contains("[Values] /Channel/Orderer/OrdererMSP/Endpoints: version 0 -> 1"), "\(update.output)")
+        for peer in 0..<2 { try await network.waitForHeight(heightBefore + 1, peer: peer) }
+        // The orderer restarts on the new port only.
+        network.ordererProcess.stop()
+        let file = network.work.appendingPathComponent("nodes/127.0.0.1/orderer0.yaml")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        try text.replacingOccurrences(of: "listen: 127.0.0.1:\(oldPort)", with: "listen: 127.0.0.1:\(newPort)").write(to: file, atomically: true, encoding: .utf8)
+        try network.ordererProcess.start()
+        try await network.withGateway(peer: 0, user: "dr-carter") { gateway in
+            let txID = try await gateway.submit(channel: network.channel, chaincode: "kv", arguments: ["put", "moved", "1"])
+            #expect(try await gateway.commitStatus(channel: network.channel, transactionID: txID).result == .valid)
+        }
+        try await network.waitForHeight(heightBefore + 2, peer: 1)
+        #expect(network.peers[0].process.log.contains("the channel's orderers changed"))
     }
 }

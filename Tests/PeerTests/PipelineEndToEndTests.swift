@@ -471,6 +471,7 @@ struct LocalTestNetwork: Sendable {
             mspID: OrdererMSP
             domain: orderer.test
             orderers: [{ name: orderer0, port: \(ports[0]), operationsPort: \(ports[1]) }]
+            admins: [{ name: admin }]
           - name: HospitalA
             mspID: HospitalAMSP
             domain: hospital-a.test
