@@ -58,7 +58,7 @@ package final class EnrollmentAuthority: Sendable {
         package var affiliation: String
         package var attributes: [RegisteredIdentity.Attribute]
 
-        package init(id: String, type: String, secret: String? = nil, maxEnrollments: Int? = nil, affiliation: String = "", attributes: [RegisteredIdentity.Attribute] = []) {
+        package init(id: String, type: String = "", secret: String? = nil, maxEnrollments: Int? = nil, affiliation: String = "", attributes: [RegisteredIdentity.Attribute] = []) {
             self.id = id
             self.type = type
             self.secret = secret
@@ -98,11 +98,17 @@ package final class EnrollmentAuthority: Sendable {
                 || (!attribute.name.hasPrefix("hf.") && allowed.isEmpty && roles.contains("*"))
             guard mayGive else { throw EnrollmentError(.forbidden, "'\(registrar.id)' may not give attribute \(attribute.name.prefix(64)) (hf.Registrar.Attributes)") }
         }
+        // Affiliations are a hierarchy (`hospital-a.cardiology.ward4`): a registrar registers within
+        // its own; empty means the registrar's, `.` the root (only a root registrar may).
+        let affiliation = request.affiliation.isEmpty ? registrar.affiliation : (request.affiliation == "." ? "" : request.affiliation)
+        guard registrar.affiliation.isEmpty || affiliation == registrar.affiliation || affiliation.hasPrefix(registrar.affiliation + ".") else {
+            throw EnrollmentError(.forbidden, "'\(registrar.id)' of affiliation '\(registrar.affiliation)' may not register into '\(affiliation.prefix(64))'")
+        }
         let maxEnrollments = request.maxEnrollments ?? 1
         guard maxEnrollments == -1 || maxEnrollments >= 1 else { throw EnrollmentError(.badRequest, "max_enrollments must be -1 (unlimited) or at least 1") }
         let secret = request.secret.flatMap { $0.isEmpty ? nil : $0 } ?? Self.makeSecret()
         try await registry.insert(RegisteredIdentity(
-            id: request.id, type: type, affiliation: request.affiliation, attributes: request.attributes, maxEnrollments: maxEnrollments,
+            id: request.id, type: type, affiliation: affiliation, attributes: request.attributes, maxEnrollments: maxEnrollments,
             secretHash: RegisteredIdentity.hash(secret: secret)))
         return secret
     }

@@ -1,5 +1,6 @@
 import EnrollmentCA
 import Foundation
+import Identity
 import OffChainStore
 import PostgresNIO
 import Testing
@@ -73,5 +74,43 @@ import TestSupport
             let again = try await PostgresCARegistry.open(client: client)
             #expect(try await again.identity("dr-new")?.revoked == true)
         }
+    }
+
+    /// Registrars register within their own affiliation and the types and attributes they may give.
+    @Test func registrarsAreBoundByTheirAffiliationRolesAndAttributes() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-ca-rules-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ca = try CertificateAuthority.makeRoot(
+            commonName: "ca.rules.test", organization: "rules.test", notValidBefore: Date().addingTimeInterval(-60), notValidAfter: Date().addingTimeInterval(86_400))
+        let authority = EnrollmentAuthority(name: "ca-rules", authority: ca, registry: try FileCARegistry(file: directory.appendingPathComponent("registry.json")))
+        try await authority.bootstrap(id: "admin", secret: "pw")
+        let root = try #require(try await authority.registry.identity("admin"))
+        // The root registrar makes a cardiology registrar for clients only, giving role and specialty.
+        _ = try await authority.register(
+            .init(id: "cardio-registrar", type: "client", secret: "x", affiliation: "hospital-a.cardiology",
+                  attributes: [.init(name: "hf.Registrar.Roles", value: "client", ecert: true), .init(name: "hf.Registrar.Attributes", value: "role,specialty", ecert: true)]),
+            by: root)
+        let cardio = try #require(try await authority.registry.identity("cardio-registrar"))
+        _ = try await authority.register(.init(id: "dr-ward4", affiliation: "hospital-a.cardiology.ward4", attributes: [.init(name: "role", value: "nurse", ecert: true)]), by: cardio)
+        #expect(try await authority.registry.identity("dr-ward4")?.affiliation == "hospital-a.cardiology.ward4")
+        _ = try await authority.register(.init(id: "dr-default"), by: cardio)
+        #expect(try await authority.registry.identity("dr-default")?.affiliation == "hospital-a.cardiology")
+        func refusal(_ registration: EnrollmentAuthority.Registration) async -> EnrollmentError? {
+            await #expect(throws: EnrollmentError.self) { _ = try await authority.register(registration, by: cardio) }
+        }
+        #expect(await refusal(.init(id: "dr-onc", affiliation: "hospital-a.oncology"))?.code == .forbidden)
+        #expect(await refusal(.init(id: "dr-root", affiliation: "."))?.code == .forbidden)
+        #expect(await refusal(.init(id: "dr-prefix", affiliation: "hospital-a.cardiologyx"))?.code == .forbidden)
+        #expect(await refusal(.init(id: "peer9", type: "peer"))?.code == .forbidden)
+        #expect(await refusal(.init(id: "dr-hf", attributes: [.init(name: "hf.Revoker", value: "true", ecert: true)]))?.code == .forbidden)
+        #expect(await refusal(.init(id: "dr-attr", attributes: [.init(name: "is_supervisor", value: "true", ecert: true)]))?.code == .forbidden)
+        #expect(await refusal(.init(id: "dr-self", attributes: [.init(name: "hf.EnrollmentID", value: "x", ecert: true)]))?.code == .badRequest)
+        #expect(await refusal(.init(id: "bad id with spaces"))?.code == .badRequest)
+        #expect(await refusal(.init(id: "dr-ward4"))?.code == .conflict)
+        // A registrar that is not a revoker may revoke only itself.
+        #expect((await #expect(throws: EnrollmentError.self) { _ = try await authority.revoke(id: "dr-ward4", serial: nil, reason: "keycompromise", by: cardio) })?.code == .forbidden)
+        #expect(try await authority.revoke(id: "cardio-registrar", serial: nil, reason: "superseded", by: cardio).isEmpty)
+        #expect(try await authority.registry.identity("cardio-registrar")?.revoked == true)
     }
 }
