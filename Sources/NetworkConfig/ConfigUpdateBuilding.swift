@@ -122,22 +122,6 @@ package enum ConfigUpdateBuilding {
     /// The CONFIG_UPDATE transaction carrying `envelope` to the orderer, signed by `submitter`
     /// (who must satisfy the channel's Writers policy).
     package static func transaction(_ envelope: Common_ConfigUpdateEnvelope, channelID: String, submitter: SigningIdentity, time: Date) throws -> Common_Envelope {
-        let nonce = (0..<24).map { _ in UInt8.random(in: 0...255) }
-        var channelHeader = Common_ChannelHeader()
-        channelHeader.type = Int32(Common_HeaderType.configUpdate.rawValue)
-        channelHeader.channelID = channelID
-        channelHeader.timestamp = Google_Protobuf_Timestamp(date: time)
-        channelHeader.txID = TransactionID.make(nonce: nonce, creator: submitter.serialized)
-        var signatureHeader = Common_SignatureHeader()
-        signatureHeader.creator = Data(submitter.serialized)
-        signatureHeader.nonce = Data(nonce)
-        var payload = Common_Payload()
-        payload.header.channelHeader = try channelHeader.serializedData()
-        payload.header.signatureHeader = try signatureHeader.serializedData()
-        payload.data = try envelope.serializedData()
-        var transaction = Common_Envelope()
-        transaction.payload = try payload.serializedData()
-        transaction.signature = Data(try submitter.sign(transaction.payload))
-        return transaction
+        try .signed(.configUpdate, channelID: channelID, data: try envelope.serializedData(), signer: submitter, time: time)
     }
 }

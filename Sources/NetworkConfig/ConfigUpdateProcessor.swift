@@ -180,23 +180,7 @@ extension ConfigUpdateProcessor {
         var configEnvelope = Common_ConfigEnvelope()
         configEnvelope.config = config.config
         configEnvelope.lastUpdate = lastUpdate
-        var channelHeader = Common_ChannelHeader()
-        channelHeader.type = Int32(Common_HeaderType.config.rawValue)
-        channelHeader.version = 1
-        channelHeader.channelID = config.channelID
-        channelHeader.timestamp = Google_Protobuf_Timestamp(date: time)
-        channelHeader.txID = TransactionID.make(nonce: nonce, creator: signer.serialized)
-        var signatureHeader = Common_SignatureHeader()
-        signatureHeader.creator = Data(signer.serialized)
-        signatureHeader.nonce = Data(nonce)
-        var payload = Common_Payload()
-        payload.header.channelHeader = try channelHeader.serializedData()
-        payload.header.signatureHeader = try signatureHeader.serializedData()
-        payload.data = try configEnvelope.serializedData()
-        var envelope = Common_Envelope()
-        envelope.payload = try payload.serializedData()
-        envelope.signature = Data(try signer.sign(envelope.payload))
-        return envelope
+        return try .signed(.config, channelID: config.channelID, data: try configEnvelope.serializedData(), signer: signer, time: time, nonce: nonce, version: 1)
     }
 
     /// The ConfigEnvelope of a CONFIG transaction.

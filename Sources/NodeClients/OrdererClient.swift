@@ -123,21 +123,7 @@ package struct OrdererClient: Sendable {
     private static func seekEnvelope(channel: String, seek: Orderer_SeekInfo, signer: SigningIdentity) throws -> Common_Envelope {
         var seek = seek
         seek.behavior = .blockUntilReady
-        var channelHeader = Common_ChannelHeader()
-        channelHeader.type = Int32(Common_HeaderType.deliverSeekInfo.rawValue)
-        channelHeader.channelID = channel
-        channelHeader.timestamp = Google_Protobuf_Timestamp(date: Date())
-        var signatureHeader = Common_SignatureHeader()
-        signatureHeader.creator = Data(signer.serialized)
-        signatureHeader.nonce = Data((0..<24).map { _ in UInt8.random(in: 0...255) })
-        var payload = Common_Payload()
-        payload.header.channelHeader = try channelHeader.serializedData()
-        payload.header.signatureHeader = try signatureHeader.serializedData()
-        payload.data = try seek.serializedData()
-        var envelope = Common_Envelope()
-        envelope.payload = try payload.serializedData()
-        envelope.signature = Data(try signer.sign(envelope.payload))
-        return envelope
+        return try .signed(.deliverSeekInfo, channelID: channel, data: try seek.serializedData(), signer: signer, time: Date())
     }
 }
 
