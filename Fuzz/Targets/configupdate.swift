@@ -27,17 +27,17 @@ private let fixture: Fixture? = {
           - name: OrdererOrg
             mspID: OrdererMSP
             domain: orderer.fuzz
-            orderers: [{ name: orderer0, port: 7050 }]
+            orderers: [{ name: orderer0, port: 7050, operationsPort: 9440 }]
             admins: [{ name: admin }]
           - name: HospitalA
             mspID: HospitalAMSP
             domain: hospital-a.fuzz
-            peers: [{ name: peer0, port: 7051 }]
+            peers: [{ name: peer0, port: 7051, operationsPort: 9443 }]
             admins: [{ name: admin }]
           - name: HospitalB
             mspID: HospitalBMSP
             domain: hospital-b.fuzz
-            peers: [{ name: peer0, port: 8051 }]
+            peers: [{ name: peer0, port: 8051, operationsPort: 9445 }]
             admins: [{ name: admin }]
         channels:
           - name: healthchannel
@@ -72,6 +72,8 @@ private func update(_ edits: [ChannelConfigEdit], signers: [SigningIdentity]) th
 
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutableRawPointer?, _ argv: UnsafeMutableRawPointer?) -> CInt {
+    // Without its channel the target would check nothing: stop at once instead.
+    guard fixture != nil else { fatalError("configupdate: the sample channel's configuration could not be made") }
     writeSeedsIfAsked {
         guard let fixture else { return [] }
         let batch = try update([.setBatch(maxMessageCount: 10, absoluteMaxBytes: nil, preferredMaxBytes: nil, timeoutMilliseconds: 100)], signers: [fixture.ordererAdmin])
