@@ -126,6 +126,7 @@ let package = Package(
             name: "RPCTransport",
             dependencies: [
                 "NetworkConfig",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -42,6 +42,12 @@ package struct CryptoMaterialLayout: Sendable {
         package var nodeOUConfiguration: URL { directory.appendingPathComponent("config.yaml") }
         package var signingCertificate: URL { directory.appendingPathComponent("signcerts/cert.pem") }
 
+        /// The certificate files a node uses whose expiry matters: this (its MSP) folder's, its
+        /// TLS certificate (`tls`) and the client CAs its server trusts (`tls_ca`).
+        package func nodeCertificateFiles(tlsCertificate: URL, clientRootCAs: [URL]) -> [(kind: String, file: URL)] {
+            certificateFiles + [("tls", tlsCertificate)] + clientRootCAs.map { ("tls_ca", $0) }
+        }
+
         /// The certificate files of the folder whose expiry matters: its signing certificate
         /// (`signing`), its CAs and intermediate CAs (`ca`) and its TLS CAs (`tls_ca`).
         package var certificateFiles: [(kind: String, file: URL)] {

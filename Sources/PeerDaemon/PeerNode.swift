@@ -445,21 +445,15 @@ package final class PeerNode: Sendable {
 
     /// The certificates this peer uses, watched for expiry (`medrex_certificate_expiry_seconds`).
     var certificateExpiry: CertificateExpiry {
-        let watched = CryptoMaterialLayout.MSPFolder(directory: configuration.msp).certificateFiles.map { CertificateExpiry.Watched(kind: $0.kind, file: $0.file) }
-            + [CertificateExpiry.Watched(kind: "tls", file: configuration.tlsCertificate)]
-            + configuration.tlsClientRootCAs.map { CertificateExpiry.Watched(kind: "tls_ca", file: $0) }
-        return CertificateExpiry(watched: watched, registry: metrics.registry, logger: logger)
+        let files = CryptoMaterialLayout.MSPFolder(directory: configuration.msp)
+            .nodeCertificateFiles(tlsCertificate: configuration.tlsCertificate, clientRootCAs: configuration.tlsClientRootCAs)
+        return CertificateExpiry(watched: files.map { .init(kind: $0.kind, file: $0.file) }, registry: metrics.registry, logger: logger)
     }
 
     /// Loads the TLS certificate and key again (SIGHUP): new connections get them, open streams
     /// keep theirs. A file that does not load is logged and the current ones stay.
     package func reloadTLS() {
-        do {
-            try serverTrust.reload()
-            logger.notice("TLS certificate and key reloaded", metadata: ["certificate": "\(configuration.tlsCertificate.path)"])
-        } catch {
-            logger.error("the TLS certificate and key could not be reloaded; the current ones stay", metadata: ["error": "\(error)"])
-        }
+        serverTrust.reload(certificate: configuration.tlsCertificate, logger: logger)
         certificateExpiry.check(now: Date())
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import NIOSSL
 import Synchronization
 
@@ -62,6 +64,17 @@ package final class ServerTrust: Sendable {
         let (base, context, channels) = state.withLock { ($0.base, $0.context, $0.channels) }
         guard let base, let context else { return }
         try context.replace(with: Self.combined(base, channels))
+    }
+
+    /// `reload`, logged (SIGHUP): a pair that does not load is an error in the log, and the
+    /// current one stays.
+    package func reload(certificate: URL, logger: Logger) {
+        do {
+            try reload()
+            logger.notice("TLS certificate and key reloaded", metadata: ["certificate": "\(certificate.path)"])
+        } catch {
+            logger.error("the TLS certificate and key could not be reloaded; the current ones stay", metadata: ["error": "\(error)"])
+        }
     }
 
     private static func combined(_ base: MutualTLS, _ channels: [String: [String]]) -> MutualTLS {
