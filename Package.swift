@@ -81,6 +81,8 @@ let package = Package(
         ),
         // Debian's librocksdb-dev through its C API.
         .systemLibrary(name: "CRocksDB"),
+        // PKCS#11 declarations (Debian's libp11-kit-dev); token modules are loaded with dlopen.
+        .systemLibrary(name: "CPKCS11"),
         // World state, block store, history index and recovery (RocksDB + in-memory).
         .target(
             name: "WorldState",
@@ -160,7 +162,7 @@ let package = Package(
         .target(
             name: "OffChainStore",
             dependencies: [
-                "WorldState",
+                "WorldState", "CPKCS11",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

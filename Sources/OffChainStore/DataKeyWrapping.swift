@@ -24,8 +24,9 @@ enum DataKeyWrapping {
     static func unwrap(
         _ wrapped: WrappedKey, with privateKey: P256.KeyAgreement.PrivateKey, recordID: String, version: UInt32
     ) throws(OffChainStoreError) -> SymmetricKey {
-        switch wrapped.algorithm {
-        case .hpkeP256SHA256AES256GCM: break
+        guard wrapped.algorithm == .hpkeP256SHA256AES256GCM else {
+            throw OffChainStoreError(
+                .wrongKey, "the data key of record '\(recordID)' version \(version) is wrapped with \(wrapped.algorithm.rawValue), not HPKE")
         }
         let keyBytes: Data
         do {

@@ -156,6 +156,74 @@ package final class EmbeddedOffChainStore: OffChainStore {
         return ids
     }
 
+    package func wrapsToRotate(notUnder current: UInt32, after cursor: RecordVersionID?, limit: Int) async throws(OffChainStoreError) -> [StoredWrap] {
+        let iterator = try storage { () throws(StorageError) in try database.makeIterator(versions) }
+        var wraps: [StoredWrap] = []
+        if let cursor {
+            // The first key after the cursor's version (keys sort as record id, zero byte, version).
+            iterator.seek(to: EmbeddedRowEncoding.versionKey(cursor.recordID, cursor.version) + [0])
+        } else {
+            iterator.seekToFirst()
+        }
+        while iterator.isValid, wraps.count < limit {
+            let stored = try EmbeddedRowEncoding.decode(iterator.value, key: iterator.key)
+            let id = RecordVersionID(recordID: stored.encrypted.recordID, version: stored.encrypted.version)
+            for (position, wrapped) in stored.encrypted.wrappedKeys.enumerated() where wrapped.keyVersion != current {
+                wraps.append(StoredWrap(id: id, position: position, wrapped: wrapped))
+            }
+            iterator.next()
+        }
+        try storage { () throws(StorageError) in try iterator.checkError() }
+        return wraps
+    }
+
+    package func replaceWraps(_ replacements: [WrapReplacement]) async throws(OffChainStoreError) -> Int {
+        try writerLock.withLock { _ throws(OffChainStoreError) in
+            var rows: [[UInt8]: StoredRecordVersion] = [:]
+            var replaced = 0
+            for replacement in replacements {
+                let id = replacement.old.id
+                let key = EmbeddedRowEncoding.versionKey(id.recordID, id.version)
+                var stored: StoredRecordVersion
+                if let pendingRow = rows[key] {
+                    stored = pendingRow
+                } else {
+                    guard let bytes = try storage({ () throws(StorageError) in try database.get(key, in: versions) }) else { continue }
+                    stored = try EmbeddedRowEncoding.decode(bytes, key: key)
+                }
+                guard stored.encrypted.wrappedKeys.indices.contains(replacement.old.position),
+                    stored.encrypted.wrappedKeys[replacement.old.position] == replacement.old.wrapped
+                else { continue }
+                var keys = stored.encrypted.wrappedKeys
+                keys[replacement.old.position] = replacement.new
+                stored = StoredRecordVersion(
+                    encrypted: EncryptedRecordVersion(sealed: stored.encrypted.sealed, wrappedKeys: keys), createdAt: stored.createdAt,
+                    state: stored.state)
+                rows[key] = stored
+                replaced += 1
+            }
+            guard !rows.isEmpty else { return 0 }
+            let batch = database.makeWriteBatch()
+            for (key, stored) in rows { batch.put(key, try EmbeddedRowEncoding.encode(stored), in: versions) }
+            try storage { () throws(StorageError) in try database.write(batch, sync: true) }
+            return replaced
+        }
+    }
+
+    package func wrapCounts() async throws(OffChainStoreError) -> [UInt32: Int] {
+        let iterator = try storage { () throws(StorageError) in try database.makeIterator(versions) }
+        var counts: [UInt32: Int] = [:]
+        iterator.seekToFirst()
+        while iterator.isValid {
+            for wrapped in try EmbeddedRowEncoding.decode(iterator.value, key: iterator.key).encrypted.wrappedKeys {
+                counts[wrapped.keyVersion, default: 0] += 1
+            }
+            iterator.next()
+        }
+        try storage { () throws(StorageError) in try iterator.checkError() }
+        return counts
+    }
+
     /// Runs a RocksDB call, turning its `StorageError` into `.storage`.
     private func storage<T>(_ body: () throws(StorageError) -> T) throws(OffChainStoreError) -> T {
         do {

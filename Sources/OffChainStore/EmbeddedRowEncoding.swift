@@ -39,7 +39,9 @@ enum EmbeddedRowEncoding {
             recordID: sealed.recordID, version: sealed.version, ciphertext: sealed.ciphertext, nonce: sealed.nonce,
             plaintextDigest: sealed.plaintextDigest, contentAlgorithm: sealed.algorithm.rawValue,
             wrappedKeys: stored.encrypted.wrappedKeys.map {
-                EmbeddedRow.Key(recipientKeyID: $0.recipientKeyID, encapsulatedKey: $0.encapsulatedKey, ciphertext: $0.ciphertext, algorithm: $0.algorithm.rawValue)
+                EmbeddedRow.Key(
+                    recipientKeyID: $0.recipientKeyID, encapsulatedKey: $0.encapsulatedKey, ciphertext: $0.ciphertext,
+                    algorithm: $0.algorithm.rawValue, keyVersion: $0.keyVersion)
             },
             createdAtMilliseconds: milliseconds(stored.createdAt), state: stored.state.rawValue)
         do {
@@ -69,7 +71,10 @@ enum EmbeddedRowEncoding {
             guard let algorithm = KeyWrapAlgorithm(rawValue: key.algorithm) else {
                 throw OffChainStoreError(.unsupportedAlgorithm, "record '\(row.recordID)' uses key wrap algorithm '\(key.algorithm)'")
             }
-            wrappedKeys.append(WrappedKey(recipientKeyID: key.recipientKeyID, encapsulatedKey: key.encapsulatedKey, ciphertext: key.ciphertext, algorithm: algorithm))
+            wrappedKeys.append(
+                WrappedKey(
+                    recipientKeyID: key.recipientKeyID, encapsulatedKey: key.encapsulatedKey, ciphertext: key.ciphertext, algorithm: algorithm,
+                    keyVersion: key.keyVersion ?? 1))
         }
         let sealed = SealedRecord(
             recordID: row.recordID, version: row.version, ciphertext: row.ciphertext, nonce: row.nonce,
@@ -93,6 +98,8 @@ struct EmbeddedRow: Codable {
         var encapsulatedKey: Data
         var ciphertext: Data
         var algorithm: String
+        /// The custodian key version; absent in rows written before versions existed (version 1).
+        var keyVersion: UInt32?
     }
 
     var recordID: String

@@ -72,6 +72,54 @@ package final class InMemoryOffChainStore: OffChainStore {
         }
     }
 
+    package func wrapsToRotate(notUnder current: UInt32, after cursor: RecordVersionID?, limit: Int) async throws(OffChainStoreError) -> [StoredWrap] {
+        records.withLock { records in
+            var wraps: [StoredWrap] = []
+            for recordID in records.keys.sorted() {
+                for (version, stored) in records[recordID]!.sorted(by: { $0.key < $1.key }) {
+                    let id = RecordVersionID(recordID: recordID, version: version)
+                    if let cursor, id <= cursor { continue }
+                    for (position, wrapped) in stored.encrypted.wrappedKeys.enumerated() where wrapped.keyVersion != current {
+                        wraps.append(StoredWrap(id: id, position: position, wrapped: wrapped))
+                    }
+                    if wraps.count >= limit { return Array(wraps.prefix(max(limit, 0))) }
+                }
+            }
+            return wraps
+        }
+    }
+
+    package func replaceWraps(_ replacements: [WrapReplacement]) async throws(OffChainStoreError) -> Int {
+        records.withLock { records in
+            var replaced = 0
+            for replacement in replacements {
+                let id = replacement.old.id
+                guard let stored = records[id.recordID]?[id.version], stored.encrypted.wrappedKeys.indices.contains(replacement.old.position),
+                    stored.encrypted.wrappedKeys[replacement.old.position] == replacement.old.wrapped
+                else { continue }
+                var keys = stored.encrypted.wrappedKeys
+                keys[replacement.old.position] = replacement.new
+                records[id.recordID]?[id.version] = StoredRecordVersion(
+                    encrypted: EncryptedRecordVersion(sealed: stored.encrypted.sealed, wrappedKeys: keys), createdAt: stored.createdAt,
+                    state: stored.state)
+                replaced += 1
+            }
+            return replaced
+        }
+    }
+
+    package func wrapCounts() async throws(OffChainStoreError) -> [UInt32: Int] {
+        records.withLock { records in
+            var counts: [UInt32: Int] = [:]
+            for versions in records.values {
+                for stored in versions.values {
+                    for wrapped in stored.encrypted.wrappedKeys { counts[wrapped.keyVersion, default: 0] += 1 }
+                }
+            }
+            return counts
+        }
+    }
+
     /// Replaces a stored version's bytes in place, as an attacker with access to the storage could:
     /// for tests of integrity checks.
     func replaceStoredVersion(recordID: String, version: UInt32, _ change: (StoredRecordVersion) -> StoredRecordVersion) {

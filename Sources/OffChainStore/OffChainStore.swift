@@ -45,6 +45,43 @@ package protocol OffChainStore: Sendable {
     /// caller checks these against the chain (marking the ones whose anchors did commit) before it
     /// deletes the rest.
     func pendingVersions(createdBefore cutoff: Date) async throws(OffChainStoreError) -> [RecordVersionID]
+
+    /// Custodian wrapped keys under a key version other than `current`, in (record id, version)
+    /// order after `cursor` (nil: from the start), at most `limit`: what a key rotation re-wraps next.
+    func wrapsToRotate(notUnder current: UInt32, after cursor: RecordVersionID?, limit: Int) async throws(OffChainStoreError) -> [StoredWrap]
+
+    /// Replaces wrapped keys, all in one transaction or write batch; each only where the stored
+    /// key is still the `old` one (a version deleted or re-wrapped meanwhile is skipped). Returns
+    /// how many it replaced.
+    func replaceWraps(_ replacements: [WrapReplacement]) async throws(OffChainStoreError) -> Int
+
+    /// How many stored wrapped keys each custodian key version wraps (versions with none absent).
+    func wrapCounts() async throws(OffChainStoreError) -> [UInt32: Int]
+}
+
+/// One stored custodian wrapped key: which record version it opens and where it is stored.
+package struct StoredWrap: Sendable, Hashable {
+    package let id: RecordVersionID
+    /// Its position among the version's wrapped keys.
+    package let position: Int
+    package let wrapped: WrappedKey
+
+    package init(id: RecordVersionID, position: Int, wrapped: WrappedKey) {
+        self.id = id
+        self.position = position
+        self.wrapped = wrapped
+    }
+}
+
+/// A stored wrapped key and what replaces it (the same data key, wrapped under another version).
+package struct WrapReplacement: Sendable, Hashable {
+    package let old: StoredWrap
+    package let new: WrappedKey
+
+    package init(old: StoredWrap, new: WrappedKey) {
+        self.old = old
+        self.new = new
+    }
 }
 
 extension OffChainStore {

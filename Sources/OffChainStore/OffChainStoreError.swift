@@ -28,6 +28,9 @@ package enum OffChainStoreErrorCode: String, DomainErrorCode {
     case invalidArgument
     /// The backing store failed (connection, disk, SQL error).
     case storage
+    /// A custodian key cannot be used: its PKCS#11 library, token or key is missing, the PIN is
+    /// wrong or locked, or the token failed.
+    case keyUnavailable
 }
 
 extension DomainError where C == OffChainStoreErrorCode {

@@ -37,7 +37,12 @@ enum PostgresOffChainSchema {
                 FOREIGN KEY (record_id, version) REFERENCES phi_record_versions (record_id, version) ON DELETE CASCADE
             )
             """,
-        ]
+        ],
+        // 2: custodian key versions. Rows written before are under version 1 (the only key then).
+        [
+            "ALTER TABLE phi_wrapped_keys ADD COLUMN key_version bigint NOT NULL DEFAULT 1 CHECK (key_version BETWEEN 0 AND 4294967295)",
+            "CREATE INDEX phi_wrapped_keys_by_key_version ON phi_wrapped_keys (key_version)",
+        ],
     ]
 
     /// Any constant unique to this schema: the advisory lock key that serializes migrations.

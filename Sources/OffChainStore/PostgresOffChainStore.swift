@@ -151,6 +151,81 @@ package struct PostgresOffChainStore: OffChainStore {
         }
     }
 
+    package func wrapsToRotate(notUnder current: UInt32, after cursor: RecordVersionID?, limit: Int) async throws(OffChainStoreError) -> [StoredWrap] {
+        let cursorID = cursor?.recordID ?? ""
+        let cursorVersion = cursor.map { Int64($0.version) } ?? -1
+        return try await Self.database("listing wrapped keys to rotate") {
+            let rows = try await client.query(
+                """
+                SELECT record_id, version, position, recipient_key_id, encapsulated_key, wrapped_key, wrap_algorithm, key_version
+                FROM phi_wrapped_keys
+                WHERE key_version <> \(Int64(current)) AND (record_id, version) > (\(cursorID), \(cursorVersion))
+                ORDER BY record_id, version, position
+                LIMIT \(Int64(max(limit, 0)))
+                """, logger: logger)
+            var wraps: [StoredWrap] = []
+            for try await (recordID, version, position, recipient, encapsulated, wrapped, algorithm, keyVersion) in rows.decode(
+                (String, Int64, Int16, String, Data, Data, String, Int64).self)
+            {
+                guard let version = UInt32(exactly: version), let keyVersion = UInt32(exactly: keyVersion),
+                    let algorithm = KeyWrapAlgorithm(rawValue: algorithm)
+                else {
+                    throw OffChainStoreError(.corruptRow, "a wrapped key of record '\(recordID)' has a version, key version or algorithm out of range")
+                }
+                wraps.append(
+                    StoredWrap(
+                        id: RecordVersionID(recordID: recordID, version: version), position: Int(position),
+                        wrapped: WrappedKey(
+                            recipientKeyID: recipient, encapsulatedKey: encapsulated, ciphertext: wrapped, algorithm: algorithm, keyVersion: keyVersion)))
+            }
+            return wraps
+        }
+    }
+
+    package func replaceWraps(_ replacements: [WrapReplacement]) async throws(OffChainStoreError) -> Int {
+        guard !replacements.isEmpty else { return 0 }
+        let recordIDs = replacements.map(\.old.id.recordID)
+        let versions = replacements.map { Int64($0.old.id.version) }
+        let positions = replacements.map { Int16(clamping: $0.old.position) }
+        let oldCiphertexts = replacements.map { ByteBuffer(bytes: $0.old.wrapped.ciphertext) }
+        let oldKeyVersions = replacements.map { Int64($0.old.wrapped.keyVersion) }
+        let recipients = replacements.map(\.new.recipientKeyID)
+        let encapsulated = replacements.map { ByteBuffer(bytes: $0.new.encapsulatedKey) }
+        let ciphertexts = replacements.map { ByteBuffer(bytes: $0.new.ciphertext) }
+        let algorithms = replacements.map(\.new.algorithm.rawValue)
+        let keyVersions = replacements.map { Int64($0.new.keyVersion) }
+        return try await Self.database("replacing wrapped keys") {
+            // One statement, hence atomic; a row changed since it was read (its old wrapped key
+            // and key version differ) or deleted is left alone.
+            let rows = try await client.query(
+                """
+                UPDATE phi_wrapped_keys k SET recipient_key_id = n.recipient, encapsulated_key = n.encapsulated, wrapped_key = n.wrapped,
+                    wrap_algorithm = n.algorithm, key_version = n.key_version
+                FROM unnest(\(recordIDs)::text[], \(versions)::bigint[], \(positions)::smallint[], \(oldCiphertexts)::bytea[],
+                    \(oldKeyVersions)::bigint[], \(recipients)::text[], \(encapsulated)::bytea[], \(ciphertexts)::bytea[],
+                    \(algorithms)::text[], \(keyVersions)::bigint[])
+                    AS n (record_id, version, position, old_wrapped, old_key_version, recipient, encapsulated, wrapped, algorithm, key_version)
+                WHERE k.record_id = n.record_id AND k.version = n.version AND k.position = n.position
+                    AND k.wrapped_key = n.old_wrapped AND k.key_version = n.old_key_version
+                RETURNING k.version
+                """, logger: logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+
+    package func wrapCounts() async throws(OffChainStoreError) -> [UInt32: Int] {
+        try await Self.database("counting wrapped keys by key version") {
+            let rows = try await client.query("SELECT key_version, count(*) FROM phi_wrapped_keys GROUP BY key_version", logger: logger)
+            var counts: [UInt32: Int] = [:]
+            for try await (version, count) in rows.decode((Int64, Int64).self) {
+                counts[UInt32(clamping: version)] = Int(count)
+            }
+            return counts
+        }
+    }
+
     /// Assembles one version from its rows (one per wrapped key).
     private func readOne(_ rows: some AsyncSequence<PostgresStoredRow.Cells, any Error>) async throws -> StoredRecordVersion? {
         var row: PostgresStoredRow?

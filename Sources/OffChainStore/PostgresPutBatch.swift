@@ -19,6 +19,7 @@ struct PostgresPutBatch {
     var keyEncapsulated: [ByteBuffer] = []
     var keyCiphertexts: [ByteBuffer] = []
     var keyAlgorithms: [String] = []
+    var keyCustodianVersions: [Int64] = []
 
     init(_ batch: [EncryptedRecordVersion], createdAt: Date) {
         self.createdAt = createdAt
@@ -39,6 +40,7 @@ struct PostgresPutBatch {
                 keyEncapsulated.append(ByteBuffer(bytes: key.encapsulatedKey))
                 keyCiphertexts.append(ByteBuffer(bytes: key.ciphertext))
                 keyAlgorithms.append(key.algorithm.rawValue)
+                keyCustodianVersions.append(Int64(key.keyVersion))
             }
         }
     }

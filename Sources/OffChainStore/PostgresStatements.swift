@@ -8,7 +8,7 @@ enum PostgresStatements {
     /// a transaction block and takes one round trip. A version that exists already fails the whole
     /// statement with SQLSTATE 23505 (unique violation) and nothing is written.
     struct PutVersions: PostgresPreparedStatement {
-        static let name = "medrex_offchain_put_v1"
+        static let name = "medrex_offchain_put_v2"
         static let sql = """
             WITH new_versions AS (
                 INSERT INTO phi_record_versions
@@ -19,15 +19,15 @@ enum PostgresStatements {
                 RETURNING record_id, version
             )
             INSERT INTO phi_wrapped_keys
-                (record_id, version, position, recipient_key_id, encapsulated_key, wrapped_key, wrap_algorithm)
-            SELECT * FROM unnest($8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::bytea[], $13::bytea[], $14::text[])
+                (record_id, version, position, recipient_key_id, encapsulated_key, wrapped_key, wrap_algorithm, key_version)
+            SELECT * FROM unnest($8::text[], $9::bigint[], $10::smallint[], $11::text[], $12::bytea[], $13::bytea[], $14::text[], $15::bigint[])
             """
         typealias Row = Void
 
         let batch: PostgresPutBatch
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 14)
+            var bindings = PostgresBindings(capacity: 15)
             bindings.append(batch.recordIDs)
             bindings.append(batch.versions)
             bindings.append(batch.ciphertexts)
@@ -42,6 +42,7 @@ enum PostgresStatements {
             bindings.append(batch.keyEncapsulated)
             bindings.append(batch.keyCiphertexts)
             bindings.append(batch.keyAlgorithms)
+            bindings.append(batch.keyCustodianVersions)
             return bindings
         }
 
@@ -50,7 +51,7 @@ enum PostgresStatements {
 
     /// One version with its wrapped keys (one row per key, in position order).
     struct GetVersion: PostgresPreparedStatement {
-        static let name = "medrex_offchain_get_v1"
+        static let name = "medrex_offchain_get_v2"
         static let sql = """
             SELECT \(PostgresStoredRow.columns)
             FROM phi_record_versions r JOIN phi_wrapped_keys k USING (record_id, version)
@@ -74,7 +75,7 @@ enum PostgresStatements {
 
     /// The highest version of a record with its wrapped keys.
     struct GetLatestVersion: PostgresPreparedStatement {
-        static let name = "medrex_offchain_latest_v1"
+        static let name = "medrex_offchain_latest_v2"
         static let sql = """
             SELECT \(PostgresStoredRow.columns)
             FROM phi_record_versions r JOIN phi_wrapped_keys k USING (record_id, version)

@@ -2,30 +2,31 @@ import Crypto
 import Foundation
 
 /// The custodian organization's side of PHI encryption: it seals each new record version under a
-/// fresh data key, wraps that key for its own P-256 key, opens records it keeps, and re-wraps a
-/// record's data key for a requester the chain authorized.
+/// fresh data key, wraps that key under the current version of its custodian key
+/// (`CustodianKeyring`: PEM files or a PKCS#11 token), opens records it keeps (under whichever
+/// version wrapped them), and re-wraps a record's data key for a requester the chain authorized.
 ///
-/// Holds private keys: never log it. Older keys may be kept after a rotation so that versions
-/// wrapped for them still open; new versions are wrapped for the current key only.
+/// Holds private keys or a logged-in token: never log it.
 package struct RecordCustodian: Sendable {
-    private let currentPrivateKey: P256.KeyAgreement.PrivateKey
-    private let privateKeysByID: [String: P256.KeyAgreement.PrivateKey]
-    /// The key new versions are wrapped for.
-    package let currentKey: RecipientKey
+    package let keyring: CustodianKeyring
 
-    /// - Parameters:
-    ///   - privateKey: the organization's current key-agreement key.
-    ///   - previousKeys: keys retired by rotation, still used to open older versions.
-    package init(privateKey: P256.KeyAgreement.PrivateKey, previousKeys: [P256.KeyAgreement.PrivateKey] = []) {
-        currentPrivateKey = privateKey
-        currentKey = RecipientKey(publicKey: privateKey.publicKey)
-        var byID: [String: P256.KeyAgreement.PrivateKey] = [:]
-        for key in previousKeys + [privateKey] { byID[RecipientKey(publicKey: key.publicKey).keyID] = key }
-        privateKeysByID = byID
+    package init(keyring: CustodianKeyring) {
+        self.keyring = keyring
     }
 
+    /// A custodian whose keys are in memory: `privateKey` is the current version, `previousKeys`
+    /// (oldest first) the versions before it.
+    package init(privateKey: P256.KeyAgreement.PrivateKey, previousKeys: [P256.KeyAgreement.PrivateKey] = []) {
+        // An in-memory store with at least one key always loads.
+        keyring = try! CustodianKeyring(store: InMemoryCustodianKeys(previousKeys + [privateKey]), createFirst: false)
+    }
+
+    /// The key version new data keys are wrapped under.
+    package var currentKey: any CustodianKeyVersion { keyring.current }
+
     /// Seals `plaintext` as `version` of `recordID` (AES-256-GCM under a fresh data key, the id and
-    /// version authenticated) and wraps the data key for `currentKey`. The data key is dropped here.
+    /// version authenticated) and wraps the data key under the current key version. The data key
+    /// is dropped here.
     package func seal(_ plaintext: Data, recordID: String, version: UInt32) throws(OffChainStoreError) -> EncryptedRecordVersion {
         try OffChainStoreLimits.check(recordID: recordID)
         guard plaintext.count <= OffChainStoreLimits.plaintextBytesMax else {
@@ -38,8 +39,18 @@ package struct RecordCustodian: Sendable {
         } catch {
             throw OffChainStoreError(.badKey, "cannot seal record '\(recordID)' version \(version)")
         }
-        let wrapped = try DataKeyWrapping.wrap(dataKey, for: currentKey, recordID: recordID, version: version)
+        let wrapped = try keyring.wrap(dataKey, recordID: recordID, version: version)
         return EncryptedRecordVersion(sealed: sealed, wrappedKeys: [wrapped])
+    }
+
+    /// The data key of `wrapped` re-wrapped under the current key version, for a rotation: the
+    /// sealed record is not touched.
+    package func rewrapToCurrent(_ wrapped: WrappedKey, recordID: String, version: UInt32) throws(OffChainStoreError) -> WrappedKey {
+        guard let key = try keyring.version(of: wrapped) else {
+            throw OffChainStoreError(.wrongKey, "record '\(recordID)' version \(version) is wrapped under custodian key version \(wrapped.keyVersion), which is gone")
+        }
+        let dataKey = try key.unwrap(wrapped, recordID: recordID, version: version)
+        return try keyring.wrap(dataKey, recordID: recordID, version: version)
     }
 
     /// Opens a stored version and checks it against `anchoredDigest` (the SHA-256 anchored on the
@@ -63,13 +74,21 @@ package struct RecordCustodian: Sendable {
     }
 
     private func unwrapDataKey(of version: EncryptedRecordVersion) throws(OffChainStoreError) -> SymmetricKey {
+        var refusal: OffChainStoreError?
         for wrapped in version.wrappedKeys {
-            guard let privateKey = privateKeysByID[wrapped.recipientKeyID] else { continue }
-            return try DataKeyWrapping.unwrap(wrapped, with: privateKey, recordID: version.recordID, version: version.version)
+            guard let key = try keyring.version(of: wrapped) else { continue }
+            do {
+                return try key.unwrap(wrapped, recordID: version.recordID, version: version.version)
+            } catch {
+                refusal = error
+            }
         }
-        let known = privateKeysByID.keys.sorted().joined(separator: ", ")
+        if let refusal { throw refusal }
+        let versions = version.wrappedKeys.map { String($0.keyVersion) }.joined(separator: ", ")
         throw OffChainStoreError(
-            .wrongKey, "record '\(version.recordID)' version \(version.version) has no data key wrapped for the custodian's keys (\(known))")
+            .wrongKey,
+            "record '\(version.recordID)' version \(version.version) has no data key wrapped under the custodian's key versions "
+                + "(it names version \(versions); \(keyring.store.location) holds \(keyring.versionNumbers.map(String.init).joined(separator: ", ")))")
     }
 
     /// Checks the stored digest before decrypting, so a row whose digest was replaced fails even

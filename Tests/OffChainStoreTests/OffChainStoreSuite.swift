@@ -62,6 +62,44 @@ struct OffChainStoreSuite {
     }
 
     @Test(arguments: StoreBackend.allCases)
+    func keyRotationFindsAndReplacesWrapsUnderOlderVersions(_ backend: StoreBackend) async throws {
+        try await backend.withHarness(clock: clock) { harness in
+            let store = harness.store
+            let keyring = try CustodianKeyring(store: InMemoryCustodianKeys([P256.KeyAgreement.PrivateKey()]))
+            let custodian = RecordCustodian(keyring: keyring)
+            let text = plaintext("rotation")
+            try await store.put((1...4).map { try custodian.seal(text, recordID: "rec-\($0)", version: 1) })
+            try await store.put(try custodian.seal(text, recordID: "rec-2", version: 2))
+            #expect(try await store.wrapCounts() == [1: 5])
+            _ = try keyring.rotate()
+            try await store.put(try custodian.seal(text, recordID: "rec-5", version: 1))
+            #expect(try await store.wrapCounts() == [1: 5, 2: 1])
+
+            let first = try await store.wrapsToRotate(notUnder: 2, after: nil, limit: 2)
+            #expect(first.map(\.id) == [RecordVersionID(recordID: "rec-1", version: 1), RecordVersionID(recordID: "rec-2", version: 1)])
+            #expect(first.allSatisfy { $0.position == 0 && $0.wrapped.keyVersion == 1 })
+            let second = try await store.wrapsToRotate(notUnder: 2, after: first.last?.id, limit: 10)
+            #expect(second.map(\.id.description) == ["'rec-2' version 2", "'rec-3' version 1", "'rec-4' version 1"])
+
+            let replacements = try (first + second).map {
+                WrapReplacement(old: $0, new: try custodian.rewrapToCurrent($0.wrapped, recordID: $0.id.recordID, version: $0.id.version))
+            }
+            // A replacement whose old key is not the stored one (changed meanwhile) is skipped.
+            let stale = WrapReplacement(
+                old: StoredWrap(id: first[0].id, position: 0, wrapped: replacements[1].new), new: replacements[0].new)
+            #expect(try await store.replaceWraps([stale]) == 0)
+            #expect(try await store.replaceWraps(replacements) == 5)
+            #expect(try await store.replaceWraps(replacements) == 0)
+            #expect(try await store.wrapCounts() == [2: 6])
+            #expect(try await store.wrapsToRotate(notUnder: 2, after: nil, limit: 10).isEmpty)
+            try keyring.retire(version: 1)
+            for id in replacements.map(\.old.id) {
+                #expect(try await store.read(recordID: id.recordID, version: id.version, anchoredDigest: digest(text), custodian: custodian) == text)
+            }
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
     func versionsAreImmutable(_ backend: StoreBackend) async throws {
         try await backend.withHarness(clock: clock) { harness in
             let store = harness.store
