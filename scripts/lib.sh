@@ -17,5 +17,6 @@ medrex_require_packages() {
 
 # The Debian packages Medrex builds and tests with (etcd-server: the etcd that the EtcdClient tests run;
 # postgresql: the PostgreSQL 15 server that the OffChainStore tests start; libp11-kit-dev: the
-# PKCS#11 header; softhsm2: the software token that the custodian-key tests use).
-MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev gcc etcd-server postgresql libp11-kit-dev softhsm2)
+# PKCS#11 header; softhsm2: the software token that the custodian-key tests use; p11-kit and
+# p11-kit-modules: its server and client module, which serve that token over a socket).
+MEDREX_PACKAGES=(openssl ca-certificates librocksdb-dev gcc etcd-server postgresql libp11-kit-dev softhsm2 p11-kit p11-kit-modules)

@@ -7,9 +7,10 @@
 #      operations endpoints), with the example chaincode (Examples/asset-transfer) installed,
 #   4. approves and commits the chaincode definitions (_lifecycle) as each hospital's admin,
 #   5. submits a transaction through HospitalA's gateway and reads it back on HospitalB's peer,
-#   6. stores a sample FHIR record as HospitalA's operator (encrypted off the chain in the peer's
-#      embedded store, anchored on the chain), reads it back as the patient, shows that another
-#      hospital's lab technician is refused, and prints the patient's audit trail,
+#   6. stores the patient's FHIR Patient resource and an Observation as HospitalA's operator
+#      (encrypted off the chain in the peer's embedded store, anchored on the chain), reads one back
+#      as the patient, shows that another hospital's lab technician is refused, and prints the
+#      patient's audit trail as a table,
 #   7. runs a 30-second `medrex bench run` (blind writes, 1,024 clients) and prints its report,
 # and stops everything it started, also on Ctrl-C. Everything lives under run/.
 set -euo pipefail
@@ -85,6 +86,7 @@ echo "  listByOwner alice: $("${query[@]}" listByOwner alice)"
 
 echo "== 6. PHI: stored encrypted off the chain, anchored on it; every access decided and audited on the chain"
 alice="HospitalAMSP/patient-alice@hospital-a.medrex.example"
+"$medrex" phi put $(as HospitalA operator-olsen HospitalA 7051) --patient "$alice" --file Examples/phi/patient.json
 "$medrex" phi put $(as HospitalA operator-olsen HospitalA 7051) --patient "$alice" --file Examples/phi/observation-blood-pressure.json
 "$medrex" phi get $(as HospitalA patient-alice HospitalA 7051) --record bp-alice-0001 --output "$run/bp-alice-0001.json"
 echo "  HospitalB's lab technician asks for the same record:"

@@ -21,7 +21,7 @@ timed="EtcdClientTests|EtcdChainTests|EtcdConfigUpdateTests"
 # The membership suites each start whole networks (an orderer, peers, a CA, PostgreSQL) and
 # restart processes: run beside the rest they add enough load to make other suites' deadlines
 # fire, so they get a process of their own too.
-networks="ConfigUpdateEndToEndTests|EnrollmentCAEndToEndTests|SystemChaincodeTests|CertificateRenewalTests|CARegistryTests"
+networks="ConfigUpdateEndToEndTests|EnrollmentCAEndToEndTests|SystemChaincodeTests|CertificateRenewalTests|CARegistryTests|PhiCustodyEndToEndTests"
 swift test --skip-build --skip "$timed|$networks"
 swift test --skip-build --filter "$networks"
 swift test --skip-build --filter "$timed"

@@ -13,6 +13,14 @@ extension PhiContract {
     package static func anchorKey(recordID: String, version: UInt32) throws -> String {
         try CompositeKey.make(objectType: anchorType, attributes: [recordID, paddedVersion(version)])
     }
+
+    /// Object type of the `ERASURE` [record id, version] keys.
+    package static let erasureObjectType = erasureType
+
+    /// The world-state key (in the `phi` namespace) of a record version's erasure entry.
+    package static func erasureKey(recordID: String, version: UInt32) throws -> String {
+        try CompositeKey.make(objectType: erasureType, attributes: [recordID, paddedVersion(version)])
+    }
 }
 
 extension AccessContract { package static let name = "access" }

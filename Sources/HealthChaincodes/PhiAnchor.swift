@@ -15,7 +15,9 @@ public struct PhiAnchor: Codable, Hashable, Sendable {
     public var resourceType: String
     /// The lab organization that produced the result, if any.
     public var labOrg: String?
-    /// Algorithm ids, e.g. `AES-256-GCM` and the key wrap.
+    /// Algorithm ids: the content cipher (`AES-256-GCM`) and how a data key is wrapped when it is
+    /// released to a reader (`HPKE-P256-SHA256-AES-256-GCM`). How the custodian keeps it wrapped
+    /// (PEM or PKCS#11 key, its version) is recorded off the chain with each wrapped key.
     public var cipher: String
     public var keyWrap: String
     /// Set by the contract: who anchored it, when (transaction time, fixed-width ISO-8601 UTC), in
@@ -23,10 +25,16 @@ public struct PhiAnchor: Codable, Hashable, Sendable {
     public var anchoredBy: String
     public var anchoredAt: String
     public var txID: String
+    /// Set by the contract: `patient` for a record the patient contributed about themself,
+    /// `staff` for one entered by the custodian's staff (absent in anchors written before: staff).
+    public var source: String?
+
+    /// Whether the patient contributed this version.
+    public var isPatientContributed: Bool { source == PhiContract.patientSource }
 
     public init(
         recordID: String, version: UInt32, sha256: String, patient: String, custodian: String, resourceType: String,
-        labOrg: String? = nil, cipher: String, keyWrap: String, anchoredBy: String, anchoredAt: String, txID: String
+        labOrg: String? = nil, cipher: String, keyWrap: String, anchoredBy: String, anchoredAt: String, txID: String, source: String? = nil
     ) {
         self.recordID = recordID
         self.version = version
@@ -40,6 +48,7 @@ public struct PhiAnchor: Codable, Hashable, Sendable {
         self.anchoredBy = anchoredBy
         self.anchoredAt = anchoredAt
         self.txID = txID
+        self.source = source
     }
 }
 

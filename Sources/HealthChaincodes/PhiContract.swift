@@ -14,6 +14,13 @@ import Chaincode
 /// - `list PATIENT`: the latest anchor of each of the patient's records, by record id.
 /// - `hasCustodian CUSTODIAN PATIENT`: `true` or `false`, whether CUSTODIAN holds a record of
 ///   PATIENT (used by `vitals` to let a hospital's staff read its patients' readings).
+/// - `erase ERASURE_JSON`, `erasure RECORD_ID VERSION`, `history RECORD_ID`, `setRetention
+///   RULE_JSON`, `retention CUSTODIAN`, `keyEvent EVENT_JSON`, `keyEvents CUSTODIAN`: erasure,
+///   retention and custodian-key entries (`PhiContract+Erasure.swift`).
+///
+/// A patient (role patient) may anchor records about themself (`patient` is their own person id,
+/// the custodian their own organization): such anchors carry `source: patient`, staff anchors
+/// `source: staff`, and a record's versions keep the source of its first version.
 ///
 /// Keys: `ANCHOR` [recordID, version as 10 digits] → anchor JSON; `PATIENTREC` [patient,
 /// recordID] → recordID and `CUSTODIANPATIENT` [custodian, patient] → patient, written only when
@@ -24,6 +31,9 @@ package struct PhiContract: Contract {
     static let custodianPatientType = "CUSTODIANPATIENT"
     static let anchoringRoles: Set<HealthRole> = [.consultingDoctor, .nurse, .operator, .labTechnician]
     static let labResourceTypes: Set<String> = ["Observation", "DiagnosticReport"]
+    /// `PhiAnchor.source` values.
+    package static let patientSource = "patient"
+    package static let staffSource = "staff"
 
     package init() {}
 
@@ -55,6 +65,7 @@ package struct PhiContract: Contract {
             let patient = try HealthArguments.personID(try context.string(1), "PATIENT")
             return try context.stub.getState(try Self.custodianPatientKey(context.stub, custodian: custodian, patient: patient)) != nil
         })
+        registerErasure(&router)
     }
 
     // MARK: - anchor
@@ -63,7 +74,7 @@ package struct PhiContract: Contract {
         let caller = try HealthCaller(context.clientIdentity)
         let request = try HealthCodec.decodeArgument(try context.bytes(0), name: "ANCHOR_JSON", as: PhiAnchorRequest.self)
         try check(request)
-        try authorize(caller, request)
+        let source = try authorize(caller, request)
         let stub = context.stub
         let key = try anchorKey(stub, recordID: request.recordID, version: request.version)
         guard try stub.getState(key) == nil else {
@@ -76,12 +87,18 @@ package struct PhiContract: Contract {
             guard previous.patient == request.patient, previous.custodian == request.custodian else {
                 throw ChaincodeError(.invalidArgument, "record \(request.recordID) version \(request.version) must keep the patient and custodian of version \(request.version - 1)")
             }
+            guard previous.isPatientContributed == (source == patientSource) else {
+                throw ChaincodeError(
+                    .accessDenied,
+                    "record \(request.recordID) was \(previous.isPatientContributed ? "contributed by the patient" : "entered by staff"); "
+                        + "its versions keep that source (invoker role '\(caller.roleName)')")
+            }
         }
         let anchor = PhiAnchor(
             recordID: request.recordID, version: request.version, sha256: request.sha256, patient: request.patient,
             custodian: request.custodian, resourceType: request.resourceType, labOrg: request.labOrg, cipher: request.cipher,
             keyWrap: request.keyWrap, anchoredBy: caller.personID, anchoredAt: try HealthTime.string(stub.transactionTimestamp),
-            txID: stub.transactionID)
+            txID: stub.transactionID, source: source)
         try stub.putState(key, try HealthCodec.encode(anchor))
         try putIfAbsent(stub, try stub.createCompositeKey(objectType: patientRecordType, attributes: [anchor.patient, anchor.recordID]), anchor.recordID)
         try putIfAbsent(stub, try custodianPatientKey(stub, custodian: anchor.custodian, patient: anchor.patient), anchor.patient)
@@ -100,18 +117,26 @@ package struct PhiContract: Contract {
         _ = try HealthArguments.code(request.keyWrap, "keyWrap")
     }
 
-    private static func authorize(_ caller: HealthCaller, _ request: PhiAnchorRequest) throws(ChaincodeError) {
+    /// Returns the anchor's source: `patient` or `staff`.
+    private static func authorize(_ caller: HealthCaller, _ request: PhiAnchorRequest) throws(ChaincodeError) -> String {
         guard caller.mspID == request.custodian else {
             throw ChaincodeError(.accessDenied, "only a client of the custodian \(request.custodian) may anchor its records (invoker is of \(caller.mspID))")
         }
-        try caller.require(anchoringRoles, to: "anchor records")
-        guard caller.role == .labTechnician else { return }
+        if caller.role == .patient {
+            guard request.patient == caller.personID else {
+                throw ChaincodeError(.accessDenied, "a patient may contribute records only about themself (the anchor's patient is not the invoker)")
+            }
+            return patientSource
+        }
+        try caller.require(anchoringRoles.union([.patient]), to: "anchor records")
+        guard caller.role == .labTechnician else { return staffSource }
         guard labResourceTypes.contains(request.resourceType) else {
             throw ChaincodeError(.accessDenied, "a lab technician may anchor only Observation and DiagnosticReport records")
         }
         guard let labOrg = request.labOrg, labOrg == caller.identity.attribute("lab_org") else {
             throw ChaincodeError(.accessDenied, "a lab technician may anchor only records whose labOrg is their own lab_org")
         }
+        return staffSource
     }
 
     // MARK: - Keys and reads

@@ -4,7 +4,7 @@ import X509
 
 /// Healthcare attributes carried in a certificate the way Fabric CA carries attributes: a
 /// non-critical extension with OID 1.2.3.4.5.6.7.8.1 whose value is the JSON `{"attrs":{...}}`.
-/// Attribute names used by Medrex: role, specialty, is_trainee, is_supervisor, hospital,
+/// Attribute names used by Medrex: role, specialty, is_trainee, is_supervisor, privacy_officer, hospital,
 /// ward_assignment, lab_org.
 package enum HealthcareAttributes {
     package static let extensionOID: ASN1ObjectIdentifier = [1, 2, 3, 4, 5, 6, 7, 8, 1]

@@ -67,11 +67,39 @@ public enum Medrex_PhiRecords: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Keys" metadata.
+        public enum Keys: Sendable {
+            /// Request type for "Keys".
+            public typealias Input = Medrex_SignedPhiRequest
+            /// Response type for "Keys".
+            public typealias Output = Medrex_PhiKeysResponse
+            /// Descriptor for "Keys".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "medrex.PhiRecords"),
+                method: "Keys",
+                type: .unary
+            )
+        }
+        /// Namespace for "Erase" metadata.
+        public enum Erase: Sendable {
+            /// Request type for "Erase".
+            public typealias Input = Medrex_SignedPhiRequest
+            /// Response type for "Erase".
+            public typealias Output = Medrex_PhiEraseResponse
+            /// Descriptor for "Erase".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "medrex.PhiRecords"),
+                method: "Erase",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "medrex.PhiRecords" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Put.descriptor,
             Get.descriptor,
-            Verify.descriptor
+            Verify.descriptor,
+            Keys.descriptor,
+            Erase.descriptor
         ]
     }
 }
@@ -156,6 +184,44 @@ extension Medrex_PhiRecords {
             request: GRPCCore.StreamingServerRequest<Medrex_SignedPhiRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Medrex_PhiVerifyResponse>
+
+        /// Handle the "Keys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The custodian key's versions and how many data keys each wraps; with `rotate`, makes the
+        /// > next version first (admins and operators of the custodian organization).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Medrex_SignedPhiRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Medrex_PhiKeysResponse` messages.
+        func keys(
+            request: GRPCCore.StreamingServerRequest<Medrex_SignedPhiRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Medrex_PhiKeysResponse>
+
+        /// Handle the "Erase" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Endorses an erasure (`phi erase`) proposed and signed by the requester; the client submits
+        /// > it, and the custodian's peers destroy the version's data key and ciphertext once it commits.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Medrex_SignedPhiRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Medrex_PhiEraseResponse` messages.
+        func erase(
+            request: GRPCCore.StreamingServerRequest<Medrex_SignedPhiRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Medrex_PhiEraseResponse>
     }
 
     /// Service protocol for the "medrex.PhiRecords" service.
@@ -224,6 +290,44 @@ extension Medrex_PhiRecords {
             request: GRPCCore.ServerRequest<Medrex_SignedPhiRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Medrex_PhiVerifyResponse>
+
+        /// Handle the "Keys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The custodian key's versions and how many data keys each wraps; with `rotate`, makes the
+        /// > next version first (admins and operators of the custodian organization).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Medrex_PhiKeysResponse` message.
+        func keys(
+            request: GRPCCore.ServerRequest<Medrex_SignedPhiRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Medrex_PhiKeysResponse>
+
+        /// Handle the "Erase" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Endorses an erasure (`phi erase`) proposed and signed by the requester; the client submits
+        /// > it, and the custodian's peers destroy the version's data key and ciphertext once it commits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Medrex_PhiEraseResponse` message.
+        func erase(
+            request: GRPCCore.ServerRequest<Medrex_SignedPhiRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Medrex_PhiEraseResponse>
     }
 
     /// Simple service protocol for the "medrex.PhiRecords" service.
@@ -290,6 +394,44 @@ extension Medrex_PhiRecords {
             request: Medrex_SignedPhiRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Medrex_PhiVerifyResponse
+
+        /// Handle the "Keys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The custodian key's versions and how many data keys each wraps; with `rotate`, makes the
+        /// > next version first (admins and operators of the custodian organization).
+        ///
+        /// - Parameters:
+        ///   - request: A `Medrex_SignedPhiRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Medrex_PhiKeysResponse` to respond with.
+        func keys(
+            request: Medrex_SignedPhiRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Medrex_PhiKeysResponse
+
+        /// Handle the "Erase" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Endorses an erasure (`phi erase`) proposed and signed by the requester; the client submits
+        /// > it, and the custodian's peers destroy the version's data key and ciphertext once it commits.
+        ///
+        /// - Parameters:
+        ///   - request: A `Medrex_SignedPhiRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Medrex_PhiEraseResponse` to respond with.
+        func erase(
+            request: Medrex_SignedPhiRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Medrex_PhiEraseResponse
     }
 }
 
@@ -325,6 +467,28 @@ extension Medrex_PhiRecords.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Medrex_PhiVerifyResponse>(),
             handler: { request, context in
                 try await self.verify(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Medrex_PhiRecords.Method.Keys.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Medrex_SignedPhiRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Medrex_PhiKeysResponse>(),
+            handler: { request, context in
+                try await self.keys(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Medrex_PhiRecords.Method.Erase.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Medrex_SignedPhiRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Medrex_PhiEraseResponse>(),
+            handler: { request, context in
+                try await self.erase(
                     request: request,
                     context: context
                 )
@@ -368,6 +532,28 @@ extension Medrex_PhiRecords.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func keys(
+        request: GRPCCore.StreamingServerRequest<Medrex_SignedPhiRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Medrex_PhiKeysResponse> {
+        let response = try await self.keys(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func erase(
+        request: GRPCCore.StreamingServerRequest<Medrex_SignedPhiRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Medrex_PhiEraseResponse> {
+        let response = try await self.erase(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -405,6 +591,32 @@ extension Medrex_PhiRecords.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Medrex_PhiVerifyResponse> {
         return GRPCCore.ServerResponse<Medrex_PhiVerifyResponse>(
             message: try await self.verify(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func keys(
+        request: GRPCCore.ServerRequest<Medrex_SignedPhiRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Medrex_PhiKeysResponse> {
+        return GRPCCore.ServerResponse<Medrex_PhiKeysResponse>(
+            message: try await self.keys(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func erase(
+        request: GRPCCore.ServerRequest<Medrex_SignedPhiRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Medrex_PhiEraseResponse> {
+        return GRPCCore.ServerResponse<Medrex_PhiEraseResponse>(
+            message: try await self.erase(
                 request: request.message,
                 context: context
             ),
@@ -494,6 +706,54 @@ extension Medrex_PhiRecords {
             deserializer: some GRPCCore.MessageDeserializer<Medrex_PhiVerifyResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiVerifyResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Keys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The custodian key's versions and how many data keys each wraps; with `rotate`, makes the
+        /// > next version first (admins and operators of the custodian organization).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+        ///   - serializer: A serializer for `Medrex_SignedPhiRequest` messages.
+        ///   - deserializer: A deserializer for `Medrex_PhiKeysResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func keys<Result>(
+            request: GRPCCore.ClientRequest<Medrex_SignedPhiRequest>,
+            serializer: some GRPCCore.MessageSerializer<Medrex_SignedPhiRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Medrex_PhiKeysResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiKeysResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Erase" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Endorses an erasure (`phi erase`) proposed and signed by the requester; the client submits
+        /// > it, and the custodian's peers destroy the version's data key and ciphertext once it commits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+        ///   - serializer: A serializer for `Medrex_SignedPhiRequest` messages.
+        ///   - deserializer: A deserializer for `Medrex_PhiEraseResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func erase<Result>(
+            request: GRPCCore.ClientRequest<Medrex_SignedPhiRequest>,
+            serializer: some GRPCCore.MessageSerializer<Medrex_SignedPhiRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Medrex_PhiEraseResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiEraseResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -619,6 +879,76 @@ extension Medrex_PhiRecords {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Keys" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The custodian key's versions and how many data keys each wraps; with `rotate`, makes the
+        /// > next version first (admins and operators of the custodian organization).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+        ///   - serializer: A serializer for `Medrex_SignedPhiRequest` messages.
+        ///   - deserializer: A deserializer for `Medrex_PhiKeysResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func keys<Result>(
+            request: GRPCCore.ClientRequest<Medrex_SignedPhiRequest>,
+            serializer: some GRPCCore.MessageSerializer<Medrex_SignedPhiRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Medrex_PhiKeysResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiKeysResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Medrex_PhiRecords.Method.Keys.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Erase" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Endorses an erasure (`phi erase`) proposed and signed by the requester; the client submits
+        /// > it, and the custodian's peers destroy the version's data key and ciphertext once it commits.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+        ///   - serializer: A serializer for `Medrex_SignedPhiRequest` messages.
+        ///   - deserializer: A deserializer for `Medrex_PhiEraseResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func erase<Result>(
+            request: GRPCCore.ClientRequest<Medrex_SignedPhiRequest>,
+            serializer: some GRPCCore.MessageSerializer<Medrex_SignedPhiRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Medrex_PhiEraseResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiEraseResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Medrex_PhiRecords.Method.Erase.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -712,6 +1042,66 @@ extension Medrex_PhiRecords.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Medrex_SignedPhiRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Medrex_PhiVerifyResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Keys" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The custodian key's versions and how many data keys each wraps; with `rotate`, makes the
+    /// > next version first (admins and operators of the custodian organization).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func keys<Result>(
+        request: GRPCCore.ClientRequest<Medrex_SignedPhiRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiKeysResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.keys(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Medrex_SignedPhiRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Medrex_PhiKeysResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Erase" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Endorses an erasure (`phi erase`) proposed and signed by the requester; the client submits
+    /// > it, and the custodian's peers destroy the version's data key and ciphertext once it commits.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Medrex_SignedPhiRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func erase<Result>(
+        request: GRPCCore.ClientRequest<Medrex_SignedPhiRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiEraseResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.erase(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Medrex_SignedPhiRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Medrex_PhiEraseResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -819,6 +1209,74 @@ extension Medrex_PhiRecords.ClientProtocol {
             metadata: metadata
         )
         return try await self.verify(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Keys" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The custodian key's versions and how many data keys each wraps; with `rotate`, makes the
+    /// > next version first (admins and operators of the custodian organization).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func keys<Result>(
+        _ message: Medrex_SignedPhiRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiKeysResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Medrex_SignedPhiRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.keys(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Erase" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Endorses an erasure (`phi erase`) proposed and signed by the requester; the client submits
+    /// > it, and the custodian's peers destroy the version's data key and ciphertext once it commits.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func erase<Result>(
+        _ message: Medrex_SignedPhiRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Medrex_PhiEraseResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Medrex_SignedPhiRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.erase(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -94,12 +94,30 @@ public nonisolated struct Medrex_PhiRequest: Sendable {
     set {body = .verify(newValue)}
   }
 
+  public var keys: Medrex_PhiKeys {
+    get {
+      if case .keys(let v)? = body {return v}
+      return Medrex_PhiKeys()
+    }
+    set {body = .keys(newValue)}
+  }
+
+  public var erase: Medrex_PhiErase {
+    get {
+      if case .erase(let v)? = body {return v}
+      return Medrex_PhiErase()
+    }
+    set {body = .erase(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
     case put(Medrex_PhiPut)
     case get(Medrex_PhiGet)
     case verify(Medrex_PhiVerify)
+    case keys(Medrex_PhiKeys)
+    case erase(Medrex_PhiErase)
 
   }
 
@@ -113,7 +131,8 @@ public nonisolated struct Medrex_PhiPut: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The record: a FHIR R4 JSON resource with resourceType, id and subject.
+  /// The record: a FHIR R4 JSON resource of a supported type (FHIRResource), any formatting;
+  /// stored in its RFC 8785 canonical form.
   public var record: Data = Data()
 
   /// The client's signed proposal invoking `phi anchor` for this version; its creator must be
@@ -255,6 +274,9 @@ public nonisolated struct Medrex_PhiVerification: Sendable {
 
     /// Anchored on the chain but not in this peer's store.
     case missing // = 2
+
+    /// Erased by an on-chain erasure entry: its data key and ciphertext were destroyed.
+    case erased // = 3
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -266,6 +288,7 @@ public nonisolated struct Medrex_PhiVerification: Sendable {
       case 0: self = .intact
       case 1: self = .tampered
       case 2: self = .missing
+      case 3: self = .erased
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -275,6 +298,7 @@ public nonisolated struct Medrex_PhiVerification: Sendable {
       case .intact: return 0
       case .tampered: return 1
       case .missing: return 2
+      case .erased: return 3
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -284,11 +308,102 @@ public nonisolated struct Medrex_PhiVerification: Sendable {
       .intact,
       .tampered,
       .missing,
+      .erased,
     ]
 
   }
 
   public init() {}
+}
+
+public nonisolated struct Medrex_PhiKeys: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rotate: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Medrex_PhiKeysResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Where the versions live, e.g. "PKCS#11 token 'HospitalA-PHI'".
+  public var location: String = String()
+
+  public var currentVersion: UInt32 = 0
+
+  public var versions: [Medrex_PhiKeyVersion] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Medrex_PhiKeyVersion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var version: UInt32 = 0
+
+  public var keyID: String = String()
+
+  /// Stored data keys wrapped under this version.
+  public var wrappedKeys: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Medrex_PhiErase: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var erasureProposal: Protos_SignedProposal {
+    get {_erasureProposal ?? Protos_SignedProposal()}
+    set {_erasureProposal = newValue}
+  }
+  /// Returns true if `erasureProposal` has been explicitly set.
+  public var hasErasureProposal: Bool {self._erasureProposal != nil}
+  /// Clears the value of `erasureProposal`. Subsequent reads from it will return its default value.
+  public mutating func clearErasureProposal() {self._erasureProposal = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _erasureProposal: Protos_SignedProposal? = nil
+}
+
+public nonisolated struct Medrex_PhiEraseResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var transactionID: String = String()
+
+  public var preparedTransaction: Common_Envelope {
+    get {_preparedTransaction ?? Common_Envelope()}
+    set {_preparedTransaction = newValue}
+  }
+  /// Returns true if `preparedTransaction` has been explicitly set.
+  public var hasPreparedTransaction: Bool {self._preparedTransaction != nil}
+  /// Clears the value of `preparedTransaction`. Subsequent reads from it will return its default value.
+  public mutating func clearPreparedTransaction() {self._preparedTransaction = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _preparedTransaction: Common_Envelope? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -332,7 +447,7 @@ nonisolated extension Medrex_SignedPhiRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Medrex_PhiRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PhiRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}identity\0\u{1}timestamp\0\u{3}channel_id\0\u{1}put\0\u{1}get\0\u{1}verify\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}identity\0\u{1}timestamp\0\u{3}channel_id\0\u{1}put\0\u{1}get\0\u{1}verify\0\u{1}keys\0\u{1}erase\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -382,6 +497,32 @@ nonisolated extension Medrex_PhiRequest: SwiftProtobuf.Message, SwiftProtobuf._M
           self.body = .verify(v)
         }
       }()
+      case 7: try {
+        var v: Medrex_PhiKeys?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .keys(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .keys(v)
+        }
+      }()
+      case 8: try {
+        var v: Medrex_PhiErase?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .erase(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .erase(v)
+        }
+      }()
       default: break
       }
     }
@@ -413,6 +554,14 @@ nonisolated extension Medrex_PhiRequest: SwiftProtobuf.Message, SwiftProtobuf._M
     case .verify?: try {
       guard case .verify(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .keys?: try {
+      guard case .keys(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .erase?: try {
+      guard case .erase(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     }()
     case nil: break
     }
@@ -718,5 +867,188 @@ nonisolated extension Medrex_PhiVerification: SwiftProtobuf.Message, SwiftProtob
 }
 
 nonisolated extension Medrex_PhiVerification.Status: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INTACT\0\u{1}TAMPERED\0\u{1}MISSING\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INTACT\0\u{1}TAMPERED\0\u{1}MISSING\0\u{1}ERASED\0")
+}
+
+nonisolated extension Medrex_PhiKeys: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PhiKeys"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rotate\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.rotate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.rotate != false {
+      try visitor.visitSingularBoolField(value: self.rotate, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Medrex_PhiKeys, rhs: Medrex_PhiKeys) -> Bool {
+    if lhs.rotate != rhs.rotate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Medrex_PhiKeysResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PhiKeysResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}location\0\u{3}current_version\0\u{1}versions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.location) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.currentVersion) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.versions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.location.isEmpty {
+      try visitor.visitSingularStringField(value: self.location, fieldNumber: 1)
+    }
+    if self.currentVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.currentVersion, fieldNumber: 2)
+    }
+    if !self.versions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.versions, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Medrex_PhiKeysResponse, rhs: Medrex_PhiKeysResponse) -> Bool {
+    if lhs.location != rhs.location {return false}
+    if lhs.currentVersion != rhs.currentVersion {return false}
+    if lhs.versions != rhs.versions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Medrex_PhiKeyVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PhiKeyVersion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{3}key_id\0\u{3}wrapped_keys\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.version) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.keyID) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.wrappedKeys) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.version != 0 {
+      try visitor.visitSingularUInt32Field(value: self.version, fieldNumber: 1)
+    }
+    if !self.keyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyID, fieldNumber: 2)
+    }
+    if self.wrappedKeys != 0 {
+      try visitor.visitSingularUInt64Field(value: self.wrappedKeys, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Medrex_PhiKeyVersion, rhs: Medrex_PhiKeyVersion) -> Bool {
+    if lhs.version != rhs.version {return false}
+    if lhs.keyID != rhs.keyID {return false}
+    if lhs.wrappedKeys != rhs.wrappedKeys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Medrex_PhiErase: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PhiErase"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}erasure_proposal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._erasureProposal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._erasureProposal {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Medrex_PhiErase, rhs: Medrex_PhiErase) -> Bool {
+    if lhs._erasureProposal != rhs._erasureProposal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Medrex_PhiEraseResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PhiEraseResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}transaction_id\0\u{3}prepared_transaction\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.transactionID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._preparedTransaction) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.transactionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.transactionID, fieldNumber: 1)
+    }
+    try { if let v = self._preparedTransaction {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Medrex_PhiEraseResponse, rhs: Medrex_PhiEraseResponse) -> Bool {
+    if lhs.transactionID != rhs.transactionID {return false}
+    if lhs._preparedTransaction != rhs._preparedTransaction {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }

@@ -60,7 +60,9 @@ package struct PhiLoadRun: Sendable {
                                 let id = "bench-\(String(runID, radix: 36))-\(client)-\(sequence)"
                                 let record = Data(
                                     """
-                                    {"resourceType":"Observation","id":"\(id)","status":"final","subject":{"reference":"Patient/bench"},\
+                                    {"resourceType":"Observation","id":"\(id)","status":"final",\
+                                    "code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},\
+                                    "subject":{"reference":"Patient/bench","identifier":{"system":"urn:medrex:person","value":"\(patient)"}},\
                                     "valueQuantity":{"value":\(60 + sequence % 40),"unit":"beats/min"}}
                                     """.utf8)
                                 let putStart = ContinuousClock.now

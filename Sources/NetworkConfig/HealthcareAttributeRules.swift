@@ -5,7 +5,7 @@ package enum HealthcareAttributeRules {
     package static let roles: Set<String> = [
         "patient", "consulting_doctor", "md_student", "nurse", "operator", "lab_technician", "auditor",
     ]
-    package static let booleanNames: Set<String> = ["is_trainee", "is_supervisor"]
+    package static let booleanNames: Set<String> = ["is_trainee", "is_supervisor", "privacy_officer"]
     package static let textNames: Set<String> = ["specialty", "hospital", "ward_assignment", "lab_org"]
 
     /// nil when the attribute is acceptable; otherwise why not.

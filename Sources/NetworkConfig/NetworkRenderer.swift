@@ -26,6 +26,11 @@ package struct NetworkRenderer {
         package var phiOrganizations: Set<String>?
         /// With `phiService`: how long a pending record may wait for its anchor (`phi.pendingTimeoutSeconds`).
         package var phiPendingTimeoutSeconds: Int?
+        /// With `phiService`: organizations whose custodian key lives in a PKCS#11 token
+        /// (`phi.hsm`; the PIN from MEDREX_PHI_HSM_PIN or the given pin file).
+        package var phiHSM: [String: PhiSettings.HSM] = [:]
+        /// With `phiService`: `phi.rewrap` of every PHI peer (nil: the defaults).
+        package var phiRewrap: PhiSettings.Rewrap?
         /// An etcd cluster run apart from network.yaml's members (a bench's): the orderers dial
         /// these endpoints with these TLS files, and no start script starts etcd.
         package var externalEtcd: ExternalEtcd?
@@ -122,7 +127,7 @@ package struct NetworkRenderer {
             startLines[member.host, default: []].append("wait_healthy http://\(member.host):\(member.clientPort + 3)/health \(member.name)")
         }
         try checkSettings()
-        for name in Set(options.phiPostgres.keys).union(options.phiOrganizations ?? []).sorted()
+        for name in Set(options.phiPostgres.keys).union(options.phiOrganizations ?? []).union(options.phiHSM.keys).sorted()
         where network.organization(named: name).map({ $0.peers.isEmpty }) ?? true {
             throw ConfigError(.invalidValue, file: "network.yaml", line: nil, field: "phi-postgres", reason: "no organization '\(name)' with peers in network.yaml")
         }
@@ -280,6 +285,13 @@ package struct NetworkRenderer {
                     + "tls: { rootCAs: [\(server.rootCA)] } }\n"
             } else {
                 text += "  store: embedded\n"
+            }
+            if let hsm = options.phiHSM[organization.name] {
+                text += "  hsm: { library: \(hsm.library), token: \"\(hsm.token)\", keyLabel: \(hsm.keyLabel)"
+                    + (hsm.pinFile.map { ", pinFile: \($0.path)" } ?? "") + " }\n"
+            }
+            if let rewrap = options.phiRewrap {
+                text += "  rewrap: { batchSize: \(rewrap.batchSize), keysPerSecond: \(rewrap.keysPerSecond) }\n"
             }
         }
         return text + settingsLines(options.peerSettings)

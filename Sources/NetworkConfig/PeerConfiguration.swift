@@ -247,17 +247,50 @@ package struct PhiSettings: Sendable, Equatable {
         case postgres(PostgresSettings)
     }
 
+    /// Custodian key versions in a PKCS#11 token (`phi.hsm`): one AES-256 key per version,
+    /// labelled `<keyLabel>-v<n>`, shared by the organization's peers. The PIN comes from
+    /// `pinFile`, else from the environment variable MEDREX_PHI_HSM_PIN, never from peer.yaml.
+    package struct HSM: Sendable, Equatable {
+        package var library: String
+        package var token: String
+        package var keyLabel: String
+        package var pinFile: URL?
+
+        package init(library: String, token: String, keyLabel: String = "medrex-custodian", pinFile: URL? = nil) {
+            self.library = library
+            self.token = token
+            self.keyLabel = keyLabel
+            self.pinFile = pinFile
+        }
+    }
+
+    /// How the background job re-wraps data keys after a rotation (`phi.rewrap`).
+    package struct Rewrap: Sendable, Equatable {
+        /// Wrapped keys per batch; each batch is one on-chain audit entry.
+        package var batchSize: Int = 200
+        /// At most this many keys re-wrapped per second.
+        package var keysPerSecond: Int = 1_000
+
+        package init(batchSize: Int = 200, keysPerSecond: Int = 1_000) {
+            self.batchSize = batchSize
+            self.keysPerSecond = keysPerSecond
+        }
+    }
+
     package var channel: String
     package var store: Store
-    /// The custodian's P-256 key-agreement key (PEM); nil: `phi/custodian-key.pem` in the data
-    /// directory, created on first start.
+    /// The custodian's first P-256 key-agreement key (PEM; later versions beside it); nil:
+    /// `phi/custodian-key.pem` in the data directory, created on first start. Unused with `hsm`.
     package var custodianKey: URL?
+    /// Custodian keys in a PKCS#11 token instead of PEM files.
+    package var hsm: HSM?
+    package var rewrap = Rewrap()
     package var pendingTimeoutSeconds: Int
     package var grantValiditySeconds: Int
 
     static func parse(_ reader: YAMLNodeReader, path: (YAMLNodeReader) throws(ConfigError) -> URL) throws(ConfigError) -> PhiSettings {
         var root = reader
-        try root.allowOnly(["channel", "store", "postgres", "custodianKey", "pendingTimeoutSeconds", "grantValiditySeconds"])
+        try root.allowOnly(["channel", "store", "postgres", "custodianKey", "hsm", "rewrap", "pendingTimeoutSeconds", "grantValiditySeconds"])
         let channel = try root.field("channel").nonEmptyString()
         let storeReader = try root.optionalField("store")
         let storeName = try storeReader?.string() ?? "embedded"
@@ -274,10 +307,36 @@ package struct PhiSettings: Sendable, Equatable {
         default:
             throw storeReader!.error(.invalidValue, "unknown store '\(storeName)' (expected embedded or postgres)")
         }
-        let custodianKey = try root.optionalField("custodianKey").map { item throws(ConfigError) in try path(item) }
+        let custodianKeyReader = try root.optionalField("custodianKey")
+        let custodianKey = try custodianKeyReader.map { item throws(ConfigError) in try path(item) }
+        var hsm: HSM?
+        if var reader = try root.optionalField("hsm") {
+            if let custodianKeyReader { throw custodianKeyReader.error(.invalidValue, "give custodianKey (PEM files) or hsm (a PKCS#11 token), not both") }
+            try reader.allowOnly(["library", "token", "keyLabel", "pinFile"])
+            let library = try reader.field("library").nonEmptyString()
+            let token = try reader.field("token").nonEmptyString()
+            let labelReader = try reader.optionalField("keyLabel")
+            let keyLabel = try labelReader?.nonEmptyString() ?? "medrex-custodian"
+            guard keyLabel.utf8.count <= 48, keyLabel.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw (labelReader ?? reader).error(.invalidValue, "keyLabel must be 1 to 48 printable ASCII characters without spaces")
+            }
+            let pinFile = try reader.optionalField("pinFile").map { item throws(ConfigError) in try path(item) }
+            try reader.finish()
+            hsm = HSM(library: library, token: token, keyLabel: keyLabel, pinFile: pinFile)
+        }
+        var rewrap = Rewrap()
+        if var reader = try root.optionalField("rewrap") {
+            try reader.allowOnly(["batchSize", "keysPerSecond"])
+            rewrap.batchSize = try reader.optionalField("batchSize")?.integer(in: 1...10_000) ?? rewrap.batchSize
+            rewrap.keysPerSecond = try reader.optionalField("keysPerSecond")?.integer(in: 1...1_000_000) ?? rewrap.keysPerSecond
+            try reader.finish()
+        }
         let pending = try root.optionalField("pendingTimeoutSeconds")?.integer(in: 10...86_400) ?? 600
         let grant = try root.optionalField("grantValiditySeconds")?.integer(in: 1...3_600) ?? 300
         try root.finish()
-        return PhiSettings(channel: channel, store: store, custodianKey: custodianKey, pendingTimeoutSeconds: pending, grantValiditySeconds: grant)
+        var settings = PhiSettings(channel: channel, store: store, custodianKey: custodianKey, pendingTimeoutSeconds: pending, grantValiditySeconds: grant)
+        settings.hsm = hsm
+        settings.rewrap = rewrap
+        return settings
     }
 }

@@ -29,6 +29,8 @@ package struct FuzzedMethod: Sendable, Hashable {
         case signedPhiPut
         case signedPhiGet
         case signedPhiVerify
+        case signedPhiKeys
+        case signedPhiErase
         /// A method the catalogue has no entry for (added to the protos since): random and
         /// mutated messages of every kind.
         case unknown
@@ -74,6 +76,8 @@ package struct FuzzedMethod: Sendable, Hashable {
         Medrex_PhiRecords.Method.Put.descriptor: .signedPhiPut,
         Medrex_PhiRecords.Method.Get.descriptor: .signedPhiGet,
         Medrex_PhiRecords.Method.Verify.descriptor: .signedPhiVerify,
+        Medrex_PhiRecords.Method.Keys.descriptor: .signedPhiKeys,
+        Medrex_PhiRecords.Method.Erase.descriptor: .signedPhiErase,
         Orderer_AtomicBroadcast.Method.Broadcast.descriptor: .transactionEnvelope,
         Orderer_AtomicBroadcast.Method.Deliver.descriptor: .seekEnvelope,
     ]

@@ -122,7 +122,7 @@ struct RequestGenerator {
     static func signedMessagePaths(_ input: FuzzedMethod.Input) -> [[UInt64]] {
         switch input {
         case .seekEnvelope, .transactionEnvelope, .signedProposal, .signedCommitStatusRequest, .signedChaincodeEventsRequest,
-            .signedAdminJoinChannel, .signedAdminListChannels, .signedPhiPut, .signedPhiGet, .signedPhiVerify:
+            .signedAdminJoinChannel, .signedAdminListChannels, .signedPhiPut, .signedPhiGet, .signedPhiVerify, .signedPhiKeys, .signedPhiErase:
             [[]]
         case .endorsementRequest: [[2]]
         case .transactRequest: [[3], [4]]
@@ -210,10 +210,12 @@ struct RequestGenerator {
         case .signedAdminListChannels:
             let request = ProtobufWire.lengthDelimited(1, pick(corpus.serializedIdentities)) + ProtobufWire.lengthDelimited(4, [])
             return ProtobufWire.lengthDelimited(1, request) + signature
-        case .signedPhiPut, .signedPhiGet, .signedPhiVerify:
+        case .signedPhiPut, .signedPhiGet, .signedPhiVerify, .signedPhiKeys, .signedPhiErase:
             let body: [UInt8] = switch input {
             case .signedPhiPut: ProtobufWire.lengthDelimited(4, ProtobufWire.lengthDelimited(1, "{}") + ProtobufWire.lengthDelimited(2, pick(corpus.signedProposals)))
             case .signedPhiGet: ProtobufWire.lengthDelimited(5, ProtobufWire.lengthDelimited(1, "fuzz"))
+            case .signedPhiKeys: ProtobufWire.lengthDelimited(7, ProtobufWire.varintField(1, random.next() % 2))
+            case .signedPhiErase: ProtobufWire.lengthDelimited(8, ProtobufWire.lengthDelimited(1, pick(corpus.signedProposals)))
             default: ProtobufWire.lengthDelimited(6, ProtobufWire.lengthDelimited(1, "fuzz") + ProtobufWire.varintField(2, random.next()))
             }
             let request = ProtobufWire.lengthDelimited(1, pick(corpus.serializedIdentities)) + ProtobufWire.lengthDelimited(3, channel) + body

@@ -96,6 +96,12 @@ package struct ValidRequestFactory: Sendable {
         messages[.signedPhiPut] = [try phiRequest(.put(phiPut(proposals[0])), now: now)]
         messages[.signedPhiGet] = [try phiRequest(.get(phiGet(random: &random)), now: now)]
         messages[.signedPhiVerify] = [try phiRequest(.verify(phiVerify()), now: now)]
+        // Key status (no rotation: the fuzzer does not change the network's keys) and an erasure
+        // whose proposal is no `phi erase`: refused.
+        messages[.signedPhiKeys] = [try phiRequest(.keys(Medrex_PhiKeys()), now: now)]
+        var erase = Medrex_PhiErase()
+        erase.erasureProposal = proposals[0]
+        messages[.signedPhiErase] = [try phiRequest(.erase(erase), now: now)]
         return messages
     }
 

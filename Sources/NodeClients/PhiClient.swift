@@ -164,6 +164,44 @@ package struct PhiClient: Sendable {
         return try await records.verify(try signed(.verify(verify))).results
     }
 
+    /// The custodian key's versions and the data keys each wraps; with `rotate`, a new version
+    /// first (admins and operators of the custodian).
+    package func keys(rotate: Bool) async throws -> Medrex_PhiKeysResponse {
+        var keys = Medrex_PhiKeys()
+        keys.rotate = rotate
+        return try await records.keys(try signed(.keys(keys)))
+    }
+
+    /// Erases one version of a record (all of them when `version` is nil): the peer endorses the
+    /// caller's `phi erase`, the caller submits it and waits for the commit; the custodian's peers
+    /// then destroy the ciphertext and data keys. Returns the committed erasure entries.
+    package func erase(recordID: String, version: UInt32?, reason: String) async throws -> (entries: [ErasureEntry], transactionID: String) {
+        let request = ErasureRequest(recordID: recordID, version: version, reason: reason)
+        let proposal = try ProposalFactory.make(
+            channel: channel, chaincode: PhiContract.name, arguments: ["erase", String(decoding: try JSONEncoder().encode(request), as: UTF8.self)],
+            signer: signer, timestamp: Date())
+        var erase = Medrex_PhiErase()
+        erase.erasureProposal = proposal
+        let response = try await records.erase(try signed(.erase(erase)))
+        var envelope = response.preparedTransaction
+        let payload = try Common_Payload(serializedBytes: envelope.payload)
+        let entries = try JSONDecoder().decode(
+            [ErasureEntry].self, from: try EndorserTransaction(payloadData: payload.data).chaincodeAction.response.payload)
+        envelope.signature = Data(try signer.sign(envelope.payload))
+        try await gateway.submit(channel: channel, envelope: envelope)
+        let status = try await gateway.commitStatus(channel: channel, transactionID: response.transactionID)
+        guard status.result == .valid else {
+            throw PhiClientError("the erasure of record '\(recordID)' committed as \(status.result.name); nothing was erased")
+        }
+        return (entries, response.transactionID)
+    }
+
+    /// Every version of the record with its anchor and state (`anchored`, `erased`).
+    package func history(recordID: String) async throws -> [RecordVersionHistory] {
+        let response = try await gateway.evaluate(channel: channel, chaincode: PhiContract.name, arguments: ["history", recordID])
+        return try JSONDecoder().decode([RecordVersionHistory].self, from: response.payload)
+    }
+
     /// The person id the healthcare chaincodes know `signer` by: `MSP/common name`.
     package static func personID(of signer: SigningIdentity) -> String {
         let commonName = signer.certificate.subject.lazy.flatMap { $0 }.first { $0.type == .RDNAttributeType.commonName }

@@ -10,6 +10,8 @@ package protocol CustodianKeyVersion: Sendable {
     var version: UInt32 { get }
     /// Names the key in wrapped keys and errors; reveals nothing secret.
     var keyID: String { get }
+    /// How it wraps data keys (stored with each wrapped key).
+    var algorithm: KeyWrapAlgorithm { get }
     /// Wraps a 256-bit data key, bound to the record id and version it protects.
     func wrap(_ dataKey: SymmetricKey, recordID: String, version: UInt32) throws(OffChainStoreError) -> WrappedKey
     /// Unwraps what `wrap` made; `.wrongKey` when it does not open (another key, or a changed
@@ -85,6 +87,17 @@ package final class CustodianKeyring: Sendable {
         try store.destroy(version: version)
         _ = loaded.withLock { $0.removeValue(forKey: version) }
     }
+
+    /// Destroys a version just made whose rotation could not be completed (even the current one),
+    /// and reloads; its keys wrapped nothing yet.
+    package func discard(version: UInt32) throws(OffChainStoreError) {
+        try store.destroy(version: version)
+        _ = loaded.withLock { $0.removeValue(forKey: version) }
+        try refresh()
+    }
+
+    /// The loaded versions, lowest first.
+    package var loadedVersions: [any CustodianKeyVersion] { loaded.withLock { $0.sorted { $0.key < $1.key }.map(\.value) } }
 
     /// Wraps under the current version.
     func wrap(_ dataKey: SymmetricKey, recordID: String, version: UInt32) throws(OffChainStoreError) -> WrappedKey {
@@ -191,6 +204,7 @@ package struct FileCustodianKey: CustodianKeyVersion {
     }
 
     package var keyID: String { recipient.keyID }
+    package var algorithm: KeyWrapAlgorithm { .hpkeP256SHA256AES256GCM }
 
     package func wrap(_ dataKey: SymmetricKey, recordID: String, version: UInt32) throws(OffChainStoreError) -> WrappedKey {
         try DataKeyWrapping.wrap(dataKey, for: recipient, recordID: recordID, version: version).under(keyVersion: self.version)
@@ -254,10 +268,18 @@ package struct PKCS11CustodianKeys: CustodianKeyStore {
 
     package func versions() throws(OffChainStoreError) -> [any CustodianKeyVersion] {
         let prefix = label + "-v"
-        return try token.secretKeys().compactMap { key in
+        let versions: [PKCS11CustodianKey] = try token.secretKeys().compactMap { key in
             guard key.label.hasPrefix(prefix), let version = UInt32(key.label.dropFirst(prefix.count)), version > 0 else { return nil }
             return PKCS11CustodianKey(version: version, token: token, key: key)
         }
+        // Two objects with one label (made by two peers at once) would wrap differently on each
+        // peer: refuse rather than pick one.
+        let duplicated = Dictionary(grouping: versions, by: \.version).filter { $0.value.count > 1 }.keys.sorted()
+        guard duplicated.isEmpty else {
+            throw OffChainStoreError(
+                .keyUnavailable, "token '\(token.tokenLabel)' holds several keys labelled \(duplicated.map { "\(label)-v\($0)" }.joined(separator: ", "))")
+        }
+        return versions
     }
 
     package func create(version: UInt32) throws(OffChainStoreError) -> any CustodianKeyVersion {
@@ -281,6 +303,7 @@ struct PKCS11CustodianKey: CustodianKeyVersion {
     let key: PKCS11Token.SecretKey
 
     var keyID: String { key.label }
+    var algorithm: KeyWrapAlgorithm { .pkcs11AES256GCM }
 
     func wrap(_ dataKey: SymmetricKey, recordID: String, version: UInt32) throws(OffChainStoreError) -> WrappedKey {
         guard dataKey.bitCount == 256 else { throw OffChainStoreError(.badKey, "data key is not 256 bits") }

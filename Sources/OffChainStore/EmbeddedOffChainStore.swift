@@ -224,6 +224,34 @@ package final class EmbeddedOffChainStore: OffChainStore {
         return counts
     }
 
+    package func erase(_ ids: [RecordVersionID]) async throws(OffChainStoreError) -> Int {
+        let erased = try writerLock.withLock { _ throws(OffChainStoreError) -> Int in
+            let batch = database.makeWriteBatch()
+            var erased = 0
+            for id in ids {
+                try OffChainStoreLimits.check(recordID: id.recordID)
+                let key = EmbeddedRowEncoding.versionKey(id.recordID, id.version)
+                guard let bytes = try storage({ () throws(StorageError) in try database.get(key, in: versions) }) else { continue }
+                let stored = try EmbeddedRowEncoding.decode(bytes, key: key)
+                batch.delete(key, in: versions)
+                batch.delete(EmbeddedRowEncoding.pendingKey(createdAt: stored.createdAt, versionKey: key), in: pending)
+                erased += 1
+            }
+            guard erased > 0 else { return 0 }
+            try storage { () throws(StorageError) in try database.write(batch, sync: true) }
+            return erased
+        }
+        // The deleted rows are still in SST files and the write-ahead log until they are
+        // rewritten: flush and compact, so no byte of an erased version stays on disk here.
+        if erased > 0 { try storage { () throws(StorageError) in try database.flushAndCompactAll() } }
+        return erased
+    }
+
+    package func acquireLease(_ name: String, holder: String, for duration: TimeInterval) async throws(OffChainStoreError) -> Bool {
+        // One process opens the directory (RocksDB locks it): the lease is always this peer's.
+        true
+    }
+
     /// Runs a RocksDB call, turning its `StorageError` into `.storage`.
     private func storage<T>(_ body: () throws(StorageError) -> T) throws(OffChainStoreError) -> T {
         do {

@@ -6,6 +6,7 @@ import Synchronization
 package final class InMemoryOffChainStore: OffChainStore {
     private let records = Mutex<[String: [UInt32: StoredRecordVersion]]>([:])
     private let now: @Sendable () -> Date
+    private let leases = Mutex<[String: (holder: String, expires: Date)]>([:])
 
     /// - Parameter now: the clock stamped on new versions and compared with `deletePending` cutoffs.
     package init(now: @escaping @Sendable () -> Date = Date.init) {
@@ -117,6 +118,26 @@ package final class InMemoryOffChainStore: OffChainStore {
                 }
             }
             return counts
+        }
+    }
+
+    package func erase(_ ids: [RecordVersionID]) async throws(OffChainStoreError) -> Int {
+        records.withLock { records in
+            var erased = 0
+            for id in ids where records[id.recordID]?.removeValue(forKey: id.version) != nil {
+                erased += 1
+                if records[id.recordID]?.isEmpty == true { records[id.recordID] = nil }
+            }
+            return erased
+        }
+    }
+
+    package func acquireLease(_ name: String, holder: String, for duration: TimeInterval) async throws(OffChainStoreError) -> Bool {
+        let now = now()
+        return leases.withLock { leases in
+            if let lease = leases[name], lease.holder != holder, lease.expires > now { return false }
+            leases[name] = (holder, now.addingTimeInterval(duration))
+            return true
         }
     }
 

@@ -57,6 +57,15 @@ package protocol OffChainStore: Sendable {
 
     /// How many stored wrapped keys each custodian key version wraps (versions with none absent).
     func wrapCounts() async throws(OffChainStoreError) -> [UInt32: Int]
+
+    /// Erases versions for good (crypto-shredding): their rows, ciphertext and wrapped data keys
+    /// are deleted (the embedded store then rewrites its files without them; PostgreSQL frees the
+    /// space at its next VACUUM). Absent versions are skipped. Returns how many it erased.
+    func erase(_ ids: [RecordVersionID]) async throws(OffChainStoreError) -> Int
+
+    /// Takes or renews the lease `name` for `holder` until `duration` from now, when it is free,
+    /// expired or already `holder`'s: so that one of the peers sharing a store runs a job.
+    func acquireLease(_ name: String, holder: String, for duration: TimeInterval) async throws(OffChainStoreError) -> Bool
 }
 
 /// One stored custodian wrapped key: which record version it opens and where it is stored.

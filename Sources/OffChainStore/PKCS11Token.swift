@@ -17,6 +17,8 @@ package final class PKCS11Token: Sendable {
     private let module: PKCS11Module
     private let slot: CK_SLOT_ID
     private let loginSession: CK_SESSION_HANDLE
+    /// The newest handle of each key label seen: handles can change when the token re-indexes.
+    private let handles = Mutex<[String: CK_OBJECT_HANDLE]>([:])
     private let idleSessions = Mutex<[CK_SESSION_HANDLE]>([])
     /// Sessions kept open for reuse; more may be open while calls run concurrently.
     private static let idleSessionsMax = 8
@@ -68,8 +70,22 @@ package final class PKCS11Token: Sendable {
         package let label: String
     }
 
-    /// Every secret key object on the token (in no order).
+    /// Every secret key object on the token (in no order). A search that meets a handle gone stale
+    /// meanwhile (the token re-indexed its objects) is run again.
     package func secretKeys() throws(OffChainStoreError) -> [SecretKey] {
+        var attempt = 0
+        while true {
+            attempt += 1
+            if let keys = try searchSecretKeys() {
+                handles.withLock { handles in for key in keys { handles[key.label] = key.handle } }
+                return keys
+            }
+            guard attempt < 3 else { throw OffChainStoreError(.keyUnavailable, "the objects of token '\(tokenLabel)' keep changing during a search") }
+        }
+    }
+
+    /// The secret keys, or nil when a handle went stale during the search.
+    private func searchSecretKeys() throws(OffChainStoreError) -> [SecretKey]? {
         try withSession { session throws(OffChainStoreError) in
             var keyClass = CK_OBJECT_CLASS(CKO_SECRET_KEY)
             let handles: [CK_OBJECT_HANDLE] = try withUnsafeMutableBytes(of: &keyClass) { classBytes throws(OffChainStoreError) in
@@ -89,9 +105,12 @@ package final class PKCS11Token: Sendable {
                 }
                 return found
             }
-            return try handles.map { handle throws(OffChainStoreError) in
-                SecretKey(handle: handle, label: try label(of: handle, session: session))
+            var keys: [SecretKey] = []
+            for handle in handles {
+                guard let label = try label(of: handle, session: session) else { return nil }
+                keys.append(SecretKey(handle: handle, label: label))
             }
+            return keys
         }
     }
 
@@ -136,10 +155,11 @@ package final class PKCS11Token: Sendable {
 
     /// Destroys a key object: whatever it encrypted can no longer be decrypted.
     package func destroy(_ key: SecretKey) throws(OffChainStoreError) {
-        try withSession { session throws(OffChainStoreError) in
-            let rv = module.functions.pointee.C_DestroyObject(session, key.handle)
-            guard rv == CKR_OK else { throw module.failure("destroy key '\(key.label)' on token '\(tokenLabel)'", rv) }
+        let (_, rv): (Void?, CK_RV) = try withFreshHandle(key) { handle throws(OffChainStoreError) in
+            try withSession { session in (nil, module.functions.pointee.C_DestroyObject(session, handle)) }
         }
+        guard rv == CKR_OK else { throw module.failure("destroy key '\(key.label)' on token '\(tokenLabel)'", rv) }
+        _ = handles.withLock { $0.removeValue(forKey: key.label) }
     }
 
     /// AES-256-GCM inside the token: `nonce` (12 bytes), `associatedData` authenticated, a 16-byte
@@ -173,48 +193,57 @@ package final class PKCS11Token: Sendable {
             throw OffChainStoreError(.badKey, "a wrapped data key of \(input.count) bytes cannot be opened")
         }
         let operation = encrypting ? "encrypt" : "decrypt"
-        return try withSession { session throws(OffChainStoreError) in
-            var nonceBytes = Array(nonce)
-            var aadBytes = Array(associatedData)
-            var inputBytes = Array(input)
-            var output = [UInt8](repeating: 0, count: input.count + 16)
-            var outputLength = CK_ULONG(output.count)
-            let (initRV, rv): (CK_RV, CK_RV) = nonceBytes.withUnsafeMutableBufferPointer { nonce in
-                aadBytes.withUnsafeMutableBufferPointer { aad in
-                    var parameters = CK_GCM_PARAMS(
-                        pIv: nonce.baseAddress, ulIvLen: CK_ULONG(nonce.count), ulIvBits: CK_ULONG(nonce.count * 8),
-                        pAAD: aad.baseAddress, ulAADLen: CK_ULONG(aad.count), ulTagBits: 128)
-                    return withUnsafeMutableBytes(of: &parameters) { parameters in
-                        var mechanism = CK_MECHANISM(
-                            mechanism: CK_MECHANISM_TYPE(CKM_AES_GCM), pParameter: parameters.baseAddress, ulParameterLen: CK_ULONG(parameters.count))
-                        let functions = module.functions.pointee
-                        let initRV = encrypting ? functions.C_EncryptInit(session, &mechanism, key.handle) : functions.C_DecryptInit(session, &mechanism, key.handle)
-                        guard initRV == CKR_OK else { return (initRV, CK_RV(CKR_OK)) }
-                        let rv = inputBytes.withUnsafeMutableBufferPointer { input in
-                            output.withUnsafeMutableBufferPointer { output in
-                                encrypting
-                                    ? functions.C_Encrypt(session, input.baseAddress, CK_ULONG(input.count), output.baseAddress, &outputLength)
-                                    : functions.C_Decrypt(session, input.baseAddress, CK_ULONG(input.count), output.baseAddress, &outputLength)
+        var initFailure: CK_RV = CK_RV(CKR_OK)
+        let (output, rv): (Data?, CK_RV) = try withFreshHandle(key) { handle throws(OffChainStoreError) in
+            try withSession { session in
+                var nonceBytes = Array(nonce)
+                var aadBytes = Array(associatedData)
+                var inputBytes = Array(input)
+                var output = [UInt8](repeating: 0, count: input.count + 16)
+                var outputLength = CK_ULONG(output.count)
+                let (initRV, rv): (CK_RV, CK_RV) = nonceBytes.withUnsafeMutableBufferPointer { nonce in
+                    aadBytes.withUnsafeMutableBufferPointer { aad in
+                        var parameters = CK_GCM_PARAMS(
+                            pIv: nonce.baseAddress, ulIvLen: CK_ULONG(nonce.count), ulIvBits: CK_ULONG(nonce.count * 8),
+                            pAAD: aad.baseAddress, ulAADLen: CK_ULONG(aad.count), ulTagBits: 128)
+                        return withUnsafeMutableBytes(of: &parameters) { parameters in
+                            var mechanism = CK_MECHANISM(
+                                mechanism: CK_MECHANISM_TYPE(CKM_AES_GCM), pParameter: parameters.baseAddress,
+                                ulParameterLen: CK_ULONG(parameters.count))
+                            let functions = module.functions.pointee
+                            let initRV = encrypting ? functions.C_EncryptInit(session, &mechanism, handle) : functions.C_DecryptInit(session, &mechanism, handle)
+                            guard initRV == CKR_OK else { return (initRV, CK_RV(CKR_OK)) }
+                            let rv = inputBytes.withUnsafeMutableBufferPointer { input in
+                                output.withUnsafeMutableBufferPointer { output in
+                                    encrypting
+                                        ? functions.C_Encrypt(session, input.baseAddress, CK_ULONG(input.count), output.baseAddress, &outputLength)
+                                        : functions.C_Decrypt(session, input.baseAddress, CK_ULONG(input.count), output.baseAddress, &outputLength)
+                                }
                             }
+                            return (initRV, rv)
                         }
-                        return (initRV, rv)
                     }
                 }
+                initFailure = initRV
+                guard initRV == CKR_OK else { return (nil, initRV) }
+                guard rv == CKR_OK else { return (nil, rv) }
+                return (Data(output.prefix(Int(min(outputLength, CK_ULONG(output.count))))), rv)
             }
-            guard initRV == CKR_OK else { throw module.failure("\(operation) with key '\(key.label)' on token '\(tokenLabel)'", initRV) }
-            guard rv == CKR_OK else {
-                if !encrypting, rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE {
-                    throw OffChainStoreError(.wrongKey, "a wrapped data key does not open with key '\(key.label)' of token '\(tokenLabel)'")
-                }
-                throw module.failure("\(operation) with key '\(key.label)' on token '\(tokenLabel)'", rv)
-            }
-            return Data(output.prefix(Int(min(outputLength, CK_ULONG(output.count)))))
         }
+        guard rv == CKR_OK, let output else {
+            if initFailure == CKR_OK, !encrypting, rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE {
+                throw OffChainStoreError(.wrongKey, "a wrapped data key does not open with key '\(key.label)' of token '\(tokenLabel)'")
+            }
+            throw module.failure("\(operation) with key '\(key.label)' on token '\(tokenLabel)'", rv)
+        }
+        return output
     }
 
-    private func label(of handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE) throws(OffChainStoreError) -> String {
+    /// nil when the handle went stale.
+    private func label(of handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE) throws(OffChainStoreError) -> String? {
         var attribute = CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_LABEL), pValue: nil, ulValueLen: 0)
         var rv = module.functions.pointee.C_GetAttributeValue(session, handle, &attribute, 1)
+        if Self.isStale(rv) { return nil }
         guard rv == CKR_OK else { throw module.failure("read a key label on token '\(tokenLabel)'", rv) }
         guard attribute.ulValueLen > 0, attribute.ulValueLen <= 4096 else { return "" }
         var bytes = [UInt8](repeating: 0, count: Int(attribute.ulValueLen))
@@ -222,8 +251,31 @@ package final class PKCS11Token: Sendable {
             attribute.pValue = buffer.baseAddress
             return module.functions.pointee.C_GetAttributeValue(session, handle, &attribute, 1)
         }
+        if Self.isStale(rv) { return nil }
         guard rv == CKR_OK else { throw module.failure("read a key label on token '\(tokenLabel)'", rv) }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Whether a call failed because an object handle is no longer valid (the object was
+    /// destroyed, or the token re-indexed its objects and gave them new handles).
+    private static func isStale(_ rv: CK_RV) -> Bool {
+        rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID
+    }
+
+    /// The key's handle as last seen (a search may have found a newer one than `key`'s).
+    private func handle(of key: SecretKey) -> CK_OBJECT_HANDLE { handles.withLock { $0[key.label] } ?? key.handle }
+
+    /// Runs `body` with the key's handle; when it answers that the handle went stale, finds the key
+    /// by its label again and runs `body` once more.
+    private func withFreshHandle<Result>(
+        _ key: SecretKey, _ body: (CK_OBJECT_HANDLE) throws(OffChainStoreError) -> (Result?, CK_RV)
+    ) throws(OffChainStoreError) -> (Result?, CK_RV) {
+        let first = try body(handle(of: key))
+        guard Self.isStale(first.1) else { return first }
+        guard let found = try secretKeys().first(where: { $0.label == key.label }) else {
+            throw OffChainStoreError(.keyUnavailable, "key '\(key.label)' is no longer on token '\(tokenLabel)'")
+        }
+        return try body(found.handle)
     }
 
     /// Runs `body` with a session of this token to itself, opening one when none is idle.
@@ -281,6 +333,9 @@ final class PKCS11Module: Sendable {
     static func loaded(_ library: String) throws(OffChainStoreError) -> PKCS11Module {
         let result: Result<PKCS11Module, OffChainStoreError> = loadedModules.withLock { modules in
             if let module = modules[library] { return .success(module) }
+            // A module that talks to its HSM over a socket (p11-kit's client, network HSMs) must
+            // not end the process with SIGPIPE when the HSM goes away: the call fails instead.
+            signal(SIGPIPE, SIG_IGN)
             guard let handle = dlopen(library, RTLD_NOW | RTLD_LOCAL) else {
                 return .failure(OffChainStoreError(.keyUnavailable, "cannot load the PKCS#11 library \(library)"))
             }

@@ -42,6 +42,8 @@ enum PostgresOffChainSchema {
         [
             "ALTER TABLE phi_wrapped_keys ADD COLUMN key_version bigint NOT NULL DEFAULT 1 CHECK (key_version BETWEEN 0 AND 4294967295)",
             "CREATE INDEX phi_wrapped_keys_by_key_version ON phi_wrapped_keys (key_version)",
+            // Leases of background jobs (key re-wrapping) among the peers sharing the database.
+            "CREATE TABLE phi_leases (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL)",
         ],
     ]
 

@@ -226,6 +226,43 @@ package struct PostgresOffChainStore: OffChainStore {
         }
     }
 
+    package func erase(_ ids: [RecordVersionID]) async throws(OffChainStoreError) -> Int {
+        guard !ids.isEmpty else { return 0 }
+        for id in ids { try OffChainStoreLimits.check(recordID: id.recordID) }
+        let recordIDs = ids.map(\.recordID)
+        let versions = ids.map { Int64($0.version) }
+        return try await Self.database("erasing record versions") {
+            // Wrapped keys go with their version (ON DELETE CASCADE), in the same statement.
+            let rows = try await client.query(
+                """
+                DELETE FROM phi_record_versions r
+                USING unnest(\(recordIDs)::text[], \(versions)::bigint[]) AS e (record_id, version)
+                WHERE r.record_id = e.record_id AND r.version = e.version
+                RETURNING r.version
+                """, logger: logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+
+    package func acquireLease(_ name: String, holder: String, for duration: TimeInterval) async throws(OffChainStoreError) -> Bool {
+        let expires = now().addingTimeInterval(duration)
+        let current = now()
+        return try await Self.database("taking lease '\(name)'") {
+            let rows = try await client.query(
+                """
+                INSERT INTO phi_leases (name, holder, expires_at) VALUES (\(name), \(holder), \(expires))
+                ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE phi_leases.holder = excluded.holder OR phi_leases.expires_at < \(current)
+                RETURNING holder
+                """, logger: logger)
+            var taken = false
+            for try await _ in rows { taken = true }
+            return taken
+        }
+    }
+
     /// Assembles one version from its rows (one per wrapped key).
     private func readOne(_ rows: some AsyncSequence<PostgresStoredRow.Cells, any Error>) async throws -> StoredRecordVersion? {
         var row: PostgresStoredRow?

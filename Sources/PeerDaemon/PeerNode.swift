@@ -422,7 +422,15 @@ package final class PeerNode: Sendable {
                 logger.notice("peer stopped")
             },
             BackgroundPart("phi") {
-                await phiService?.service.sweepPending()
+                guard let service = phiService?.service else { return }
+                // Pending versions, key re-wrapping after a rotation (one peer per store, by
+                // lease) and erasures to carry out in the store.
+                let holder = "\(configuration.mspID) \(configuration.listenHost):\(configuration.listenPort)"
+                await withDiscardingTaskGroup { jobs in
+                    jobs.addTask { await service.sweepPending() }
+                    jobs.addTask { await service.rewrapKeys(holder: holder) }
+                    jobs.addTask { await service.sweepErasures() }
+                }
             } afterwards: {
                 await phiService?.close()
             },

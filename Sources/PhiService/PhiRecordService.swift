@@ -35,6 +35,13 @@ package final class PhiRecordService: Sendable {
         package var grantValidity: TimeInterval
         /// Largest accepted difference between a request's timestamp and the peer's clock.
         package var requestSkew: TimeInterval = Limits.proposalTimestampSkewDefault
+        /// Wrapped keys per re-wrap batch (one on-chain `rewrapped` entry each).
+        package var rewrapBatchSize = 200
+        /// At most this many data keys re-wrapped per second.
+        package var rewrapKeysPerSecond = 1_000
+        /// How often the background jobs look for work (key versions to re-wrap from, erasures to
+        /// carry out).
+        package var jobInterval: Duration = .seconds(5)
 
         package init(channelID: String, pendingTimeout: Duration = .seconds(600), grantValidity: TimeInterval = 300) {
             self.channelID = channelID
@@ -133,6 +140,11 @@ package final class PhiRecordService: Sendable {
         else {
             throw PhiServiceError(.invalidRequest, "the proposal does not invoke `\(PhiContract.name) anchor ANCHOR_JSON`")
         }
+        do throws(OffChainStoreError) {
+            try resource.requirePatient(anchor.patient)
+        } catch {
+            throw PhiServiceError(.invalidRequest, "the anchor's patient \(anchor.patient) is not the patient the record names: \(error.reason)")
+        }
         guard anchor.recordID == resource.id else {
             throw PhiServiceError(.invalidRequest, "the anchor names record '\(anchor.recordID)', the resource's id is '\(resource.id)'")
         }
@@ -228,6 +240,10 @@ package final class PhiRecordService: Sendable {
         guard anchor.custodian == mspID else {
             throw PhiServiceError(.preconditionFailed, "record '\(anchor.recordID)' is kept by \(anchor.custodian); ask one of its peers")
         }
+        if let erasure = try committedErasure(recordID: anchor.recordID, version: anchor.version, channel: channel) {
+            metrics.countPhiRequest(operation: "get", outcome: "erased")
+            throw PhiServiceError(.erased, Self.erasedMessage(erasure))
+        }
         guard let digest = [UInt8](hexString: anchor.sha256).map({ Data($0) }) else {
             throw PhiServiceError(.integrityFailure, "the anchor of record '\(anchor.recordID)' version \(anchor.version) holds no SHA-256")
         }
@@ -300,6 +316,24 @@ package final class PhiRecordService: Sendable {
         return anchor
     }
 
+    /// The erasure entry of a record version in the committed world state, if it was erased.
+    func committedErasure(recordID: String, version: UInt32, channel: Channel) throws -> ErasureEntry? {
+        let reader = try channel.blocks.ledger.state.makeReader()
+        guard let value = try reader.get(namespace: PhiContract.name, key: try PhiContract.erasureKey(recordID: recordID, version: version)) else {
+            return nil
+        }
+        guard let entry = try? JSONDecoder().decode(ErasureEntry.self, from: Data(value.value)) else {
+            throw PhiServiceError(.integrityFailure, "the erasure entry of record '\(recordID)' version \(version) cannot be decoded")
+        }
+        return entry
+    }
+
+    /// What a read of an erased version answers: the erasure entry (ids and codes only).
+    static func erasedMessage(_ erasure: ErasureEntry) -> String {
+        "record '\(erasure.recordID)' version \(erasure.version) was erased at \(erasure.erasedAt) by \(erasure.erasedBy) "
+            + "(reason \(erasure.reason), txid \(erasure.txID)); its anchor sha256 \(erasure.sha256) stays on the chain"
+    }
+
     /// Reports an integrity failure (audited on the chain by this peer) as the error to return.
     private func integrityFailure(_ error: OffChainStoreError, anchor: PhiAnchor, channel: Channel) async -> PhiServiceError {
         guard error.isIntegrityFailure || error.code == .notFound || error.code == .wrongKey else {
@@ -356,6 +390,14 @@ package final class PhiRecordService: Sendable {
             var result = Medrex_PhiVerification()
             result.recordID = anchor.recordID
             result.version = anchor.version
+            if try committedErasure(recordID: anchor.recordID, version: anchor.version, channel: channel) != nil {
+                // Erased on the chain: its bytes are gone on purpose (and destroyed now if a
+                // peer had not yet), which is not tampering.
+                _ = try? await store.erase([RecordVersionID(recordID: anchor.recordID, version: anchor.version)])
+                result.status = .erased
+                response.results.append(result)
+                continue
+            }
             do {
                 guard let digest = [UInt8](hexString: anchor.sha256).map({ Data($0) }) else { throw OffChainStoreError(.digestMismatch, "anchor holds no SHA-256") }
                 try await store.verify(recordID: anchor.recordID, version: anchor.version, expectedDigest: digest, custodian: custodian)
@@ -435,6 +477,10 @@ package enum PhiServiceErrorCode: String, DomainErrorCode {
     case storeUnavailable
     /// The stored record does not match its anchor; audited on the chain (DATA_LOSS).
     case integrityFailure
+    /// The record version was erased; the message carries its on-chain erasure entry (NOT_FOUND).
+    case erased
+    /// The custodian key cannot be used: its token is unreachable or refuses (UNAVAILABLE).
+    case keyUnavailable
 }
 
 /// The gRPC face of `PhiRecordService`.
@@ -461,6 +507,19 @@ package struct PhiRecordsRPCService: Medrex_PhiRecords.SimpleServiceProtocol {
         let (request, requester, channel) = try mapped { try service.authenticate(request, now: Date()) }
         guard case .verify(let verify) = request.body else { throw RPCError(code: .invalidArgument, message: "Verify expects a verify request") }
         return try await mapped { try await service.verify(verify, requester: requester, channel: channel) }
+    }
+
+    package func keys(request: Medrex_SignedPhiRequest, context: ServerContext) async throws -> Medrex_PhiKeysResponse {
+        let (request, requester, channel) = try mapped { try service.authenticate(request, now: Date()) }
+        guard case .keys(let keys) = request.body else { throw RPCError(code: .invalidArgument, message: "Keys expects a keys request") }
+        return try await mapped { try await service.keys(keys, requester: requester, channel: channel) }
+    }
+
+    package func erase(request: Medrex_SignedPhiRequest, context: ServerContext) async throws -> Medrex_PhiEraseResponse {
+        let now = Date()
+        let (request, _, channel) = try mapped { try service.authenticate(request, now: now) }
+        guard case .erase(let erase) = request.body else { throw RPCError(code: .invalidArgument, message: "Erase expects an erase request") }
+        return try await mapped { try await service.erase(erase, identity: request.identity, channel: channel, now: now) }
     }
 
     /// The service's errors as gRPC statuses: the only place where PHI requests meet status codes.
@@ -491,6 +550,8 @@ package struct PhiRecordsRPCService: Medrex_PhiRecords.SimpleServiceProtocol {
             case .versionExists: .alreadyExists
             case .storeUnavailable: .unavailable
             case .integrityFailure: .dataLoss
+            case .erased: .notFound
+            case .keyUnavailable: .unavailable
             }
             return RPCError(code: code, message: error.reason)
         case let error as TransactionEnvelope.DecodingFailure:
@@ -512,7 +573,6 @@ extension PhiRecordService {
         channel: @escaping @Sendable () -> Channel?
     ) async throws -> (service: PhiRecordService, close: @Sendable () async -> Void) {
         let directory = dataDirectory.appendingPathComponent("phi")
-        let key = try custodianKey(configured: settings.custodianKey, default: directory.appendingPathComponent("custodian-key.pem"))
         let store: any OffChainStore
         let close: @Sendable () async -> Void
         switch settings.store {
@@ -541,34 +601,70 @@ extension PhiRecordService {
                 _ = await task.value
             }
         }
+        let keyring: CustodianKeyring
+        do {
+            keyring = try await custodianKeyring(settings, directory: directory, store: store)
+        } catch {
+            await close()
+            throw error
+        }
+        var serviceSettings = Settings(
+            channelID: settings.channel, pendingTimeout: .seconds(settings.pendingTimeoutSeconds),
+            grantValidity: TimeInterval(settings.grantValiditySeconds))
+        serviceSettings.rewrapBatchSize = settings.rewrap.batchSize
+        serviceSettings.rewrapKeysPerSecond = settings.rewrap.keysPerSecond
         let service = PhiRecordService(
-            settings: Settings(
-                channelID: settings.channel, pendingTimeout: .seconds(settings.pendingTimeoutSeconds),
-                grantValidity: TimeInterval(settings.grantValiditySeconds)),
-            store: store, custodian: RecordCustodian(privateKey: key), mspID: mspID, signer: signer, metrics: metrics, logger: logger,
-            channel: channel)
+            settings: serviceSettings, store: store, custodian: RecordCustodian(keyring: keyring), mspID: mspID, signer: signer, metrics: metrics,
+            logger: logger, channel: channel)
         return (service, close)
     }
 
-    /// The custodian's key: the configured PEM file, or the default one, created (mode 0600) on
-    /// the first start.
-    package static func custodianKey(configured: URL?, default path: URL) throws -> P256.KeyAgreement.PrivateKey {
-        let file = configured ?? path
-        if let pem = try? String(contentsOf: file, encoding: .utf8) {
-            do {
-                return try P256.KeyAgreement.PrivateKey(pemRepresentation: pem)
-            } catch {
-                throw ConfigError(.invalidValue, file: file.path, line: nil, field: "phi.custodianKey", reason: "not a PEM P-256 private key")
+    /// The custodian's key versions: in the PKCS#11 token `phi.hsm` names, or in PEM files
+    /// beginning with `phi.custodianKey` (by default `phi/custodian-key.pem`, created on the first
+    /// start). An empty token gets version 1 from the first of the organization's peers to start
+    /// (under a lease in the shared store, so two peers starting at once do not both make one).
+    package static func custodianKeyring(_ settings: PhiSettings, directory: URL, store: any OffChainStore) async throws -> CustodianKeyring {
+        do {
+            if let hsm = settings.hsm {
+                let keys = PKCS11CustodianKeys(
+                    token: try PKCS11Token(library: hsm.library, tokenLabel: hsm.token, pin: try hsmPIN(hsm)), label: hsm.keyLabel)
+                if try keys.versions().isEmpty {
+                    let holder = UUID().uuidString
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while try !(await store.acquireLease("custodian-key-init", holder: holder, for: 30)) {
+                        guard ContinuousClock.now < deadline else {
+                            throw OffChainStoreError(.keyUnavailable, "another peer holds the key-initialization lease of \(keys.location)")
+                        }
+                        try await Task.sleep(for: .milliseconds(500))
+                    }
+                    if try keys.versions().isEmpty { _ = try keys.create(version: 1) }
+                }
+                return try CustodianKeyring(store: keys, createFirst: false)
             }
+            if let configured = settings.custodianKey, !FileManager.default.fileExists(atPath: configured.path) {
+                throw ConfigError(.unreadable, file: configured.path, line: nil, field: "phi.custodianKey", reason: "cannot read the custodian key")
+            }
+            let first = settings.custodianKey ?? directory.appendingPathComponent("custodian-key.pem")
+            return try CustodianKeyring(store: FileCustodianKeys(first: first), createFirst: settings.custodianKey == nil)
+        } catch let error as OffChainStoreError {
+            throw ConfigError(.invalidValue, file: "peer.yaml", line: nil, field: settings.hsm != nil ? "phi.hsm" : "phi.custodianKey", reason: error.reason)
         }
-        guard configured == nil else {
-            throw ConfigError(.unreadable, file: file.path, line: nil, field: "phi.custodianKey", reason: "cannot read the custodian key")
+    }
+
+    /// The token's user PIN: `pinFile` (first line), else MEDREX_PHI_HSM_PIN.
+    package static func hsmPIN(_ hsm: PhiSettings.HSM) throws -> String {
+        if let file = hsm.pinFile {
+            guard let text = try? String(contentsOf: file, encoding: .utf8),
+                let pin = text.split(whereSeparator: \.isNewline).first.map(String.init), !pin.isEmpty
+            else {
+                throw ConfigError(.unreadable, file: file.path, line: nil, field: "phi.hsm.pinFile", reason: "cannot read the PKCS#11 PIN")
+            }
+            return pin
         }
-        let key = P256.KeyAgreement.PrivateKey()
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: file.path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw ConfigError(.writeFailed, file: file.path, line: nil, field: "phi.custodianKey", reason: "cannot write a new custodian key")
+        guard let pin = ProcessInfo.processInfo.environment["MEDREX_PHI_HSM_PIN"], !pin.isEmpty else {
+            throw ConfigError(
+                .missingField, file: "peer.yaml", line: nil, field: "phi.hsm.pinFile", reason: "give pinFile or set MEDREX_PHI_HSM_PIN")
         }
-        return key
+        return pin
     }
 }

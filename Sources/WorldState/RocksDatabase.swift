@@ -209,6 +209,29 @@ package final class RocksDatabase: @unchecked Sendable {
 
     package func makeWriteBatch() -> RocksWriteBatch { RocksWriteBatch(database: self) }
 
+    /// Flushes every column family's memtable to SST files and compacts all of them, so that
+    /// deleted values leave the database's files: the SST files holding them are rewritten
+    /// without them, and write-ahead logs older than the flush are removed. For erasure; slow
+    /// on a large database.
+    package func flushAndCompactAll() throws(StorageError) {
+        try checkOpen()
+        let flushOptions = rocksdb_flushoptions_create()!
+        defer { rocksdb_flushoptions_destroy(flushOptions) }
+        rocksdb_flushoptions_set_wait(flushOptions, 1)
+        for family in columnFamilyHandles {
+            var error: UnsafeMutablePointer<CChar>?
+            rocksdb_flush_cf(handle, flushOptions, family, &error)
+            if let message = Self.takeError(error) { throw StorageError(.database, "flush failed: \(message)") }
+        }
+        // Bottommost files are rewritten too (kForce), so a deleted value there does not survive.
+        let compactOptions = rocksdb_compactoptions_create()!
+        defer { rocksdb_compactoptions_destroy(compactOptions) }
+        rocksdb_compactoptions_set_bottommost_level_compaction(compactOptions, 2)
+        for family in columnFamilyHandles {
+            rocksdb_compact_range_cf_opt(handle, family, compactOptions, nil, 0, nil, 0)
+        }
+    }
+
     /// A consistent view of the database as of now, released when the value goes away.
     package func makeSnapshot() throws(StorageError) -> RocksSnapshot {
         try retainChild()

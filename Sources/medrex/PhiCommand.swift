@@ -54,11 +54,11 @@ struct PhiCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phi",
         abstract: "Protected health information: store FHIR records off the chain (anchored on it), read them with an audited access decision, verify them.",
-        subcommands: [Put.self, Get.self, Verify.self])
+        subcommands: [Put.self, Get.self, Verify.self, History.self, Erase.self, Keys.self, RotateKey.self, SetRetention.self])
 
     struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Store a FHIR R4 JSON resource (resourceType, id and subject required) as the next version of its record, kept by the gateway peer's organization; waits until its anchor commits."
+            abstract: "Store a FHIR R4 JSON resource (Patient, Observation, Condition, Encounter, AllergyIntolerance, MedicationRequest, MedicationStatement, Immunization, Procedure, DiagnosticReport, DocumentReference, or a Bundle of them; its patient element names the patient by an identifier with system urn:medrex:person) as the next version of its record, kept by the gateway peer's organization; waits until its anchor commits."
         )
 
         @OptionGroup var gateway: GatewayOptions
@@ -116,11 +116,116 @@ struct PhiCommand: AsyncParsableCommand {
             guard (record == nil) != (patient == nil) else { throw ValidationError("give --record or --patient") }
             let results = try await gateway.withPhiClient { try await $0.verify(recordID: record, version: version, patient: patient) }
             for result in results { print("\(result.recordID) v\(result.version): \(result.status)") }
-            let bad = results.filter { $0.status != .intact }
-            print("\(results.count) version(s) checked, \(bad.count) not intact")
+            let erased = results.filter { $0.status == .erased }
+            let bad = results.filter { $0.status != .intact && $0.status != .erased }
+            print("\(results.count) version(s) checked, \(erased.count) erased, \(bad.count) not intact")
             if !bad.isEmpty { throw CommandFailure("\(bad.count) record version(s) do not match their anchors") }
         }
     }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The versions of a record: when and by whom each was anchored, its hash, and whether it was erased.")
+
+        @OptionGroup var gateway: GatewayOptions
+        @Option(help: "Record id.") var record: String
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() async throws {
+            let versions = try await gateway.withPhiClient { try await $0.history(recordID: record) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+                print(String(decoding: try encoder.encode(versions), as: UTF8.self))
+                return
+            }
+            var table = TextTable("VERSION", "STATE", "ANCHORED AT", "BY", "SOURCE", "TYPE", "SHA-256", "ERASURE")
+            for entry in versions {
+                let anchor = entry.anchor
+                let erasure = entry.erasure.map { "\($0.erasedAt) by \($0.erasedBy), \($0.reason) (txid \($0.txID))" } ?? ""
+                table.append(
+                    row: [
+                        "\(anchor.version)", entry.state, anchor.anchoredAt, anchor.anchoredBy, anchor.source ?? PhiContract.staffSource,
+                        anchor.resourceType, anchor.sha256, erasure,
+                    ])
+            }
+            print(table.rendered)
+        }
+    }
+
+    struct Erase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase a record version for good (crypto-shredding): an on-chain erasure entry first, then its data key and ciphertext are destroyed. The patient, for records they contributed; the custodian's privacy officer, for any.")
+
+        @OptionGroup var gateway: GatewayOptions
+        @Option(help: "Record id.") var record: String
+        @Option(help: "The version (default: every version not yet erased).") var version: UInt32?
+        @Option(help: "Reason code: \(PhiContract.erasureReasons.sorted().joined(separator: ", ")).") var reason: String
+
+        func run() async throws {
+            guard PhiContract.erasureReasons.contains(reason) else {
+                throw ValidationError("--reason must be one of \(PhiContract.erasureReasons.sorted().joined(separator: ", "))")
+            }
+            let (entries, txID) = try await gateway.withPhiClient { try await $0.erase(recordID: record, version: version, reason: reason) }
+            for entry in entries {
+                print("record '\(entry.recordID)' version \(entry.version) erased (anchor sha256 \(entry.sha256) kept on the chain)")
+            }
+            print("erasure committed VALID (txid \(txID)); the custodian's peers destroy the data keys and ciphertext")
+        }
+    }
+
+    struct Keys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The custodian key's versions and how many data keys each wraps (admins and operators of the custodian).")
+
+        @OptionGroup var gateway: GatewayOptions
+
+        func run() async throws {
+            let response = try await gateway.withPhiClient { try await $0.keys(rotate: false) }
+            printKeys(response)
+        }
+    }
+
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key",
+            abstract: "Make the next custodian key version (in the HSM or key files of the gateway peer's organization); new records use it at once, and a background job re-wraps older data keys to it, then retires the old version.")
+
+        @OptionGroup var gateway: GatewayOptions
+
+        func run() async throws {
+            let response = try await gateway.withPhiClient { try await $0.keys(rotate: true) }
+            print("custodian key version \(response.currentVersion) made; data keys under older versions are re-wrapped in the background")
+            printKeys(response)
+        }
+    }
+
+    struct SetRetention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-retention",
+            abstract: "Set your organization's retention rule for a FHIR resource type (privacy officers and admins): keep records at least N years; erase them after M years.")
+
+        @OptionGroup var gateway: GatewayOptions
+        @Option(help: "FHIR resource type, e.g. Observation.") var resourceType: String
+        @Option(help: "Refuse erasures within this many years of anchoring (except wrong-patient, entered-in-error, legal-order).") var keepYears: UInt32?
+        @Option(help: "The custodian's peers erase records this many years after anchoring.") var eraseAfterYears: UInt32?
+
+        func run() async throws {
+            guard keepYears != nil || eraseAfterYears != nil else { throw ValidationError("give --keep-years, --erase-after-years, or both") }
+            let rule = RetentionRequest(resourceType: resourceType, keepYears: keepYears, eraseAfterYears: eraseAfterYears)
+            try await gateway.submitAndWait(
+                chaincode: PhiContract.name, arguments: ["setRetention", String(decoding: try JSONEncoder().encode(rule), as: UTF8.self)])
+        }
+    }
+}
+
+private func printKeys(_ response: Medrex_PhiKeysResponse) {
+    print("custodian key: \(response.location), current version \(response.currentVersion)")
+    var table = TextTable("VERSION", "KEY", "DATA KEYS")
+    for version in response.versions {
+        table.append("\(version.version)\(version.version == response.currentVersion ? " (current)" : "")", version.keyID, "\(version.wrappedKeys)")
+    }
+    print(table.rendered)
 }
 
 struct AuditCommand: AsyncParsableCommand {
@@ -137,6 +242,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Entries made by this actor (person id).") var actor: String?
         @Option(help: "From this time (ISO 8601, e.g. 2026-12-01T00:00:00.000Z).") var from: String?
         @Option(help: "Up to this time (ISO 8601).") var to: String?
+        @Flag(help: "Print the entries as JSON instead of a table.") var json = false
 
         func run() async throws {
             let range = [from, to].compactMap { $0 }
@@ -148,7 +254,28 @@ struct AuditCommand: AsyncParsableCommand {
             case (nil, nil) where range.count == 2: arguments = ["byTime"] + range
             default: throw ValidationError("give one of --patient, --actor, or --from with --to")
             }
-            print(try await gateway.evaluate(chaincode: AuditContract.name, arguments: arguments))
+            let text = try await gateway.evaluate(chaincode: AuditContract.name, arguments: arguments)
+            if json {
+                print(text)
+                return
+            }
+            let entries: [AuditEntry]
+            do {
+                entries = try JSONDecoder().decode([AuditEntry].self, from: Data(text.utf8))
+            } catch {
+                throw CommandFailure("the audit chaincode answered something other than a list of entries")
+            }
+            print(Self.table(entries))
+        }
+
+        /// One line per entry: time, actor, action, record, decision, reason.
+        static func table(_ entries: [AuditEntry]) -> String {
+            var table = TextTable("TIME", "ACTOR", "ACTION", "RECORD", "DECISION", "REASON")
+            for entry in entries {
+                let record = entry.recordID.map { id in entry.version.map { "\(id) v\($0)" } ?? id } ?? (entry.grantee.map { "-> \($0)" } ?? "")
+                table.append(entry.time, entry.actor, entry.action, record, entry.decision, entry.reason)
+            }
+            return table.rendered + "\n\(entries.count) entr\(entries.count == 1 ? "y" : "ies")"
         }
     }
 }

@@ -61,4 +61,36 @@ struct PhiSettingsTests {
         let text = error.map { "\($0)" } ?? ""
         #expect(text.contains(expected), "\(text) does not mention \(expected)")
     }
+
+    @Test func custodianKeysInAPKCS11TokenAndTheRewrapPace() throws {
+        let configuration = try Self.peer(
+            phi: """
+                  hsm: { library: /usr/lib/softhsm/libsofthsm2.so, token: HospitalA-PHI, keyLabel: hospital-a-custodian, pinFile: secrets/hsm-pin }
+                  rewrap: { batchSize: 500, keysPerSecond: 2000 }
+                """)
+        let phi = try #require(configuration.phi)
+        #expect(phi.hsm == PhiSettings.HSM(
+            library: "/usr/lib/softhsm/libsofthsm2.so", token: "HospitalA-PHI", keyLabel: "hospital-a-custodian",
+            pinFile: URL(fileURLWithPath: "/etc/medrex/secrets/hsm-pin")))
+        #expect(phi.rewrap == PhiSettings.Rewrap(batchSize: 500, keysPerSecond: 2000))
+        let defaults = try #require(try Self.peer(phi: "  hsm: { library: /lib/p11.so, token: T }").phi)
+        #expect(defaults.hsm?.keyLabel == "medrex-custodian")
+        #expect(defaults.hsm?.pinFile == nil)
+        #expect(defaults.rewrap == PhiSettings.Rewrap())
+    }
+
+    @Test(arguments: [
+        ("custodianKey: key.pem\n  hsm: { library: /lib/p11.so, token: T }", "not both"),
+        ("hsm: { token: T }", "library"),
+        ("hsm: { library: /lib/p11.so }", "token"),
+        ("hsm: { library: /lib/p11.so, token: T, pin: 1234 }", "pin"),
+        ("hsm: { library: /lib/p11.so, token: T, keyLabel: \"has space\" }", "keyLabel"),
+        ("rewrap: { batchSize: 0 }", "batchSize"),
+        ("rewrap: { keysPerSecond: -1 }", "keysPerSecond"),
+    ])
+    func badKeySettingsAreRefused(phi: String, expected: String) {
+        let error = #expect(throws: ConfigError.self) { _ = try Self.peer(phi: "  " + phi) }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains(expected), "\(text) does not mention \(expected)")
+    }
 }

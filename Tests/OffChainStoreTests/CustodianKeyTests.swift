@@ -120,6 +120,32 @@ import TestSupport
         #expect(throws: OffChainStoreError.self) { try keyring.retire(version: 2) }
     }
 
+    @Test func aRotationWhileTheTokenIsUnreachableChangesNothing() throws {
+        // The token on the other end of a socket (p11-kit's remoting), as a network HSM. p11-kit
+        // 0.24 does not forward AES-GCM parameters, so records are sealed through SoftHSM directly;
+        // the remote connection manages the key versions.
+        let label = Self.uniqueLabel()
+        let direct = PKCS11CustodianKeys(token: try Self.token("medrex-keys-down"), label: label)
+        let custodian = RecordCustodian(keyring: try CustodianKeyring(store: direct))
+        let sealed = try custodian.seal(plaintext, recordID: "rec-down", version: 1)
+        let remote = try RemoteToken(serving: "medrex-keys-down")
+        defer { remote.stop() }
+        let keyring = try CustodianKeyring(
+            store: PKCS11CustodianKeys(
+                token: try PKCS11Token(library: RemoteToken.clientLibrary, tokenLabel: "medrex-keys-down", pin: SoftHSM.userPIN), label: label),
+            createFirst: false)
+        #expect(keyring.versionNumbers == [1])
+
+        remote.stop()
+        let failure = try #require(throws: OffChainStoreError.self) { _ = try keyring.rotate() }
+        #expect(failure.code == .keyUnavailable, "\(failure)")
+        #expect(failure.reason.contains(RemoteToken.clientLibrary))
+        #expect(keyring.versionNumbers == [1])
+        // Nothing changed on the token itself, and what it wrapped still opens.
+        #expect(try direct.versions().map(\.version) == [1])
+        #expect(try custodian.open(sealed, anchoredDigest: digest) == plaintext)
+    }
+
     @Test func fileKeysKeepVersionsBesideTheFirstFile() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medrex-filekeys-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }

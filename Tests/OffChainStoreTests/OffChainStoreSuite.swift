@@ -223,6 +223,77 @@ struct OffChainStoreSuite {
         }
     }
 
+    @Test(arguments: StoreBackend.allCases)
+    func erasureDestroysTheVersionsAndLeavesTheRest(_ backend: StoreBackend) async throws {
+        try await backend.withHarness(clock: clock) { harness in
+            let store = harness.store
+            let text = plaintext("to be erased")
+            let erased = try (1...2).map { try custodian.seal(text, recordID: "rec-e", version: UInt32($0)) }
+            let kept = try custodian.seal(plaintext("kept"), recordID: "rec-k", version: 1)
+            try await store.put(erased + [kept])
+            try await store.markAnchored(recordID: "rec-e", version: 1)
+            let ids = erased.map { RecordVersionID(recordID: $0.recordID, version: $0.version) }
+            #expect(try await store.erase(ids + [RecordVersionID(recordID: "rec-none", version: 1)]) == 2)
+            #expect(try await store.erase(ids) == 0)
+            #expect(try await store.get(recordID: "rec-e", version: 1) == nil)
+            #expect(try await store.latest(recordID: "rec-e") == nil)
+            #expect(try await store.versions(of: "rec-e").isEmpty)
+            #expect(try await store.wrapCounts() == [1: 1])
+            #expect(try await store.pendingVersions(createdBefore: clock.now.addingTimeInterval(1)).map(\.recordID) == ["rec-k"])
+            #expect(try await store.read(recordID: "rec-k", version: 1, anchoredDigest: digest(plaintext("kept")), custodian: custodian) == plaintext("kept"))
+        }
+    }
+
+    @Test(arguments: StoreBackend.onDisk)
+    func noByteOfAnErasedVersionStaysInTheStoresFiles(_ backend: StoreBackend) async throws {
+        try await backend.withHarness(clock: clock) { harness in
+            let store = harness.store
+            let erased = try custodian.seal(plaintext("erase me " + String(repeating: "e", count: 400)), recordID: "rec-gone", version: 1)
+            let kept = try custodian.seal(plaintext("keep me " + String(repeating: "k", count: 400)), recordID: "rec-kept", version: 1)
+            try await store.put([erased, kept])
+            try await store.markAnchored(recordID: "rec-gone", version: 1)
+            // PostgreSQL keeps bytea raw; the embedded store's JSON rows keep it in base64 (48
+            // bytes: a whole number of base64 groups, so the prefix encodes alike in the row), with
+            // JSON's escaped slashes.
+            func needle(_ bytes: Data) -> Data {
+                guard backend == .embedded else { return bytes.prefix(48) }
+                return Data(bytes.prefix(48).base64EncodedString().replacingOccurrences(of: "/", with: "\\/").utf8)
+            }
+            let needles = [needle(erased.sealed.ciphertext), needle(erased.wrappedKeys[0].ciphertext)]
+            // PostgreSQL's data files (its write-ahead log keeps history until it is recycled).
+            func dataFiles() async throws -> URL {
+                let directory = try await harness.flushedStorageDirectory()
+                return backend == .postgres ? directory.appendingPathComponent("base") : directory
+            }
+            let before = try StorageScan(directory: try await dataFiles())
+            // The control: the scan finds the bytes while they are stored.
+            #expect(!before.files(containing: needles[0]).isEmpty)
+
+            #expect(try await store.erase([RecordVersionID(recordID: "rec-gone", version: 1)]) == 1)
+            try await harness.reclaimDeletedSpace()
+            let after = try StorageScan(directory: try await dataFiles())
+            for needle in needles { #expect(after.files(containing: needle).isEmpty, "erased bytes still in \(after.files(containing: needle))") }
+            #expect(!after.files(containing: needle(kept.sealed.ciphertext)).isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func oneHolderHasALeaseUntilItExpires(_ backend: StoreBackend) async throws {
+        try await backend.withHarness(clock: clock) { harness async throws in
+            let store = harness.store
+            #expect(try await store.acquireLease("job", holder: "peer-1", for: 60))
+            #expect(try await store.acquireLease("job", holder: "peer-1", for: 60))
+            // The embedded store belongs to one process: its lease is always taken.
+            if backend != .embedded {
+                #expect(try await !store.acquireLease("job", holder: "peer-2", for: 60))
+                #expect(try await store.acquireLease("other-job", holder: "peer-2", for: 60))
+                clock.advance(by: 61)
+                #expect(try await store.acquireLease("job", holder: "peer-2", for: 60))
+                #expect(try await !store.acquireLease("job", holder: "peer-1", for: 60))
+            }
+        }
+    }
+
     @Test(arguments: StoreBackend.onDisk)
     func plaintextNeverReachesTheStoresFiles(_ backend: StoreBackend) async throws {
         try await backend.withHarness(clock: clock) { harness in

@@ -37,6 +37,13 @@ protocol StoreHarness: Sendable {
     func corruptCiphertextByte(recordID: String, version: UInt32) async throws
     /// Flushes what the backend buffers, then returns the directory holding every file it wrote.
     func flushedStorageDirectory() async throws -> URL
+    /// Has the backend give back the space of deleted rows, as its operator would (PostgreSQL:
+    /// VACUUM FULL; the embedded store compacts by itself when it erases).
+    func reclaimDeletedSpace() async throws
+}
+
+extension StoreHarness {
+    func reclaimDeletedSpace() async throws {}
 }
 
 /// A clock the tests set by hand.
@@ -145,6 +152,11 @@ final class PostgresHarness: StoreHarness {
     func flushedStorageDirectory() async throws -> URL {
         try await client.query("CHECKPOINT")
         return server.dataDirectory
+    }
+
+    func reclaimDeletedSpace() async throws {
+        try await client.query("VACUUM FULL phi_record_versions")
+        try await client.query("VACUUM FULL phi_wrapped_keys")
     }
 }
 

@@ -31,7 +31,7 @@ import Testing
         #expect(report.batches == 4 && report.livenessChecksPassed == (report.batches + 1) * 3, "\(report.summary)")
         let missed = Set(FuzzedMethod.all.map(\.name)).subtracting(report.requestsByMethod.filter { $0.value > 0 }.keys)
         #expect(missed.isEmpty, "methods never called: \(missed.sorted())")
-        #expect(FuzzedMethod.all.count == 17 && !FuzzedMethod.all.contains { $0.input == .unknown }, "\(FuzzedMethod.all.map(\.name))")
+        #expect(FuzzedMethod.all.count == 19 && !FuzzedMethod.all.contains { $0.input == .unknown }, "\(FuzzedMethod.all.map(\.name))")
         #expect(report.refusals > 0, "\(report.summary)")
         #expect(report.outcomes["invalidArgument", default: 0] > 0, "\(report.summary)")
         // Valid and re-signed requests get through too (a fuzzer refused at the door tests little).

@@ -25,11 +25,13 @@ import PhiService
     /// a metric.
     static let marker = "PHI-MARKER-93c1d7"
 
-    static func record(id: String, type: String = "Observation", note: String) -> Data {
+    static func record(id: String, type: String = "Observation", patient: String = "HospitalAMSP/patient-alice@hospital-a.test", note: String) -> Data {
         Data(
             """
             {"resourceType": "\(type)", "id": "\(id)", "status": "final",
-             "subject": {"reference": "Patient/alice"}, "note": [{"text": "\(marker) \(note)"}]}
+             "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+             "subject": {"reference": "Patient/alice", "identifier": {"system": "urn:medrex:person", "value": "\(patient)"}},
+             "note": [{"text": "\(marker) \(note)"}]}
             """.utf8)
     }
 
@@ -173,11 +175,9 @@ import PhiService
     }
 }
 
-/// The canonical bytes a record is stored as (what a reader gets back).
+/// The canonical bytes a record is stored as (what a reader gets back): RFC 8785.
 enum FHIRResourceCanonical {
-    static func of(_ json: Data) throws -> Data {
-        try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: json), options: [.sortedKeys, .withoutEscapingSlashes])
-    }
+    static func of(_ json: Data) throws -> Data { try FHIRResource(json: json).canonical }
 }
 
 /// Clients of the test network's PHI services, as its users.

@@ -451,6 +451,10 @@ struct LocalTestNetwork: Sendable {
         var phiOrganizations: [String] = []
         var phiPostgres: [String: NetworkRenderer.PostgresServer] = [:]
         var phiPendingTimeoutSeconds: Int?
+        /// Organizations whose custodian key is in a PKCS#11 token (SoftHSM in tests).
+        var phiHSM: [String: PhiSettings.HSM] = [:]
+        /// How the peers re-wrap data keys after a rotation (`phi.rewrap`).
+        var phiRewrap: PhiSettings.Rewrap?
         /// Built-in chaincodes besides kv and accounts to install and define.
         var builtInChaincodes: [String] = []
     }
@@ -518,6 +522,8 @@ struct LocalTestNetwork: Sendable {
         render.crypto = crypto.path
         render.chaincodes = (["asset-transfer", "kv", "accounts", "counters"] + options.builtInChaincodes).map { ($0, "1.0") }
         render.peerSettings = [("earlyAbort", "\(options.earlyAbort)")]
+        render.phiHSM = options.phiHSM
+        render.phiRewrap = options.phiRewrap
         render.phiService = !options.phiOrganizations.isEmpty
         render.phiOrganizations = Set(options.phiOrganizations)
         render.phiPostgres = options.phiPostgres

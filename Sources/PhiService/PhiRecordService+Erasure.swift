@@ -1,0 +1,124 @@
+import Chaincode
+import Endorser
+import Foundation
+import HealthChaincodes
+import Identity
+import LedgerWire
+import OffChainStore
+
+/// Erasure by crypto-shredding: the `Erase` request endorses the requester's own `phi erase`
+/// proposal (the on-chain entry is written first, by the requester's transaction); once it commits
+/// VALID, this peer destroys the erased versions' ciphertext and wrapped data keys in its store. A
+/// sweep finds erasure entries whose versions a peer has not destroyed yet (it was down, or the
+/// client never waited) and destroys them.
+extension PhiRecordService {
+    /// Checks the requester's `phi erase` proposal, endorses it and returns the transaction to sign.
+    package func erase(_ erase: Medrex_PhiErase, identity: Data, channel: Channel, now: Date) async throws -> Medrex_PhiEraseResponse {
+        let checker = ProposalChecker(membership: channel.blocks.membership, channels: [settings.channelID])
+        let proposal: CheckedProposal
+        do {
+            proposal = try checker.check(erase.erasureProposal, now: now)
+        } catch {
+            throw PhiServiceError(.invalidRequest, "erasure proposal refused: \(error.reason)")
+        }
+        guard proposal.signatureHeader.creator == identity else {
+            throw PhiServiceError(.accessDenied, "the erasure proposal's creator is not the requester")
+        }
+        guard proposal.chaincodeName == PhiContract.name, proposal.arguments.count == 2, proposal.arguments[0] == Data("erase".utf8),
+            let request = try? JSONDecoder().decode(ErasureRequest.self, from: proposal.arguments[1])
+        else {
+            throw PhiServiceError(.invalidRequest, "the proposal does not invoke `\(PhiContract.name) erase ERASURE_JSON`")
+        }
+        // This peer's organization must keep the record: it is the one that destroys the bytes.
+        let versions = try committedAnchors(recordID: request.recordID, channel: channel)
+        guard let first = versions.first else {
+            throw PhiServiceError(.notFound, "record '\(request.recordID)' has no anchor on channel \(settings.channelID)")
+        }
+        guard first.custodian == mspID else {
+            throw PhiServiceError(.preconditionFailed, "record '\(first.recordID)' is kept by \(first.custodian); ask one of its peers")
+        }
+        let (transaction, result) = try await channel.gateway.endorse(erase.erasureProposal, channelID: settings.channelID)
+        guard result.status < 400 else {
+            metrics.countPhiRequest(operation: "erase", outcome: "refused")
+            throw PhiServiceError(.accessDenied, "the phi chaincode refused the erasure (\(result.status)): \(result.message)")
+        }
+        let transactionID = proposal.transactionID
+        let notifier = channel.notifier
+        let timeout = settings.pendingTimeout
+        Task {
+            guard let outcome = await Self.outcome(of: transactionID, notifier: notifier, timeout: timeout), outcome.validationCode == .valid else { return }
+            await self.shredErased(recordID: request.recordID, channel: channel)
+        }
+        metrics.countPhiRequest(operation: "erase", outcome: "endorsed")
+        var response = Medrex_PhiEraseResponse()
+        response.transactionID = transactionID
+        response.preparedTransaction = transaction
+        return response
+    }
+
+    /// Destroys the stored bytes of every erased version of the record this peer keeps.
+    @discardableResult
+    package func shredErased(recordID: String, channel: Channel) async -> Int {
+        do {
+            var erased: [PhiAnchor] = []
+            for anchor in try committedAnchors(recordID: recordID, channel: channel) where anchor.custodian == mspID {
+                if try committedErasure(recordID: recordID, version: anchor.version, channel: channel) != nil { erased.append(anchor) }
+            }
+            let count = try await store.erase(erased.map { RecordVersionID(recordID: $0.recordID, version: $0.version) })
+            if count > 0 {
+                logger.notice("erased record versions destroyed in the off-chain store", metadata: ["record": "\(recordID)", "count": "\(count)"])
+            }
+            return count
+        } catch {
+            logger.error("destroying erased record versions failed", metadata: ["record": "\(recordID)", "error": "\(error)"])
+            return 0
+        }
+    }
+
+    /// Destroys the stored bytes of every version erased on the chain that this peer's
+    /// organization keeps and the store still holds. Returns how many it destroyed.
+    @discardableResult
+    package func shredAllErased(channel: Channel) async throws -> Int {
+        let reader = try channel.blocks.ledger.state.makeReader()
+        var destroyed = 0
+        var bookmark: String?
+        repeat {
+            let page = try reader.partialCompositeKey(
+                namespace: PhiContract.name, objectType: PhiContract.erasureObjectType, attributes: [], pageSize: 1000, startKey: bookmark)
+            var ids: [RecordVersionID] = []
+            for entry in page.entries {
+                guard let erasure = try? JSONDecoder().decode(ErasureEntry.self, from: Data(entry.value.value)), erasure.custodian == mspID else {
+                    continue
+                }
+                ids.append(RecordVersionID(recordID: erasure.recordID, version: erasure.version))
+            }
+            var present: [RecordVersionID] = []
+            for id in ids where try await store.get(recordID: id.recordID, version: id.version) != nil { present.append(id) }
+            destroyed += try await store.erase(present)
+            bookmark = page.bookmark
+        } while bookmark != nil
+        return destroyed
+    }
+
+    /// Runs until cancelled: every `jobInterval`, destroys what erasures left in the store.
+    package func sweepErasures() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: settings.jobInterval)
+            guard !Task.isCancelled, let channel = channel() else { continue }
+            do {
+                let destroyed = try await shredAllErased(channel: channel)
+                if destroyed > 0 { logger.notice("destroyed erased record versions", metadata: ["count": "\(destroyed)"]) }
+            } catch {
+                logger.error("sweeping erased record versions failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Every anchored version of the record in the committed world state, lowest first.
+    func committedAnchors(recordID: String, channel: Channel) throws -> [PhiAnchor] {
+        let reader = try channel.blocks.ledger.state.makeReader()
+        let page = try reader.partialCompositeKey(
+            namespace: PhiContract.name, objectType: PhiContract.anchorObjectType, attributes: [recordID], pageSize: 10_000)
+        return page.entries.compactMap { try? JSONDecoder().decode(PhiAnchor.self, from: Data($0.value.value)) }
+    }
+}
