@@ -14,6 +14,9 @@ extension PhiContract {
         try CompositeKey.make(objectType: anchorType, attributes: [recordID, paddedVersion(version)])
     }
 
+    /// Object type of the `RETENTION` [custodian, resource type] keys.
+    package static let retentionObjectType = retentionType
+
     /// Object type of the `ERASURE` [record id, version] keys.
     package static let erasureObjectType = erasureType
 

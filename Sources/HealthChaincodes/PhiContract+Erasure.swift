@@ -251,7 +251,7 @@ extension PhiContract {
 extension HealthTime {
     /// `time` (the fixed-width form) plus `years` calendar years, 29 February becoming 28 February
     /// in a common year; nil past year 9999 or for a malformed time.
-    static func adding(years: UInt32, to time: String) -> String? {
+    package static func adding(years: UInt32, to time: String) -> String? {
         guard let milliseconds = parse(time) else { return nil }
         let (days, dayMilliseconds) = (milliseconds.quotientAndRemainder(dividingBy: 86_400_000))
         let (wholeDays, rest) = dayMilliseconds < 0 ? (days - 1, dayMilliseconds + 86_400_000) : (days, dayMilliseconds)

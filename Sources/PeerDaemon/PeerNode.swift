@@ -423,13 +423,14 @@ package final class PeerNode: Sendable {
             },
             BackgroundPart("phi") {
                 guard let service = phiService?.service else { return }
-                // Pending versions, key re-wrapping after a rotation (one peer per store, by
-                // lease) and erasures to carry out in the store.
+                // Pending versions, key re-wrapping after a rotation and retention erasures (one
+                // peer per store for each, by lease), and erasures to carry out in the store.
                 let holder = "\(configuration.mspID) \(configuration.listenHost):\(configuration.listenPort)"
                 await withDiscardingTaskGroup { jobs in
                     jobs.addTask { await service.sweepPending() }
                     jobs.addTask { await service.rewrapKeys(holder: holder) }
                     jobs.addTask { await service.sweepErasures() }
+                    jobs.addTask { await service.enforceRetentionRules(holder: holder) }
                 }
             } afterwards: {
                 await phiService?.close()

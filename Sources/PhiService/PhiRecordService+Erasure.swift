@@ -114,6 +114,75 @@ extension PhiRecordService {
         }
     }
 
+    /// The lease that lets one of the peers sharing a store enforce the retention rules.
+    static let retentionLease = "retention-erasure"
+
+    /// Runs until cancelled: every `retentionInterval`, when it holds the retention lease, erases
+    /// the versions past their erase-by date (`enforceRetention`).
+    package func enforceRetentionRules(holder: String) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: settings.retentionInterval)
+            guard !Task.isCancelled, let channel = channel() else { continue }
+            do {
+                guard try await store.acquireLease(Self.retentionLease, holder: holder, for: 600) else { continue }
+                let erased = try await enforceRetention(channel: channel, now: Date())
+                if erased > 0 { logger.notice("erased record versions past their retention", metadata: ["count": "\(erased)"]) }
+            } catch {
+                logger.error("enforcing the retention rules failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Erases, through the chain (`phi erase` with reason `retention-expired`, signed by this
+    /// peer), every version this organization keeps whose resource type has an `eraseAfterYears`
+    /// rule and which was anchored that many years before `now`; the contract checks the date
+    /// again at the transaction time. Scans the anchors of the committed state. Returns how many
+    /// versions it erased.
+    @discardableResult
+    package func enforceRetention(channel: Channel, now: Date) async throws -> Int {
+        let reader = try channel.blocks.ledger.state.makeReader()
+        let rules = try reader.partialCompositeKey(
+            namespace: PhiContract.name, objectType: PhiContract.retentionObjectType, attributes: [mspID], pageSize: 1000
+        ).entries.compactMap { try? JSONDecoder().decode(RetentionRule.self, from: Data($0.value.value)) }
+        guard rules.contains(where: { $0.eraseAfterYears != nil }) else { return 0 }
+        let today = try HealthTime.string(now)
+        var due: [PhiAnchor] = []
+        var bookmark: String?
+        repeat {
+            let page = try reader.partialCompositeKey(
+                namespace: PhiContract.name, objectType: PhiContract.anchorObjectType, attributes: [], pageSize: 1000, startKey: bookmark)
+            let anchors = page.entries.compactMap { try? JSONDecoder().decode(PhiAnchor.self, from: Data($0.value.value)) }
+            for anchor in Self.pastRetention(anchors, rules: rules, custodian: mspID, today: today)
+            where try committedErasure(recordID: anchor.recordID, version: anchor.version, channel: channel) == nil {
+                due.append(anchor)
+            }
+            bookmark = page.bookmark
+        } while bookmark != nil
+        var erased = 0
+        for anchor in due {
+            try await submitAsPeer(
+                chaincode: PhiContract.name, function: "erase",
+                argument: ErasureRequest(recordID: anchor.recordID, version: anchor.version, reason: "retention-expired"), channel: channel)
+            erased += 1
+            await shredErased(recordID: anchor.recordID, channel: channel)
+        }
+        return erased
+    }
+
+    /// The anchors of `custodian` whose resource type has an `eraseAfterYears` rule of its own and
+    /// which were anchored at least that many calendar years before `today` (fixed-width time).
+    package static func pastRetention(_ anchors: [PhiAnchor], rules: [RetentionRule], custodian: String, today: String) -> [PhiAnchor] {
+        let eraseAfter = Dictionary(
+            rules.filter { $0.custodian == custodian }.compactMap { rule in rule.eraseAfterYears.map { (rule.resourceType, $0) } },
+            uniquingKeysWith: { first, _ in first })
+        return anchors.filter { anchor in
+            guard anchor.custodian == custodian, let years = eraseAfter[anchor.resourceType],
+                let dueAt = HealthTime.adding(years: years, to: anchor.anchoredAt)
+            else { return false }
+            return dueAt <= today
+        }
+    }
+
     /// Every anchored version of the record in the committed world state, lowest first.
     func committedAnchors(recordID: String, channel: Channel) throws -> [PhiAnchor] {
         let reader = try channel.blocks.ledger.state.makeReader()

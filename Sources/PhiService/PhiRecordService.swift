@@ -42,6 +42,8 @@ package final class PhiRecordService: Sendable {
         /// How often the background jobs look for work (key versions to re-wrap from, erasures to
         /// carry out).
         package var jobInterval: Duration = .seconds(5)
+        /// How often the custodian's retention rules are enforced (a scan of every anchor).
+        package var retentionInterval: Duration = .seconds(3600)
 
         package init(channelID: String, pendingTimeout: Duration = .seconds(600), grantValidity: TimeInterval = 300) {
             self.channelID = channelID
