@@ -5,7 +5,8 @@ import Chaincode
 /// `invokeChaincode` with the requester's identity.
 ///
 /// - `anchor ANCHOR_JSON`: `{recordID, version, sha256, patient, custodian, resourceType,
-///   labOrg?, cipher, keyWrap}`; adds `anchoredBy`, `anchoredAt` (transaction time), `txID`.
+///   labOrg?, cipher, keyWrap}`; adds `anchoredBy`, `anchoredAt` (transaction time), `txID`,
+///   `source`, and appends an audit entry (`put`, reason `patient-contributed` or `staff-entered`).
 ///   Only a client of the custodian MSP with role consulting_doctor, nurse, operator or
 ///   lab_technician may anchor (a lab technician only Observation / DiagnosticReport of their own
 ///   `lab_org`). An anchor is never overwritten; version n > 1 needs version n-1 with the same
@@ -102,6 +103,17 @@ package struct PhiContract: Contract {
         try stub.putState(key, try HealthCodec.encode(anchor))
         try putIfAbsent(stub, try stub.createCompositeKey(objectType: patientRecordType, attributes: [anchor.patient, anchor.recordID]), anchor.recordID)
         try putIfAbsent(stub, try custodianPatientKey(stub, custodian: anchor.custodian, patient: anchor.patient), anchor.patient)
+        // Audited in the same transaction, saying who entered it: the patient or staff.
+        _ = try stub.invokeChaincode(
+            AccessContract.auditChaincode,
+            arguments: [
+                Array("append".utf8),
+                try HealthCodec.encode(
+                    AuditRequest(
+                        patient: anchor.patient, action: "put", recordID: anchor.recordID, version: anchor.version, decision: "granted",
+                        reason: source == patientSource ? "patient-contributed" : "staff-entered")),
+            ]
+        ).payloadOrThrow(callee: AccessContract.auditChaincode)
         return anchor
     }
 

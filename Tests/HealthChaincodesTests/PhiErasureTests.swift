@@ -31,6 +31,12 @@ import Testing
         #expect(ledger.anchor("lab-1", version: 2, patient: patient, as: patientIdentity).status == 403)
         #expect(ledger.anchor("home-bp-1", version: 2, patient: patient).status == 403)
         #expect(ledger.anchor("home-bp-1", version: 2, patient: patient, as: patientIdentity).status == 200)
+        // The audit trail tells patient-entered from staff-entered versions.
+        let puts = try ledger.call("audit", "byPatient", [patient], as: person("aud", role: "auditor")).decoded([AuditEntry].self).filter { $0.action == "put" }
+        #expect(puts.map { "\($0.recordID ?? "") v\($0.version ?? 0) \($0.reason) \($0.actor)" } == [
+            "home-bp-1 v1 patient-contributed HospitalAMSP/pat-ana", "lab-1 v1 staff-entered HospitalAMSP/anchor-bot",
+            "home-bp-1 v2 patient-contributed HospitalAMSP/pat-ana",
+        ])
     }
 
     @Test func erasureIsAllowedToThePatientForTheirOwnContributionsAndToThePrivacyOfficer() throws {
