@@ -17,7 +17,10 @@ fi
 # cooperative threads for seconds (child processes, builds of the example plugin), so those suites
 # run in a process of their own after. Batch and idle timeouts, reservations and follow deadlines
 # are tested on the manual clock (LedgerClock) and run in the parallel pass.
-timed="EtcdClientTests|EtcdChainTests|EtcdConfigUpdateTests"
+# EndorserConnectionTests joined them in wave 2 (W7): under the parallel pass's load its refused
+# connect sometimes surfaced only at the call's 20 s deadline (never when run alone; to be
+# understood in W5's connection work).
+timed="EtcdClientTests|EtcdChainTests|EtcdConfigUpdateTests|EndorserConnectionTests"
 # The membership suites each start whole networks (an orderer, peers, a CA, PostgreSQL) and
 # restart processes: run beside the rest they add enough load to make other suites' deadlines
 # fire, so they get a process of their own too.
