@@ -14,21 +14,8 @@ import OffChainStore
 extension PhiRecordService {
     /// Checks the requester's `phi erase` proposal, endorses it and returns the transaction to sign.
     package func erase(_ erase: Medrex_PhiErase, identity: Data, channel: Channel, now: Date) async throws -> Medrex_PhiEraseResponse {
-        let checker = ProposalChecker(membership: channel.blocks.membership, channels: [settings.channelID])
-        let proposal: CheckedProposal
-        do {
-            proposal = try checker.check(erase.erasureProposal, now: now)
-        } catch {
-            throw PhiServiceError(.invalidRequest, "erasure proposal refused: \(error.reason)")
-        }
-        guard proposal.signatureHeader.creator == identity else {
-            throw PhiServiceError(.accessDenied, "the erasure proposal's creator is not the requester")
-        }
-        guard proposal.chaincodeName == PhiContract.name, proposal.arguments.count == 2, proposal.arguments[0] == Data("erase".utf8),
-            let request = try? JSONDecoder().decode(ErasureRequest.self, from: proposal.arguments[1])
-        else {
-            throw PhiServiceError(.invalidRequest, "the proposal does not invoke `\(PhiContract.name) erase ERASURE_JSON`")
-        }
+        let (proposal, request) = try ownPhiProposal(
+            erase.erasureProposal, function: "erase", argument: ErasureRequest.self, identity: identity, channel: channel, now: now)
         // This peer's organization must keep the record: it is the one that destroys the bytes.
         let versions = try committedAnchors(recordID: request.recordID, channel: channel)
         guard let first = versions.first else {

@@ -127,21 +127,8 @@ package final class PhiRecordService: Sendable {
         } catch {
             throw PhiServiceError(.invalidRequest, error.reason)
         }
-        let checker = ProposalChecker(membership: channel.blocks.membership, channels: [settings.channelID])
-        let proposal: CheckedProposal
-        do {
-            proposal = try checker.check(put.anchorProposal, now: now)
-        } catch {
-            throw PhiServiceError(.invalidRequest, "anchor proposal refused: \(error.reason)")
-        }
-        guard proposal.signatureHeader.creator == identity else {
-            throw PhiServiceError(.accessDenied, "the anchor proposal's creator is not the requester")
-        }
-        guard proposal.chaincodeName == PhiContract.name, proposal.arguments.count == 2, proposal.arguments[0] == Data("anchor".utf8),
-            let anchor = try? JSONDecoder().decode(PhiAnchorRequest.self, from: proposal.arguments[1])
-        else {
-            throw PhiServiceError(.invalidRequest, "the proposal does not invoke `\(PhiContract.name) anchor ANCHOR_JSON`")
-        }
+        let (proposal, anchor) = try ownPhiProposal(
+            put.anchorProposal, function: "anchor", argument: PhiAnchorRequest.self, identity: identity, channel: channel, now: now)
         do throws(OffChainStoreError) {
             try resource.requirePatient(anchor.patient)
         } catch {
@@ -172,6 +159,30 @@ package final class PhiRecordService: Sendable {
         response.transactionID = proposal.transactionID
         response.preparedTransaction = transaction
         return response
+    }
+
+    /// Checks a proposal the requester made for the `phi` chaincode (`phi FUNCTION JSON`): a valid
+    /// proposal of this channel, created by the requester, calling `function` with one JSON
+    /// argument of type `Argument`. Returns it with the decoded argument.
+    func ownPhiProposal<Argument: Decodable>(
+        _ signed: Protos_SignedProposal, function: String, argument: Argument.Type, identity: Data, channel: Channel, now: Date
+    ) throws -> (CheckedProposal, Argument) {
+        let checker = ProposalChecker(membership: channel.blocks.membership, channels: [settings.channelID])
+        let proposal: CheckedProposal
+        do {
+            proposal = try checker.check(signed, now: now)
+        } catch {
+            throw PhiServiceError(.invalidRequest, "\(function) proposal refused: \(error.reason)")
+        }
+        guard proposal.signatureHeader.creator == identity else {
+            throw PhiServiceError(.accessDenied, "the \(function) proposal's creator is not the requester")
+        }
+        guard proposal.chaincodeName == PhiContract.name, proposal.arguments.count == 2, proposal.arguments[0] == Data(function.utf8),
+            let decoded = try? JSONDecoder().decode(Argument.self, from: proposal.arguments[1])
+        else {
+            throw PhiServiceError(.invalidRequest, "the proposal does not invoke `\(PhiContract.name) \(function) JSON`")
+        }
+        return (proposal, decoded)
     }
 
     /// Stores the sealed version, pending; a retry of a pending version with the same content is
