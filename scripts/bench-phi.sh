@@ -6,8 +6,10 @@
 #   medrex bench run --workload phi   (a record stored by an operator, then read back by the
 #                                      patient: access request committed and audited, release,
 #                                      decryption and hash check)
-# with MEDREX_PHI_CLIENTS clients (default 16) for MEDREX_BENCH_SECONDS (default 30). Everything
-# it started is stopped at the end, also on Ctrl-C.
+# with MEDREX_PHI_CLIENTS clients (default 16) for MEDREX_BENCH_SECONDS (default 30). With
+# MEDREX_PHI_HSM=1, HospitalA's custodian key is in a SoftHSM token made for the run (a PKCS#11
+# token; the key never leaves it) instead of a PEM file. Everything it started is stopped at the
+# end, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -49,6 +51,14 @@ for _ in $(seq 1 100); do
 done
 "$bin/createdb" -h "$dir" -p "$port" -U postgres medrex_phi
 
+if [ "${MEDREX_PHI_HSM:-0}" = 1 ]; then
+    mkdir -p "$dir/softhsm/tokens"
+    printf '%s\n' "directories.tokendir = $dir/softhsm/tokens" "objectstore.backend = file" "log.level = ERROR" >"$dir/softhsm/softhsm2.conf"
+    export SOFTHSM2_CONF="$dir/softhsm/softhsm2.conf"
+    softhsm2-util --init-token --free --label HospitalA-PHI --pin 4711-bench --so-pin 0815-bench >/dev/null
+    printf '%s\n' 4711-bench >"$dir/softhsm/pin"
+    export MEDREX_PHI_HSM_TOKEN=HospitalA-PHI MEDREX_PHI_HSM_PIN_FILE="$dir/softhsm/pin"
+fi
 export MEDREX_PHI_POSTGRES="postgres://postgres@127.0.0.1:$port/medrex_phi" MEDREX_PHI_POSTGRES_CA="$tls/ca.pem"
 export MEDREX_BENCH_ARGS="--workload phi --user operator-olsen --reader patient-alice --clients ${MEDREX_PHI_CLIENTS:-16} --duration ${MEDREX_BENCH_SECONDS:-30} ${MEDREX_BENCH_EXTRA:-}"
 bash scripts/quickstart.sh

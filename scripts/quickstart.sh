@@ -49,6 +49,8 @@ echo "== 3. orderer and peers"
 render=(--channel devchannel --crypto "$run/crypto" --phi)
 for name in asset-transfer kv accounts counters phi access audit clinical vitals; do render+=(--chaincode "$name:1.0"); done
 if [ -n "${MEDREX_PHI_POSTGRES:-}" ]; then render+=(--phi-postgres "HospitalA=$MEDREX_PHI_POSTGRES" --phi-postgres-ca "$MEDREX_PHI_POSTGRES_CA"); fi
+# HospitalA's custodian key in a PKCS#11 token (scripts/bench-phi.sh with MEDREX_PHI_HSM=1).
+if [ -n "${MEDREX_PHI_HSM_TOKEN:-}" ]; then render+=(--phi-hsm "HospitalA=$MEDREX_PHI_HSM_TOKEN" --phi-hsm-pin-file "$MEDREX_PHI_HSM_PIN_FILE"); fi
 "$medrex" network render --config network-config/network.yaml --output "$run/nodes" --force "${render[@]}" >/dev/null
 "$medrex" chaincode install Examples/asset-transfer --data "$nodes/data/peer0-HospitalA" --name asset-transfer
 "$medrex" chaincode install Examples/asset-transfer --data "$nodes/data/peer0-HospitalB" --name asset-transfer

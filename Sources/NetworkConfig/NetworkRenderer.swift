@@ -127,6 +127,13 @@ package struct NetworkRenderer {
             startLines[member.host, default: []].append("wait_healthy http://\(member.host):\(member.clientPort + 3)/health \(member.name)")
         }
         try checkSettings()
+        // Values written into peer.yaml as plain scalars: nothing that could end or nest one.
+        for hsm in options.phiHSM.values {
+            for value in [hsm.library, hsm.token, hsm.keyLabel, hsm.pinFile?.path ?? "x"]
+            where value.isEmpty || value.utf8.contains(where: { !(0x21...0x7E).contains($0) || Array("\"'{}[],:#&*!|>%@`".utf8).contains($0) }) {
+                throw ConfigError(.invalidValue, file: "network.yaml", line: nil, field: "phi-hsm", reason: "'\(value)' is not a plain token label or path")
+            }
+        }
         for name in Set(options.phiPostgres.keys).union(options.phiOrganizations ?? []).union(options.phiHSM.keys).sorted()
         where network.organization(named: name).map({ $0.peers.isEmpty }) ?? true {
             throw ConfigError(.invalidValue, file: "network.yaml", line: nil, field: "phi-postgres", reason: "no organization '\(name)' with peers in network.yaml")
@@ -287,7 +294,7 @@ package struct NetworkRenderer {
                 text += "  store: embedded\n"
             }
             if let hsm = options.phiHSM[organization.name] {
-                text += "  hsm: { library: \(hsm.library), token: \"\(hsm.token)\", keyLabel: \(hsm.keyLabel)"
+                text += "  hsm: { library: \(hsm.library), token: \(hsm.token), keyLabel: \(hsm.keyLabel)"
                     + (hsm.pinFile.map { ", pinFile: \($0.path)" } ?? "") + " }\n"
             }
             if let rewrap = options.phiRewrap {

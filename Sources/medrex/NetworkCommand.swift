@@ -26,6 +26,9 @@ struct NetworkCommand: AsyncParsableCommand {
         @Option(help: "With --phi: ORG=postgres://USER@HOST:PORT/DATABASE, the PostgreSQL server of ORG's PHI store (repeatable).")
         var phiPostgres: [String] = []
         @Option(help: "The CA certificate of the PostgreSQL servers' certificates (--phi-postgres).") var phiPostgresCa: String?
+        @Option(help: "With --phi: ORG=TOKEN, ORG's custodian key in the PKCS#11 token labelled TOKEN (repeatable).") var phiHsm: [String] = []
+        @Option(help: "The PKCS#11 library of the --phi-hsm tokens.") var phiHsmLibrary = "/usr/lib/softhsm/libsofthsm2.so"
+        @Option(help: "A file holding the --phi-hsm tokens' user PIN (else the peers read MEDREX_PHI_HSM_PIN).") var phiHsmPinFile: String?
         @Option(help: "A top-level setting added to every orderer's file, KEY=VALUE (repeatable), e.g. reorderBlocks=true.")
         var ordererSetting: [String] = []
         @Option(help: "A top-level setting added to every peer's file, KEY=VALUE (repeatable), e.g. earlyAbort=true.") var peerSetting: [String] = []
@@ -53,6 +56,14 @@ struct NetworkCommand: AsyncParsableCommand {
                         throw ValidationError("--phi-postgres takes ORG=postgres://USER@HOST:PORT/DATABASE with plain names, not '\(text)'")
                     }
                     options.phiPostgres[organization] = server
+                }
+            }
+            if !phiHsm.isEmpty {
+                guard phi else { throw ValidationError("--phi-hsm needs --phi") }
+                for text in phiHsm {
+                    let (organization, token) = try Self.pair(text, option: "--phi-hsm", shape: "ORG=TOKEN")
+                    options.phiHSM[organization] = PhiSettings.HSM(
+                        library: phiHsmLibrary, token: token, pinFile: phiHsmPinFile.map { URL(fileURLWithPath: $0).standardizedFileURL })
                 }
             }
             options.ordererSettings = try ordererSetting.map { try Self.pair($0, option: "--orderer-setting", shape: "KEY=VALUE") }

@@ -145,6 +145,29 @@ import Testing
         }
     }
 
+    @Test func aCustodianKeyInAPKCS11TokenAndTheRewrapPaceLoad() throws {
+        let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
+        var options = NetworkRenderer.Options()
+        options.channels = ["devchannel"]
+        options.phiService = true
+        options.phiHSM["HospitalA"] = PhiSettings.HSM(
+            library: "/usr/lib/softhsm/libsofthsm2.so", token: "HospitalA-PHI", pinFile: URL(fileURLWithPath: "/etc/medrex/hsm-pin"))
+        options.phiRewrap = PhiSettings.Rewrap(batchSize: 50, keysPerSecond: 500)
+        let root = try Self.write(try NetworkRenderer(network: network, options: options).render())
+        defer { try? FileManager.default.removeItem(at: root) }
+        let peerA = try PeerConfiguration.load(file: root.appendingPathComponent("127.0.0.1/peer0-HospitalA.yaml").path)
+        #expect(peerA.phi?.hsm == options.phiHSM["HospitalA"])
+        #expect(peerA.phi?.rewrap == PhiSettings.Rewrap(batchSize: 50, keysPerSecond: 500))
+        let peerB = try PeerConfiguration.load(file: root.appendingPathComponent("127.0.0.1/peer0-HospitalB.yaml").path)
+        #expect(peerB.phi?.hsm == nil)
+        for token in ["a, evil: 1", "a}", "two words", "", "x\ny"] {
+            var bad = options
+            bad.phiHSM["HospitalA"] = PhiSettings.HSM(library: "/lib/p11.so", token: token)
+            let error = #expect(throws: ConfigError.self) { _ = try NetworkRenderer(network: network, options: bad).render() }
+            #expect(error?.field == "phi-hsm", "\(token)")
+        }
+    }
+
     /// Settings and PostgreSQL URLs that would change the file's structure are refused.
     @Test func settingsThatCouldBreakTheFileAreRefused() throws {
         let network = try NetworkDescription.parse(yaml: try Self.sample(), file: "network.yaml")
