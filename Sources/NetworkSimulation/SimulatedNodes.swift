@@ -67,7 +67,7 @@ final class SimulatedPeer {
         let validator = BlockValidator(
             channelID: channel.channelID, membership: membership, lifecyclePolicy: channel.lifecyclePolicy, defaultPolicy: channel.chaincodePolicy)
         let notifier = CommitNotifier(lookup: { txID in
-            try ledger.blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
+            try ledger.committedTransaction(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
         }, clock: channel.clock)
         let committer = BlockCommitter(
             channelID: channel.channelID, ledger: ledger,

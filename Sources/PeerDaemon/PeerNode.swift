@@ -296,9 +296,8 @@ package final class PeerNode: Sendable {
         resources.membership = membership
         resources.writers = parts.writers
         metrics.setHeight(channel: config.channelID, height: ledger.height)
-        let blockStore = ledger.blockStore
         let notifier = CommitNotifier { txID in
-            try blockStore.transactionLocation(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
+            try ledger.committedTransaction(txID).map { CommitOutcome(blockNumber: $0.blockNumber, validationCode: $0.validationCode) }
         }
         let blocks = ChannelBlocks(
             ledger: ledger, signal: BlockHeightSignal(height: ledger.height), membership: membership, readers: parts.readers, blockReaders: parts.blockReaders)

@@ -75,6 +75,16 @@ package final class Ledger: Sendable {
         }
     }
 
+    /// Where a transaction is, once its block's state changes are applied too. `commit` writes the
+    /// block store first and the state right after, so a transaction found in the block store
+    /// alone may not be readable yet: whoever is told that it committed (CommitStatus, the PHI
+    /// service) must see its writes in the state.
+    package func committedTransaction(_ txID: String) throws(StorageError) -> TransactionLocation? {
+        guard let location = try blockStore.transactionLocation(txID) else { return nil }
+        guard let savepoint = try state.savepoint(), savepoint >= location.blockNumber else { return nil }
+        return location
+    }
+
     private func replayMissingBlocks() throws(StorageError) {
         let next = try state.savepoint().map { $0 + 1 } ?? 0
         guard next < blockStore.height else { return }

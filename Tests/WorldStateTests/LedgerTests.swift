@@ -63,6 +63,26 @@ struct TemporaryLedger {
         #expect(history.map { $0.value.map { String(decoding: $0, as: UTF8.self) } } == ["4", "3", "2", "1", "0"])
     }
 
+    /// A transaction counts as committed only once its block's state changes are applied: a
+    /// caller told "committed" must read its writes (the block store is written first).
+    @Test func aTransactionIsCommittedOnlyOnceItsStateIsApplied() throws {
+        let temporary = TemporaryLedger()
+        defer { temporary.remove() }
+        let ledger = try temporary.open()
+        var factory = SyntheticBlocks()
+        _ = try commitBlocks(ledger, &factory, count: 1)
+        let block = try factory.next([Transaction(writes: [("after", bytes("1"))])])
+        let txID = try TransactionEnvelope(serialized: block.data.data[0]).channelHeader.txID
+        // The moment inside `commit` between the two writes.
+        try ledger.blockStore.append(block)
+        #expect(try ledger.blockStore.transactionLocation(txID) != nil)
+        #expect(try ledger.committedTransaction(txID) == nil)
+        try ledger.state.apply(try BlockStateUpdates.derive(from: block), blockNumber: block.header.number)
+        #expect(try ledger.committedTransaction(txID) == TransactionLocation(blockNumber: 1, transactionNumber: 0, validationCode: .valid))
+        #expect(try ledger.state.makeReader().get(namespace: "cc", key: "after") != nil)
+        #expect(try ledger.committedTransaction("unknown") == nil)
+    }
+
     @Test func historyCarriesDeleteMarkers() throws {
         let temporary = TemporaryLedger()
         defer { temporary.remove() }
